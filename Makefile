@@ -1,0 +1,41 @@
+# Two commands for a newcomer: `make run` and `make test`. Everything else is optional.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+export FLASK_APP := wsgi
+
+.PHONY: run test lint install db seed web scheduler clean bench
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+install: $(STAMP)
+
+db: install
+	$(BIN)/flask db upgrade
+
+seed: db
+	$(BIN)/flask demo seed
+
+## Start the web app on http://127.0.0.1:5000 (with demo data). Ctrl-C stops everything.
+run: seed
+	$(BIN)/python -m app.devserver
+
+## Run the whole test suite (SQLite by default; TEST_DATABASE_URL=postgresql://... for PostgreSQL).
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+
+bench: install
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

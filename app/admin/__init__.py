@@ -1,0 +1,7 @@
+"""Administration: people, roles, teams, touchpoints, settings and the audit log."""
+
+from flask import Blueprint
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+from app.admin import views  # noqa: E402,F401

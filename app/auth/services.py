@@ -1,0 +1,200 @@
+"""Accounts: authentication, signed single-use links (invitation, password reset), passwords.
+
+Tokens carry the user's security stamp; setting a password rotates the stamp, so a link works
+once and every older link (and every other session) stops working at the same moment.
+"""
+
+from __future__ import annotations
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app, url_for
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from app import audit
+from app.errors import PermissionDenied, TokenError, ValidationError
+from app.extensions import db
+from app.mail import send_email_after_commit
+from app.models import Role, Team, User, utcnow
+
+INVITE = "invite"
+RESET = "reset"
+PASSWORD_MIN = 10
+PASSWORD_MAX = 200
+GENERIC_LOGIN_ERROR = "That email and password don't match an account."
+# Compared against when the email is unknown, so both failures take the same time.
+_DUMMY_HASH = generate_password_hash("timing-equaliser", method="scrypt")
+
+
+class AuthenticationFailed(PermissionDenied):
+    status_code = 401
+
+
+def _serializer(purpose: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"feelgood.{purpose}")
+
+
+def make_token(user: User, purpose: str) -> str:
+    return _serializer(purpose).dumps({"uid": user.id, "stamp": user.security_stamp})
+
+
+def user_from_token(token: str, purpose: str) -> User:
+    """The user a link belongs to, or TokenError saying plainly why the link cannot be used."""
+    max_age = current_app.config["INVITE_TOKEN_MAX_AGE" if purpose == INVITE else "RESET_TOKEN_MAX_AGE"]
+    try:
+        payload = _serializer(purpose).loads(token, max_age=max_age)
+    except SignatureExpired:
+        raise TokenError("This link has expired. Ask for a new one.") from None
+    except BadSignature:
+        raise TokenError("This link is not valid. Check that you copied all of it.") from None
+    user = db.session.get(User, payload.get("uid")) if isinstance(payload, dict) else None
+    if user is None or not user.is_active_user:
+        raise TokenError("This link is not valid any more.")
+    if user.security_stamp != payload.get("stamp"):
+        raise TokenError("This link has already been used. Sign in, or ask for a new one.")
+    return user
+
+
+def normalize_email(email: str) -> str:
+    try:
+        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        raise ValidationError("Enter a valid email address.") from None
+
+
+def check_password_policy(password: str, *, email: str | None = None) -> None:
+    if len(password) < PASSWORD_MIN:
+        raise ValidationError(f"Use at least {PASSWORD_MIN} characters.")
+    if len(password) > PASSWORD_MAX:
+        raise ValidationError(f"Use at most {PASSWORD_MAX} characters.")
+    if email and password.strip().lower() == email.lower():
+        raise ValidationError("Your password cannot be your email address.")
+
+
+def authenticate(email: str, password: str) -> User:
+    user = db.session.scalar(db.select(User).where(User.email == User.normalize_email(email)))
+    if user is None or not user.password_hash:
+        check_password_hash(_DUMMY_HASH, password)
+        raise AuthenticationFailed(GENERIC_LOGIN_ERROR)
+    if not user.check_password(password):
+        raise AuthenticationFailed(GENERIC_LOGIN_ERROR)
+    if not user.is_active_user:
+        raise AuthenticationFailed("This account has been deactivated. Ask an administrator.")
+    user.last_login_at = utcnow()
+    return user
+
+
+def create_user(
+    email: str,
+    display_name: str,
+    *,
+    role: Role = Role.EMPLOYEE,
+    team: Team | None = None,
+    password: str | None = None,
+    actor: User | None = None,
+) -> User:
+    email = normalize_email(email)
+    display_name = display_name.strip()
+    if not display_name:
+        raise ValidationError("Enter the person's name.")
+    if db.session.scalar(db.select(User.id).where(User.email == email)) is not None:
+        raise ValidationError(f"{email} already has an account.")
+    user = User(email=email, display_name=display_name, role=role, team=team)
+    if password is not None:
+        check_password_policy(password, email=email)
+        user.set_password(password)
+    db.session.add(user)
+    db.session.flush()
+    audit.record(actor, "user.create", user, email=email, role=role.value)
+    return user
+
+
+def invite_user(
+    email: str, display_name: str, *, role: Role, team: Team | None, actor: User
+) -> User:
+    user = create_user(email, display_name, role=role, team=team, actor=actor)
+    _send_invite(user, actor)
+    return user
+
+
+def resend_invite(user: User, *, actor: User) -> None:
+    if user.has_password:
+        raise ValidationError(f"{user.display_name} has already set a password.")
+    if not user.is_active_user:
+        raise ValidationError("Reactivate the account before sending an invitation.")
+    _send_invite(user, actor)
+
+
+def _send_invite(user: User, actor: User) -> None:
+    user.invited_at = utcnow()
+    audit.record(actor, "user.invite", user)
+    link = absolute_url("auth.accept_invite", token=make_token(user, INVITE))
+    send_email_after_commit(
+        user.email,
+        "You're invited to Feel Good Fridays",
+        "invite",
+        user=user,
+        inviter=actor,
+        link=link,
+        expires_days=current_app.config["INVITE_TOKEN_MAX_AGE"] // 86400,
+    )
+
+
+def accept_invite(token: str, password: str) -> User:
+    user = user_from_token(token, INVITE)
+    check_password_policy(password, email=user.email)
+    user.set_password(password)
+    user.last_login_at = utcnow()
+    audit.record(user, "user.accept_invite", user)
+    return user
+
+
+def request_password_reset(email: str) -> None:
+    """Email a reset link if the address belongs to an active account; say nothing either way."""
+    user = db.session.scalar(db.select(User).where(User.email == User.normalize_email(email)))
+    if user is None or not user.is_active_user:
+        return
+    link = absolute_url("auth.reset_password", token=make_token(user, RESET))
+    audit.record(user, "user.request_reset", user)
+    send_email_after_commit(
+        user.email,
+        "Reset your Feel Good Fridays password",
+        "password_reset",
+        user=user,
+        link=link,
+        expires_hours=max(1, current_app.config["RESET_TOKEN_MAX_AGE"] // 3600),
+    )
+
+
+def reset_password(token: str, password: str) -> User:
+    user = user_from_token(token, RESET)
+    check_password_policy(password, email=user.email)
+    user.set_password(password)
+    audit.record(user, "user.reset_password", user)
+    return user
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    if not user.check_password(current):
+        raise ValidationError("Your current password is not right.")
+    check_password_policy(new, email=user.email)
+    user.set_password(new)
+    audit.record(user, "user.change_password", user)
+
+
+def absolute_url(endpoint: str, **values) -> str:
+    """Links in emails point at BASE_URL, whatever host the request (or no request) came from."""
+    path = url_for(endpoint, _external=False, **values)
+    return current_app.config["BASE_URL"].rstrip("/") + path
+
+
+def load_user(session_id: str) -> User | None:
+    """Flask-Login loader: "id:stamp"; a changed stamp or deactivation ends the session."""
+    user_id, _, stamp = session_id.partition(":")
+    if not user_id.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or not user.is_active_user or user.security_stamp != stamp:
+        return None
+    return user
+

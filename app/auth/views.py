@@ -1,0 +1,106 @@
+"""Auth views: thin wrappers over app.auth.services."""
+
+from __future__ import annotations
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_user, logout_user
+
+from app.auth import bp
+from app.auth import services as auth
+from app.auth.access import login_required, public
+from app.auth.forms import ForgotPasswordForm, LoginForm, SetPasswordForm
+from app.errors import DomainError, TokenError
+from app.extensions import db, limiter, login_manager
+from app.web.security import is_safe_redirect
+
+
+@login_manager.user_loader
+def _load_user(session_id: str):
+    return auth.load_user(session_id)
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def _after_login_target() -> str:
+    target = request.args.get("next")
+    return target if is_safe_redirect(target) else url_for("main.home")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+@public
+def login():
+    if current_user.is_authenticated:
+        return redirect(_after_login_target())
+    form = LoginForm()
+    if form.validate_on_submit():
+        try:
+            user = auth.authenticate(form.email.data, form.password.data)
+        except DomainError as error:
+            db.session.rollback()
+            form.password.errors.append(error.message)
+        else:
+            db.session.commit()
+            login_user(user, remember=form.remember.data)
+            return redirect(_after_login_target())
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    logout_user()
+    flash("You are signed out. See you on Friday!", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+@public
+def forgot_password():
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        auth.request_password_reset(form.email.data)
+        db.session.commit()
+        return render_template("auth/reset_sent.html", email=form.email.data)
+    return render_template("auth/forgot_password.html", form=form)
+
+
+def _token_page(token: str, purpose: str, template: str, apply):
+    """Shared flow for invitation and reset links: check the link first, then the new password."""
+    try:
+        user = auth.user_from_token(token, purpose)
+    except TokenError as error:
+        return render_template("auth/bad_link.html", message=error.message), 400
+    form = SetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            user = apply(token, form.password.data)
+        except TokenError as error:
+            db.session.rollback()
+            return render_template("auth/bad_link.html", message=error.message), 400
+        except DomainError as error:
+            db.session.rollback()
+            form.password.errors.append(error.message)
+        else:
+            db.session.commit()
+            login_user(user)
+            flash("Your password is set. Welcome to Feel Good Fridays!", "success")
+            return redirect(url_for("main.home"))
+    return render_template(template, form=form, user=user)
+
+
+@bp.route("/invite/<token>", methods=["GET", "POST"])
+@public
+def accept_invite(token: str):
+    if current_user.is_authenticated:
+        logout_user()
+    return _token_page(token, auth.INVITE, "auth/accept_invite.html", auth.accept_invite)
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+@public
+def reset_password(token: str):
+    return _token_page(token, auth.RESET, "auth/reset_password.html", auth.reset_password)

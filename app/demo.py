@@ -1,0 +1,349 @@
+"""Demo data for `make run`: people in several teams, stories and quotes in every status, and a
+past edition, so every page has something to show. Idempotent: a second run changes nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from app.extensions import db
+from app.models import (
+    Edition,
+    EditionItem,
+    EditionStatus,
+    Quote,
+    QuoteSource,
+    Recognition,
+    Role,
+    Story,
+    SubmissionStatus,
+    Tag,
+    Team,
+    Touchpoint,
+    User,
+    utcnow,
+)
+from app.richtext import render_markdown
+
+DEMO_PASSWORD = "feelgood-demo"  # noqa: S105 - demo accounts on a developer's machine
+S = SubmissionStatus
+
+TEAMS = [
+    "Retail Stores",
+    "Contact Centre",
+    "Digital",
+    "Field Service",
+    "Finance",
+    "IT Operations",
+    "Logistics",
+    "People & Culture",
+]
+
+PEOPLE = [
+    # (email, name, role, team)
+    ("admin@example.com", "Alex Morgan", Role.ADMIN, "People & Culture"),
+    ("dana@example.com", "Dana Whitfield", Role.EDITOR, "People & Culture"),
+    ("sam@example.com", "Sam Okafor", Role.EDITOR, "Digital"),
+    ("priya@example.com", "Priya Raman", Role.EMPLOYEE, "Contact Centre"),
+    ("lucas@example.com", "Lucas Ferreira", Role.EMPLOYEE, "Retail Stores"),
+    ("mei@example.com", "Mei Tanaka", Role.EMPLOYEE, "Digital"),
+    ("jonas@example.com", "Jonas Berg", Role.EMPLOYEE, "Field Service"),
+    ("amina@example.com", "Amina Diallo", Role.EMPLOYEE, "Finance"),
+    ("tom@example.com", "Tom Gallagher", Role.EMPLOYEE, "IT Operations"),
+    ("sofia@example.com", "Sofia Marquez", Role.EMPLOYEE, "Logistics"),
+    ("noah@example.com", "Noah Levi", Role.EMPLOYEE, "Contact Centre"),
+    ("grace@example.com", "Grace Kim", Role.EMPLOYEE, "Retail Stores"),
+    ("omar@example.com", "Omar Haddad", Role.EMPLOYEE, "Finance"),
+    ("ella@example.com", "Ella Novak", Role.EMPLOYEE, "Logistics"),
+    ("ravi@example.com", "Ravi Patel", Role.EMPLOYEE, "IT Operations"),
+]
+
+STORIES = [
+    # (author, title, body, touchpoint, team, colleagues, free names, tags, status, customer)
+    (
+        "priya@example.com",
+        "A late-night call that saved a family holiday",
+        "A customer rang at 11 pm: her card had been blocked at an airport check-in desk, "
+        "two children in tow and a flight boarding in forty minutes.\n\n"
+        "**Noah** stayed on the line, verified her identity, lifted the block and then "
+        "called the airline's desk himself to explain. She boarded with ten minutes to spare.\n\n"
+        "> \"I expected a script. I got a person who cared whether we made it.\"\n\n"
+        "Noah wrote up the gap in our overnight verification process the next morning, and "
+        "Finance changed the rule within a week.",
+        "phone",
+        "Contact Centre",
+        ["noah@example.com", "amina@example.com"],
+        [],
+        ["going the extra mile", "travel"],
+        S.PUBLISHED,
+        ("Hannah", "", "retail banking", False),
+    ),
+    (
+        "lucas@example.com",
+        "The wedding suit fixed in an afternoon",
+        "A groom came into the Market Street store the day before his wedding: the suit he "
+        "had ordered online was two sizes too large.\n\n"
+        "Grace called three stores, found the right size, and **Sofia** in Logistics put it "
+        "on the afternoon van instead of the next-day route. He tried it on at 5 pm.\n\n"
+        "- No extra charge\n- A handwritten card from the team\n- A photo from the wedding, "
+        "sent to the store a week later",
+        "store",
+        "Retail Stores",
+        ["grace@example.com", "sofia@example.com"],
+        ["Marco (Market Street tailoring)"],
+        ["teamwork", "speed"],
+        S.PUBLISHED,
+        ("Daniel Price", "", "retail", True),
+    ),
+    (
+        "mei@example.com",
+        "Making the app readable for a customer with low vision",
+        "A long-time customer emailed to say she could no longer read our statements in the "
+        "app after her eyesight changed.\n\nMei and **Ravi** sat with her on a video call, "
+        "found that our text ignored her phone's font size, and shipped a fix two weeks later. "
+        "She now checks her balance herself again, which she said mattered more than anything.",
+        "web",
+        "Digital",
+        ["ravi@example.com"],
+        [],
+        ["accessibility"],
+        S.APPROVED,
+        ("", "", "personal banking", False),
+    ),
+    (
+        "jonas@example.com",
+        "Fixing the boiler, and the paperwork",
+        "On a routine field visit Jonas found that an elderly customer had been paying twice "
+        "for the same maintenance plan for a year.\n\nHe fixed the boiler, then called "
+        "**Omar** in Finance from the driveway. The refund was on its way before he left.",
+        "field",
+        "Field Service",
+        ["omar@example.com"],
+        [],
+        ["honesty"],
+        S.SUBMITTED,
+        ("", "", "home services", False),
+    ),
+    (
+        "tom@example.com",
+        "Restoring a small shop's payments on a Saturday",
+        "A bakery's card terminal went down on the busiest morning of the year. Tom traced the "
+        "fault to an expired certificate on our side, and **Ravi** pushed the renewal from home.\n\n"
+        "The owner told us queue times were back to normal within twenty minutes.",
+        "phone",
+        "IT Operations",
+        ["ravi@example.com"],
+        [],
+        ["behind the scenes"],
+        S.SUBMITTED,
+        ("Rosa's Bakery", "Rosa's Bakery", "small business", True),
+    ),
+    (
+        "sofia@example.com",
+        "A parcel rerouted mid-journey",
+        "A customer moving house realised his new furniture was heading to the old address. "
+        "Ella rerouted the pallet mid-journey and booked a delivery slot that suited him.",
+        "chat",
+        "Logistics",
+        ["ella@example.com"],
+        [],
+        ["speed"],
+        S.CHANGES_REQUESTED,
+        ("", "", "home furnishing", False),
+    ),
+    (
+        "grace@example.com",
+        "Draft: the school trip refund",
+        "Still writing this one: a teacher needed refunds for thirty pupils after a trip was "
+        "cancelled, and Amina sorted them all in one afternoon.",
+        "email",
+        "Retail Stores",
+        ["amina@example.com"],
+        [],
+        [],
+        S.DRAFT,
+        ("", "", "education", False),
+    ),
+    (
+        "noah@example.com",
+        "Rejected example: a complaint handled by the book",
+        "A customer complained and we followed the standard process to resolve it, which "
+        "worked as designed.",
+        "email",
+        "Contact Centre",
+        [],
+        [],
+        [],
+        S.REJECTED,
+        ("", "", "", False),
+    ),
+]
+
+QUOTES = [
+    # (author, text, name, role, org, anonymous, consent, source, nps, status)
+    (
+        "priya@example.com",
+        "Noah treated my problem like it was his own. I'll tell everyone about that call.",
+        "Hannah", "", "", True, False, QuoteSource.SURVEY, 10, S.PUBLISHED,
+    ),
+    (
+        "lucas@example.com",
+        "Best customer service I've had anywhere, online or in a shop.",
+        "Daniel Price", "Groom", "", False, True, QuoteSource.REVIEW_SITE, None, S.PUBLISHED,
+    ),
+    (
+        "mei@example.com",
+        "The new text size setting gave me my independence back.",
+        "", "", "", True, False, QuoteSource.EMAIL, 9, S.APPROVED,
+    ),
+    (
+        "tom@example.com",
+        "Twenty minutes from panic to paying customers again. Thank you!",
+        "Rosa Lima", "Owner", "Rosa's Bakery", False, True, QuoteSource.CALL, 10, S.SUBMITTED,
+    ),
+    (
+        "sofia@example.com",
+        "Delivery was fine, a bit late, but the driver was kind.",
+        "", "", "", True, False, QuoteSource.SURVEY, 7, S.SUBMITTED,
+    ),
+    (
+        "grace@example.com",
+        "Waited twenty minutes at the till, but the staff made up for it.",
+        "", "", "", True, False, QuoteSource.IN_PERSON, 5, S.DRAFT,
+    ),
+]
+
+
+@dataclass
+class SeedResult:
+    created: bool
+    password: str = DEMO_PASSWORD
+    logins: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _logins() -> list[tuple[str, str]]:
+    order = {Role.ADMIN: 0, Role.EDITOR: 1, Role.EMPLOYEE: 2}
+    people = sorted(PEOPLE, key=lambda p: order[p[2]])
+    return [(role.value, email) for email, _name, role, _team in people[:5]]
+
+
+def seed_demo() -> SeedResult:
+    if db.session.scalar(db.select(User.id).where(User.email == PEOPLE[0][0])) is not None:
+        return SeedResult(created=False, logins=_logins())
+    now = utcnow()
+    teams = {name: Team(name=name) for name in TEAMS}
+    db.session.add_all(teams.values())
+    users: dict[str, User] = {}
+    for email, name, role, team in PEOPLE:
+        user = User(email=email, display_name=name, role=role, team=teams[team])
+        user.set_password(DEMO_PASSWORD)
+        user.created_at = now - timedelta(days=120)
+        users[email] = user
+        db.session.add(user)
+    touchpoints = {t.slug: t for t in db.session.scalars(db.select(Touchpoint))}
+    tags: dict[str, Tag] = {}
+
+    def tag(name: str) -> Tag:
+        if name not in tags:
+            tags[name] = Tag(name=name)
+        return tags[name]
+
+    stories = []
+    for i, (author, title, body, tp, team, colleagues, names, tag_names, status, cust) in enumerate(
+        STORIES
+    ):
+        created = now - timedelta(days=30 - i * 3)
+        story = Story(
+            title=title,
+            body_md=body,
+            body_html=render_markdown(body),
+            author=users[author],
+            team=teams[team],
+            touchpoint=touchpoints.get(tp),
+            tags=[tag(t) for t in tag_names],
+            customer_name=cust[0] or None,
+            customer_organization=cust[1] or None,
+            customer_segment=cust[2] or None,
+            customer_consent=cust[3],
+            status=status,
+            created_at=created,
+        )
+        position = 0
+        for email in colleagues:
+            story.recognitions.append(Recognition(user=users[email], position=position))
+            position += 1
+        for name in names:
+            story.recognitions.append(Recognition(name=name, position=position))
+            position += 1
+        _stamp(story, status, created)
+        stories.append(story)
+        db.session.add(story)
+
+    quotes = []
+    for i, (author, text, name, role, org, anon, consent, source, nps, status) in enumerate(QUOTES):
+        created = now - timedelta(days=28 - i * 3)
+        quote = Quote(
+            text=text,
+            text_html=render_markdown(text),
+            customer_name=name or None,
+            customer_role=role or None,
+            customer_organization=org or None,
+            anonymous=anon,
+            customer_consent=consent,
+            source=source,
+            nps_score=nps,
+            received_on=date.today() - timedelta(days=30 - i),
+            author=users[author],
+            team=users[author].team,
+            status=status,
+            created_at=created,
+        )
+        _stamp(quote, status, created)
+        quotes.append(quote)
+        db.session.add(quote)
+
+    _past_edition(stories, quotes, now)
+    db.session.commit()
+    return SeedResult(created=True, logins=_logins())
+
+
+def _stamp(item: Story | Quote, status: SubmissionStatus, created) -> None:
+    """Timestamps consistent with how far the item got through the workflow."""
+    if status == S.DRAFT:
+        return
+    item.submitted_at = created + timedelta(hours=2)
+    if status in (S.APPROVED, S.PUBLISHED, S.REJECTED, S.CHANGES_REQUESTED):
+        item.decided_at = created + timedelta(days=1)
+    if status in (S.APPROVED, S.PUBLISHED):
+        item.approved_at = item.decided_at
+    if status == S.CHANGES_REQUESTED:
+        item.editor_note = "Lovely story! Could you add what the customer said afterwards?"
+    if status == S.REJECTED:
+        item.editor_note = "Thanks for sharing. This one follows the usual process; we look for moments that went beyond it."
+
+
+def _past_edition(stories: list[Story], quotes: list[Quote], now) -> None:
+    published = [s for s in stories if s.status == S.PUBLISHED] + [
+        q for q in quotes if q.status == S.PUBLISHED
+    ]
+    sent_at = now - timedelta(days=10)
+    edition = Edition(
+        number=1,
+        iso_week="%d-W%02d" % sent_at.isocalendar()[:2],
+        subject="A holiday saved and a suit that fit",
+        intro_md="Welcome to the very first Feel Good Fridays! Two stories, two teams, "
+        "and a reminder that great service is a team sport.",
+        status=EditionStatus.SENT,
+        sent_at=sent_at,
+        sending_started_at=sent_at,
+        recipients_count=len(PEOPLE),
+        sent_count=len(PEOPLE),
+    )
+    edition.intro_html = render_markdown(edition.intro_md)
+    for position, item in enumerate(published):
+        item.published_at = sent_at
+        if isinstance(item, Story):
+            edition.items.append(EditionItem(story=item, position=position))
+        else:
+            edition.items.append(EditionItem(quote=item, position=position))
+    db.session.add(edition)

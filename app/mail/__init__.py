@@ -1,0 +1,228 @@
+"""The app's mail service: render a template pair, build a safe message, hand it to a backend.
+
+Features call `send_email` (now) or `send_email_after_commit` (inside a write transaction, so the
+email goes out only if the change it announces was committed). Delivery failures are logged and
+reported as a `SendResult`; they never propagate into the request that caused them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Any
+
+import css_inline
+from flask import Flask, current_app, render_template
+from sqlalchemy import event
+from sqlalchemy.orm import Session, SessionTransaction
+
+from app.mail.backends import (
+    SendResult,
+    SendStatus,
+    get_backend,
+    get_outbox,
+)
+from app.mail.message import HeaderInjectionError, build_message
+
+__all__ = [
+    "HeaderInjectionError",
+    "SendResult",
+    "SendStatus",
+    "build_message",
+    "get_backend",
+    "get_outbox",
+    "init_app",
+    "render_email",
+    "send_email",
+    "send_email_after_commit",
+]
+
+log = logging.getLogger(__name__)
+
+PENDING_KEY = "feelgood.pending_mail"
+_listen_lock = threading.Lock()
+
+
+def init_app(app: Flask) -> None:
+    """Wire the transaction hooks and, in development only, the outbox pages."""
+    _listen_for_transactions()
+    if app.config.get("DEV_OUTBOX"):
+        from app.mail.views import bp
+
+        app.register_blueprint(bp)
+
+
+def render_email(template: str, **context: Any) -> tuple[str, str]:
+    """Render `email/<template>.txt` and `.html`; the HTML gets its CSS inlined for mail clients.
+
+    Remote stylesheets are never fetched: rendering must not depend on the network, so email
+    templates carry their CSS in a <style> block. @media rules are kept for clients that honour
+    them.
+    """
+    text = render_template(f"email/{template}.txt", **context)
+    html = render_template(f"email/{template}.html", **context)
+    html = css_inline.inline(html, keep_at_rules=True, load_remote_stylesheets=False)
+    return text, html
+
+
+def _compose(
+    to: str,
+    subject: str,
+    template: str,
+    headers: dict[str, str] | None,
+    sender: str | None,
+    context: dict[str, Any],
+) -> EmailMessage:
+    text, html = render_email(template, **context)
+    return build_message(
+        sender=sender or current_app.config["MAIL_DEFAULT_SENDER"],
+        to=to,
+        subject=subject,
+        text=text,
+        html=html,
+        headers=headers,
+    )
+
+
+def send_email(
+    to: str,
+    subject: str,
+    template: str,
+    *,
+    headers: dict[str, str] | None = None,
+    sender: str | None = None,
+    **context: Any,
+) -> SendResult | None:
+    """Render and deliver one email now; returns None (and logs) when there is no recipient.
+
+    Bad input (header injection, unknown template) raises: that is a bug, not a delivery problem.
+    """
+    if not to:
+        log.info("email %r not sent: no recipient", template)
+        return None
+    msg = _compose(to, subject, template, headers, sender, context)
+    return _deliver(current_app._get_current_object(), [msg])[0]  # type: ignore[attr-defined]
+
+
+def send_email_after_commit(
+    to: str,
+    subject: str,
+    template: str,
+    *,
+    headers: dict[str, str] | None = None,
+    sender: str | None = None,
+    **context: Any,
+) -> None:
+    """Render now, deliver once the current `db.session` transaction commits; drop on rollback.
+
+    Rendering inside the transaction makes the email describe the state being committed; a
+    rolled-back savepoint discards only the mail queued inside it. Without an active transaction
+    there is nothing to wait for, so the email is sent right away.
+    """
+    from app.extensions import db
+
+    if not to:
+        log.info("email %r not queued: no recipient", template)
+        return
+    msg = _compose(to, subject, template, headers, sender, context)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    session = db.session()
+    if not session.in_transaction():
+        _deliver(app, [msg])
+        return
+    _listen_for_transactions()
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    assert transaction is not None
+    session.info.setdefault(PENDING_KEY, []).append(_Pending(transaction, app, msg))
+
+
+def _deliver(app: Flask, messages: list[EmailMessage]) -> list[SendResult]:
+    """Send over one backend connection, logging every failure with the recipient."""
+    results: list[SendResult] = []
+    with get_backend(app) as backend:
+        for msg in messages:
+            result = backend.send(msg)
+            results.append(result)
+            if not result.ok:
+                log.warning(
+                    "email to %s (%s) failed: %s %s %s",
+                    msg["To"],
+                    msg["Subject"],
+                    result.status,
+                    result.code or "",
+                    result.error or "",
+                )
+            elif result.error:
+                log.warning("email to %s partially refused: %s", msg["To"], result.error)
+    return results
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    transaction: SessionTransaction  # innermost transaction when queued: decides on rollback
+    app: Flask
+    msg: EmailMessage
+
+
+def _listen_for_transactions() -> None:
+    """Register the Session hooks once per process; they ignore sessions without pending mail.
+
+    Listening on the Session class (not db.session, a scoped_session) covers every session the
+    app creates; a duplicate registration would send each email twice, hence the lock.
+    """
+    with _listen_lock:
+        if not event.contains(Session, "after_commit", _after_commit):
+            event.listen(Session, "after_commit", _after_commit)
+            event.listen(Session, "after_soft_rollback", _after_soft_rollback)
+            event.listen(Session, "after_transaction_end", _after_transaction_end)
+
+
+def _after_commit(session: Session) -> None:
+    pending: list[_Pending] | None = session.info.get(PENDING_KEY)
+    if not pending:
+        return
+    nested = session.get_nested_transaction()
+    if nested is not None:
+        # A savepoint was released: its mail now belongs to the enclosing transaction.
+        parent = nested.parent
+        assert parent is not None
+        session.info[PENDING_KEY] = [
+            _Pending(parent, p.app, p.msg) if p.transaction is nested else p for p in pending
+        ]
+        return
+    del session.info[PENDING_KEY]
+    for app in dict.fromkeys(p.app for p in pending):
+        messages = [p.msg for p in pending if p.app is app]
+        try:
+            _deliver(app, messages)
+        except Exception:
+            # The data is committed; a mail problem must not turn the request into an error.
+            log.exception("sending %d email(s) after commit failed", len(messages))
+
+
+def _after_soft_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
+    pending: list[_Pending] | None = session.info.get(PENDING_KEY)
+    if not pending:
+        return
+    kept = [p for p in pending if not _within(p.transaction, previous_transaction)]
+    if len(kept) != len(pending):
+        log.info("discarded %d email(s) after rollback", len(pending) - len(kept))
+    session.info[PENDING_KEY] = kept
+
+
+def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    # The outermost transaction ended and after_commit did not take the mail: it was rolled back
+    # or the session closed without committing.
+    if transaction.parent is None and session.info.get(PENDING_KEY):
+        pending = session.info.pop(PENDING_KEY)
+        log.info("discarded %d email(s): transaction ended without commit", len(pending))
+
+
+def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is ancestor:
+            return True
+        transaction = transaction.parent
+    return False

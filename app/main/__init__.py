@@ -1,0 +1,7 @@
+"""The signed-in home page and small site-wide routes."""
+
+from flask import Blueprint
+
+bp = Blueprint("main", __name__)
+
+from app.main import views  # noqa: E402,F401

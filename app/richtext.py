@@ -1,0 +1,485 @@
+"""The one Markdown renderer for stories, quotes and editor intros (pages, live preview, emails).
+
+Why a single module: the page, the live preview and both parts of every email must agree on
+what a story looks like and on what is safe, so all user-written rich text goes through
+`render_markdown` (HTML) or `render_plain_text` (text/plain email parts), and cards and search
+results use `excerpt`.
+
+Pipeline
+--------
+1. Input hygiene: C0 control characters other than tab/newline/CR are dropped and lone
+   surrogates become U+FFFD (they cannot be encoded as UTF-8 and break emails). Text is NOT
+   Unicode-normalised: NFC/NFD input comes out exactly as typed (NFC would also rewrite CJK
+   compatibility ideographs that people use in names); browsers render both forms alike.
+
+2. Python-Markdown with a fixed extension set (`MARKDOWN_EXTENSIONS`), built once per thread:
+
+   - core: paragraphs, emphasis, lists, links, blockquotes, headings, rules, code spans.
+   - ``fenced_code``: ``` blocks, for the occasional snippet in an engineering story.
+   - ``tables``: simple tables; alignment is emitted as the ``align`` attribute because the
+     sanitizer cannot safely allow ``style``.
+   - ``sane_lists``: a numbered list right after a bullet list starts a new list instead of
+     silently merging into it, which is what non-technical writers expect.
+   - NOT ``nl2br``: a single newline joins lines as in every other Markdown tool, so text pasted
+     from an email wrapped at 72 columns does not get hard breaks. A blank line starts a new
+     paragraph; two trailing spaces force a line break.
+   - ``_FeelGoodExtension`` (below), the house rules:
+
+     * Raw HTML is ESCAPED, never passed through: ``<b>hi</b>`` is shown literally. Escaping
+       (rather than removing) never eats text such as ``x <y> z`` or ``I <3 this``.
+     * Character references are literal too: ``&copy;`` shows as ``&copy;``. Same rule - what
+       you typed is what readers see - and it closes the entity-obfuscation channel early.
+     * Images are not supported: ``![alt](src)`` renders its alt text as ordinary text. Stories
+       must not hot-link tracking pixels or huge files into pages and emails.
+     * Headings are demoted: h1/h2 -> h3 and h5/h6 -> h4, so user text never competes with
+       the page's own headings and the allow-list needs only h3/h4.
+     * ``~~text~~`` -> ``<del>``.
+
+3. nh3 (ammonia) with an explicit allow-list - the security boundary, so a bug or a new
+   feature in step 2 still cannot produce active content:
+
+   - tags: `ALLOWED_TAGS`; anything else is removed, keeping its text, except
+     `DROPPED_WITH_CONTENT` (script, style, iframe, svg, ...) which disappear entirely;
+   - attributes: `a[href, title]`, `ol[start]`, `th/td[align]` (left/center/right only);
+     never ``style``, ``class``, ``id`` or event handlers;
+   - URLs: absolute ``http``, ``https`` and ``mailto`` only. Relative, protocol-relative and
+     fragment links are dropped as well as ``javascript:``/``vbscript:``/``data:`` (however
+     they are encoded): relative links mean nothing in an email and would resolve against
+     whichever host shows them. A link without a usable URL keeps its text;
+   - ``rel="noopener noreferrer"`` on every link; HTML comments are stripped.
+
+`render_markdown` returns `markupsafe.Markup` (a ``str``), so templates need no ``|safe`` and
+concatenating it with untrusted strings escapes them.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+import xml.etree.ElementTree as etree  # noqa: N813 - the name Python-Markdown's API uses
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+
+import markdown
+import nh3
+from markdown.extensions import Extension
+from markdown.inlinepatterns import (
+    ImageInlineProcessor,
+    ImageReferenceInlineProcessor,
+    InlineProcessor,
+    ShortImageReferenceInlineProcessor,
+    SimpleTagInlineProcessor,
+)
+from markdown.treeprocessors import Treeprocessor
+from markupsafe import Markup
+
+__all__ = [
+    "ALLOWED_ATTRIBUTES",
+    "ALLOWED_TAGS",
+    "ALLOWED_URL_SCHEMES",
+    "DROPPED_WITH_CONTENT",
+    "MARKDOWN_EXTENSIONS",
+    "excerpt",
+    "render_markdown",
+    "render_plain_text",
+    "sanitize_html",
+]
+
+ALLOWED_TAGS: frozenset[str] = frozenset(
+    {
+        "p", "br", "strong", "em", "b", "i", "del", "code", "pre", "a", "blockquote",
+        "ul", "ol", "li", "table", "thead", "tbody", "tr", "th", "td", "h3", "h4", "hr",
+    }
+)  # fmt: skip
+# Attributes per tag; `rel` on <a> is set by the sanitizer itself, never taken from input.
+ALLOWED_ATTRIBUTES: dict[str, frozenset[str]] = {
+    "a": frozenset({"href", "title", "rel"}),
+    "ol": frozenset({"start"}),
+    "th": frozenset({"align"}),
+    "td": frozenset({"align"}),
+}
+ALLOWED_URL_SCHEMES: frozenset[str] = frozenset({"http", "https", "mailto"})
+LINK_REL = "noopener noreferrer"
+DROPPED_WITH_CONTENT: frozenset[str] = frozenset(
+    {
+        "script", "style", "template", "iframe", "frame", "frameset", "object", "embed",
+        "applet", "noscript", "noembed", "noframes", "svg", "math", "textarea", "select",
+        "title", "xmp",
+    }
+)  # fmt: skip
+MARKDOWN_EXTENSIONS: tuple[str, ...] = ("fenced_code", "tables", "sane_lists")
+
+_ALIGN_VALUES = {"left", "center", "right"}
+_CLEANER = nh3.Cleaner(
+    tags=set(ALLOWED_TAGS),
+    clean_content_tags=set(DROPPED_WITH_CONTENT),
+    attributes={"a": {"href", "title"}, "ol": {"start"}},
+    tag_attribute_values={"th": {"align": _ALIGN_VALUES}, "td": {"align": _ALIGN_VALUES}},
+    url_schemes=set(ALLOWED_URL_SCHEMES),
+    url_relative="deny",
+    link_rel=LINK_REL,
+    strip_comments=True,
+)
+
+# --------------------------------------------------------------------------- Markdown stage
+
+# Everything a browser would decode as a character reference once Python-Markdown's serializer
+# leaves it alone (see markdown.serializers.RE_AMP): named, decimal and hex, any case.
+_CHAR_REF_RE = r"(?i)&(?:#[0-9]+|#x[0-9a-f]+|[0-9a-z]+);"
+_STRIKE_RE = r"(~~)(?=\S)(.+?)(?<=\S)~~"
+_HEADING_LEVELS = {"h1": "h3", "h2": "h3", "h5": "h4", "h6": "h4"}
+
+
+class _LiteralCharRef(InlineProcessor):
+    """Show ``&name;`` as typed by stashing it with its ampersand escaped."""
+
+    def handleMatch(self, m: re.Match[str], data: str) -> tuple[str, int, int]:  # noqa: N802
+        return self.md.htmlStash.store("&amp;" + m.group(0)[1:]), m.start(0), m.end(0)
+
+
+def _image_as_text(text: str) -> etree.Element:
+    """A <span> holding the alt text; it is inline-processed like link text, then unwrapped."""
+    el = etree.Element("span")
+    el.text = text
+    return el
+
+
+class _ImageAsText(ImageInlineProcessor):
+    """``![alt](src "title")`` -> the alt text; the URL is parsed only to consume it."""
+
+    def handleMatch(  # noqa: N802
+        self, m: re.Match[str], data: str
+    ) -> tuple[etree.Element | None, int | None, int | None]:
+        text, index, handled = self.getText(data, m.end(0))
+        if not handled:
+            return None, None, None
+        _src, _title, index, handled = self.getLink(data, index)
+        if not handled:
+            return None, None, None
+        return _image_as_text(text), m.start(0), index
+
+
+class _ImageReferenceAsText(ImageReferenceInlineProcessor):
+    def makeTag(self, href: str, title: str, text: str) -> etree.Element:  # noqa: N802
+        return _image_as_text(text)
+
+
+class _ShortImageReferenceAsText(ShortImageReferenceInlineProcessor):
+    def makeTag(self, href: str, title: str, text: str) -> etree.Element:  # noqa: N802
+        return _image_as_text(text)
+
+
+class _HouseRules(Treeprocessor):
+    """Demote headings; the image placeholders are left for the sanitizer to unwrap."""
+
+    def run(self, root: etree.Element) -> None:
+        for el in root.iter():
+            el.tag = _HEADING_LEVELS.get(el.tag, el.tag)
+
+
+class _FeelGoodExtension(Extension):
+    """Raw HTML and entities escaped, images as text, headings demoted, ``~~del~~``."""
+
+    def extendMarkdown(self, md: markdown.Markdown) -> None:  # noqa: N802
+        md.preprocessors.deregister("html_block")
+        md.inlinePatterns.deregister("html")
+        md.inlinePatterns.register(_LiteralCharRef(_CHAR_REF_RE, md), "entity", 80)
+        patterns = md.inlinePatterns
+        patterns.register(_ImageAsText(patterns["image_link"].pattern, md), "image_link", 150)
+        patterns.register(
+            _ImageReferenceAsText(patterns["image_reference"].pattern, md), "image_reference", 140
+        )
+        patterns.register(
+            _ShortImageReferenceAsText(patterns["short_image_ref"].pattern, md),
+            "short_image_ref",
+            125,
+        )
+        patterns.register(SimpleTagInlineProcessor(_STRIKE_RE, "del"), "del", 175)
+        md.treeprocessors.register(_HouseRules(md), "feelgood_house_rules", 15)
+
+
+_local = threading.local()
+
+
+def _markdown() -> markdown.Markdown:
+    """One configured instance per thread: `markdown.Markdown` is not thread-safe."""
+    md: markdown.Markdown | None = getattr(_local, "md", None)
+    if md is None:
+        md = markdown.Markdown(
+            extensions=[*MARKDOWN_EXTENSIONS, _FeelGoodExtension()],
+            extension_configs={"tables": {"use_align_attribute": True}},
+            output_format="html",
+        )
+        _local.md = md
+    return md
+
+
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
+
+
+def _prepare(text: str) -> str:
+    if _SURROGATE_RE.search(text):
+        # Re-pairs split surrogate pairs; lone halves become U+FFFD.
+        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return _CONTROL_RE.sub("", text)
+
+
+def sanitize_html(html: str) -> Markup:
+    """Apply the allow-list to HTML that did not come from `render_markdown` (already applied)."""
+    return Markup(_CLEANER.clean(_prepare(html)))  # noqa: S704 - this IS the sanitizer
+
+
+def render_markdown(text: str) -> Markup:
+    """Markdown source -> safe HTML fragment, for pages, the live preview and HTML emails."""
+    if not text or not text.strip():
+        return Markup("")
+    md = _markdown()
+    try:
+        html = md.convert(_prepare(text))
+    finally:
+        md.reset()  # drop this document's references and stash before the next call
+    return Markup(_CLEANER.clean(html))  # noqa: S704 - sanitized just here
+
+
+# --------------------------------------------------------------------------- plain text
+
+_VOID_TAGS = {"br", "hr"}
+_BLOCK_TAGS = {
+    "p", "h3", "h4", "ul", "ol", "li", "blockquote", "pre", "table", "thead", "tbody", "tr",
+    "th", "td", "hr",
+}  # fmt: skip
+_HTML_SPACE_RE = re.compile(r"[ \t\n\r\f]+")  # what HTML collapses; NBSP & co. are content
+
+
+@dataclass
+class _Node:
+    tag: str
+    attrs: dict[str, str]
+    children: list[_Node | str] = field(default_factory=list)
+
+
+class _TreeBuilder(HTMLParser):
+    """Minimal DOM of the sanitized HTML (well-formed, allow-listed tags only)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.root = _Node("#root", {})
+        self._stack = [self.root]
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        node = _Node(tag, {name: value or "" for name, value in attrs})
+        self._stack[-1].children.append(node)
+        if tag not in _VOID_TAGS:
+            self._stack.append(node)
+
+    def handle_endtag(self, tag: str) -> None:
+        for depth in range(len(self._stack) - 1, 0, -1):
+            if self._stack[depth].tag == tag:
+                del self._stack[depth:]
+                return
+
+    def handle_data(self, data: str) -> None:
+        self._stack[-1].children.append(data)
+
+
+def _parse(html: str) -> _Node:
+    builder = _TreeBuilder()
+    builder.feed(str(html))  # a plain str: Markup would escape what we concatenate onto it
+    builder.close()
+    return builder.root
+
+
+def _link_target(href: str) -> str:
+    return href[len("mailto:") :] if href.lower().startswith("mailto:") else href
+
+
+def _inline(nodes: list[_Node | str], lines: list[str]) -> None:
+    """Append inline content to ``lines[-1]``; <br> starts a new line."""
+    for node in nodes:
+        if isinstance(node, str):
+            lines[-1] += node
+        elif node.tag == "br":
+            lines.append("")
+        elif node.tag == "a" and node.attrs.get("href"):
+            inner = [""]
+            _inline(node.children, inner)
+            lines[-1] += inner[0]
+            lines.extend(inner[1:])
+            target = _link_target(node.attrs["href"])
+            if _squash(" ".join(inner)) != target:
+                lines[-1] += f" ({target})"
+        else:
+            _inline(node.children, lines)
+
+
+def _squash(line: str) -> str:
+    return _HTML_SPACE_RE.sub(" ", line).strip(" ")
+
+
+def _finish(lines: list[str]) -> str:
+    return "\n".join(_squash(line) for line in lines).strip("\n")
+
+
+def _hang(marker: str, body: str) -> str:
+    """Prefix the first line with ``marker`` and indent the rest to match."""
+    first, *rest = body.split("\n")
+    pad = " " * len(marker)
+    return "\n".join([marker + first, *(pad + line if line else "" for line in rest)])
+
+
+def _text_content(node: _Node | str) -> str:
+    if isinstance(node, str):
+        return node
+    return "".join(_text_content(child) for child in node.children)
+
+
+def _blocks(nodes: list[_Node | str]) -> list[str]:
+    """Render a node list as text blocks; runs of inline content form one block."""
+    out: list[str] = []
+    pending = [""]
+    for node in nodes:
+        if isinstance(node, str) or node.tag not in _BLOCK_TAGS:
+            _inline([node], pending)
+            continue
+        if text := _finish(pending):
+            out.append(text)
+        pending = [""]
+        if text := _block(node):
+            out.append(text)
+    if text := _finish(pending):
+        out.append(text)
+    return out
+
+
+def _block(node: _Node) -> str:
+    if node.tag in ("ul", "ol"):
+        start = node.attrs.get("start", "1")
+        number = int(start) if start.isascii() and start.isdigit() else 1
+        items = []
+        for child in node.children:
+            if isinstance(child, _Node) and child.tag == "li":
+                marker = f"{number}. " if node.tag == "ol" else "- "
+                number += 1
+                items.append(_hang(marker, "\n".join(_blocks(child.children))))
+        return "\n".join(items)
+    if node.tag == "blockquote":
+        inner = "\n\n".join(_blocks(node.children))
+        return "\n".join(f"> {line}" if line else ">" for line in inner.split("\n"))
+    if node.tag == "pre":
+        return _text_content(node).strip("\n")
+    if node.tag == "table":
+        rows = []
+        for row in _find_all(node, "tr"):
+            cells = [
+                _finish(_inline_lines(cell.children))
+                for cell in row.children
+                if isinstance(cell, _Node) and cell.tag in ("th", "td")
+            ]
+            rows.append(" | ".join(cell.replace("\n", " ") for cell in cells))
+        return "\n".join(rows)
+    if node.tag == "hr":
+        return "----"
+    return "\n".join(_blocks(node.children))
+
+
+def _inline_lines(nodes: list[_Node | str]) -> list[str]:
+    lines = [""]
+    _inline(nodes, lines)
+    return lines
+
+
+def _find_all(node: _Node, tag: str) -> list[_Node]:
+    found: list[_Node] = []
+    for child in node.children:
+        if isinstance(child, _Node):
+            if child.tag == tag:
+                found.append(child)
+            else:
+                found.extend(_find_all(child, tag))
+    return found
+
+
+def render_plain_text(text: str) -> str:
+    """Markdown source -> readable text for text/plain email parts.
+
+    Built from the sanitized HTML so it says exactly what HTML readers see: links as
+    "text (url)" (just the url when the text is the url), list items as "- " or "1. ",
+    quotes as "> ", table rows as cells joined by " | ", emphasis markers dropped.
+    """
+    return "\n\n".join(_blocks(_parse(render_markdown(text)).children))
+
+
+# --------------------------------------------------------------------------- excerpts
+
+ELLIPSIS = "\u2026"
+_RENDERED_HTML_RE = re.compile(r"\s*<(?:p|h3|h4|ul|ol|blockquote|pre|table|hr)[\s>/]", re.I)
+_ZWJ = "\u200d"
+
+
+def _visible_text(html: str) -> str:
+    """Text a reader sees, blocks separated by spaces, whitespace collapsed (for excerpts)."""
+    parts: list[str] = []
+
+    def walk(node: _Node | str) -> None:
+        if isinstance(node, str):
+            parts.append(node)
+            return
+        if node.tag in _BLOCK_TAGS or node.tag in _VOID_TAGS:
+            parts.append(" ")
+        for child in node.children:
+            walk(child)
+        if node.tag in _BLOCK_TAGS:
+            parts.append(" ")
+
+    walk(_parse(html))
+    return _squash("".join(parts))
+
+
+def _continues_cluster(text: str, index: int) -> bool:
+    """True if cutting before ``text[index]`` would split a visible character.
+
+    Deliberately simple rather than full UAX #29: combining marks, ZWJ sequences, variation
+    selectors, skin-tone modifiers, emoji tag sequences, flag (regional indicator) pairs,
+    conjoining Hangul jamo and a virama joining the next consonant. A Python ``str`` holds
+    code points, and `_prepare` re-pairs surrogates, so surrogate halves never occur here.
+    """
+    char, prev = text[index], text[index - 1]
+    cp = ord(char)
+    if unicodedata.category(char) in ("Mn", "Me", "Mc") or char == _ZWJ or prev == _ZWJ:
+        return True
+    if 0x1F3FB <= cp <= 0x1F3FF or 0xE0020 <= cp <= 0xE007F or 0x1160 <= cp <= 0x11FF:
+        return True
+    if unicodedata.combining(prev) == 9:  # virama
+        return True
+    if 0x1F1E6 <= cp <= 0x1F1FF:
+        run = 0
+        while index - run - 1 >= 0 and 0x1F1E6 <= ord(text[index - run - 1]) <= 0x1F1FF:
+            run += 1
+        return run % 2 == 1
+    return False
+
+
+def excerpt(text_or_html: str, length: int = 200, *, is_html: bool | None = None) -> str:
+    """Plain-text excerpt of at most ``length`` characters, ending in "…" if shortened.
+
+    Accepts Markdown source or HTML from `render_markdown` (detected by its leading block tag;
+    pass ``is_html`` to decide explicitly). Cuts at the last space when that keeps at least
+    half of the budget, otherwise (CJK, very long words) at the last whole visible character.
+    """
+    if length < 1:
+        raise ValueError("excerpt length must be positive")
+    if is_html is None:
+        is_html = bool(_RENDERED_HTML_RE.match(text_or_html))
+    html = sanitize_html(text_or_html) if is_html else render_markdown(text_or_html)
+    text = _visible_text(html)
+    if len(text) <= length:
+        return text
+    budget = length - len(ELLIPSIS)
+    cut = text.rfind(" ", 0, budget + 1)
+    if cut < max(1, budget // 2):
+        cut = budget
+        while cut > 0 and _continues_cluster(text, cut):
+            cut -= 1
+    return text[:cut].rstrip(" ,;:") + ELLIPSIS

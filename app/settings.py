@@ -1,0 +1,147 @@
+"""Admin-editable settings stored in the `settings` table, with typed defaults and validation.
+
+Each key is declared once in `SETTINGS` with its default and a validator, so the admin form, the
+scheduler and the mailer all agree on what a setting means. Defaults apply until an admin saves.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+
+from app import audit
+from app.errors import ValidationError
+from app.extensions import db
+from app.models import Setting, User
+
+WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+
+def _timezone(value: Any) -> str:
+    try:
+        ZoneInfo(str(value))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"{value!r} is not a known time zone (e.g. Europe/Paris).") from None
+    return str(value)
+
+
+def _weekday(value: Any) -> int:
+    day = int(value)
+    if not 0 <= day <= 6:
+        raise ValidationError("Pick a day of the week.")
+    return day
+
+
+def _hhmm(value: Any) -> str:
+    text = str(value).strip()
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", text):
+        raise ValidationError("Use a 24-hour time like 09:00.")
+    return text
+
+
+def _hours(limit: int) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        hours = int(value)
+        if not 0 <= hours <= limit:
+            raise ValidationError(f"Use a number of hours between 0 and {limit}.")
+        return hours
+
+    return check
+
+
+def _bool(value: Any) -> bool:
+    return bool(value)
+
+
+def _choice(*options: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if value not in options:
+            raise ValidationError(f"Choose one of: {', '.join(options)}.")
+        return str(value)
+
+    return check
+
+
+def _sender(value: Any) -> str:
+    text = str(value or "").strip()
+    if "\r" in text or "\n" in text:
+        raise ValidationError("The sender cannot contain line breaks.")
+    return text
+
+
+def _emails(value: Any) -> list[str]:
+    """A list of addresses; duplicates removed case-insensitively, invalid ones refused."""
+    raw = value if isinstance(value, list) else re.split(r"[\s,;]+", str(value or ""))
+    seen: dict[str, str] = {}
+    bad = []
+    for address in (a.strip() for a in raw):
+        if not address:
+            continue
+        try:
+            normalized = validate_email(address, check_deliverability=False).normalized
+        except EmailNotValidError:
+            bad.append(address)
+            continue
+        seen.setdefault(normalized.lower(), normalized)
+    if bad:
+        raise ValidationError("These addresses are not valid: " + ", ".join(bad))
+    return list(seen.values())
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    default: Callable[[], Any]
+    validate: Callable[[Any], Any]
+    label: str
+
+
+SETTINGS: dict[str, SettingSpec] = {
+    "timezone": SettingSpec(lambda: current_app.config["TIMEZONE"], _timezone, "Organization time zone"),
+    "send_weekday": SettingSpec(lambda: 4, _weekday, "Send day"),
+    "send_time": SettingSpec(lambda: "09:00", _hhmm, "Send time"),
+    "reminder_hours_before": SettingSpec(lambda: 24, _hours(168), "Editor reminder (hours before)"),
+    "missed_run_grace_hours": SettingSpec(lambda: 6, _hours(72), "Grace period for a missed send"),
+    "empty_edition_policy": SettingSpec(
+        lambda: "skip", _choice("skip", "send_placeholder"), "When an edition is empty"
+    ),
+    "nudge_enabled": SettingSpec(lambda: False, _bool, "Mid-week 'share a story' nudge"),
+    "nudge_weekday": SettingSpec(lambda: 2, _weekday, "Nudge day"),
+    "nudge_time": SettingSpec(lambda: "10:00", _hhmm, "Nudge time"),
+    "sender": SettingSpec(lambda: current_app.config["MAIL_DEFAULT_SENDER"], _sender, "Sender"),
+    "extra_recipients": SettingSpec(lambda: [], _emails, "Extra recipients"),
+}
+
+
+def get_setting(key: str) -> Any:
+    spec = SETTINGS[key]
+    row = db.session.get(Setting, key)
+    return spec.default() if row is None else row.value
+
+
+def get_settings(*keys: str) -> dict[str, Any]:
+    """Several settings in one query."""
+    keys = keys or tuple(SETTINGS)
+    rows = {r.key: r.value for r in db.session.scalars(db.select(Setting).where(Setting.key.in_(keys)))}
+    return {k: rows[k] if k in rows else SETTINGS[k].default() for k in keys}
+
+
+def set_settings(values: dict[str, Any], *, actor: User | None) -> dict[str, Any]:
+    """Validate every value first, then write them all (no partial update) and audit the change."""
+    cleaned = {key: SETTINGS[key].validate(value) for key, value in values.items()}
+    current = get_settings(*cleaned)
+    changed = {k: v for k, v in cleaned.items() if current[k] != v}
+    for key, value in changed.items():
+        row = db.session.get(Setting, key)
+        if row is None:
+            db.session.add(Setting(key=key, value=value))
+        else:
+            row.value = value
+    if changed:
+        audit.record(actor, "settings.update", object_type="settings", changes=changed)
+    return changed

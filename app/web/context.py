@@ -1,0 +1,51 @@
+"""Values every template can use: navigation for the current user, time formatting helpers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask, current_app, request, url_for
+from flask_login import current_user
+
+from app.web.nav import NavItem, entries
+
+
+def _nav_items(menu: str) -> list[NavItem]:
+    if not current_user.is_authenticated:
+        return []
+    endpoint = request.endpoint or ""
+    items = []
+    for entry in entries(menu):
+        if current_user.role not in entry.roles or entry.endpoint not in current_app.view_functions:
+            continue
+        badge = entry.badge(current_user) if entry.badge else None
+        active = endpoint == entry.endpoint or endpoint in entry.also_active
+        items.append(NavItem(entry.label, url_for(entry.endpoint), active, badge or None))
+    return items
+
+
+def org_timezone() -> ZoneInfo:
+    """The organization's timezone (admin setting, falling back to the TIMEZONE config)."""
+    from app.settings import get_setting
+
+    return ZoneInfo(get_setting("timezone"))
+
+
+def format_datetime(value: datetime | None, fmt: str = "%a %d %b %Y, %H:%M", tz: str | None = None) -> str:
+    if value is None:
+        return ""
+    zone = ZoneInfo(tz) if tz else org_timezone()
+    return value.astimezone(zone).strftime(fmt)
+
+
+def init_template_context(app: Flask) -> None:
+    @app.context_processor
+    def navigation() -> dict:
+        return {
+            "nav_items": _nav_items("main") if request else [],
+            "user_menu_items": _nav_items("user") if request else [],
+        }
+
+    app.jinja_env.filters["datetime"] = format_datetime
+    app.jinja_env.globals["app_name"] = "Feel Good Fridays"

@@ -1,0 +1,54 @@
+"""Friendly error pages, and domain errors turned into HTTP responses (never a 500)."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from app.errors import DomainError
+from app.extensions import db
+
+PAGES = {400, 403, 404, 409, 429, 500}
+
+
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json" or request.path.startswith("/api/")
+
+
+def render_error(status: int, message: str | None = None):
+    if _wants_json():
+        return jsonify(error=message or str(status)), status
+    template = f"errors/{status if status in PAGES else 400}.html"
+    return render_template(template, status=status, message=message), status
+
+
+def init_error_handlers(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def domain_error(error: DomainError):
+        db.session.rollback()
+        return render_error(error.status_code, error.message)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):
+        return render_error(
+            400, "Your form expired or was sent from another site. Reload the page and try again."
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        code = error.code or 500
+        if code == 413:
+            return render_error(400, "That upload is too large.")
+        if code not in PAGES:
+            return error
+        description = error.description if code in (400, 409) else None
+        return render_error(code, description)
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception):
+        app.logger.exception("Unhandled error on %s %s", request.method, request.path)
+        db.session.rollback()
+        if app.config.get("TESTING") and app.config.get("PROPAGATE_TEST_ERRORS", True):
+            raise error
+        return render_template("errors/500.html", status=500), 500

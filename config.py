@@ -1,0 +1,124 @@
+"""Configuration classes. Every setting can be overridden by an environment variable of the same name.
+
+`create_app("development" | "testing" | "production")` picks a class from `CONFIGS`; `FLASK_CONFIG`
+chooses it for `wsgi.py`. Production validates itself in `Production.validate()` and refuses to
+start with an unsafe setup.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("INSTANCE_PATH", BASE_DIR / "instance"))
+DEFAULT_SECRET_KEY = "dev-only-insecure-secret-key"  # noqa: S105 - refused by Production.validate
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value in (None, ""):
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+class Config:
+    """Settings shared by every environment."""
+
+    SECRET_KEY = env("SECRET_KEY", DEFAULT_SECRET_KEY)
+    SQLALCHEMY_DATABASE_URI = env("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'feelgood.db'}")
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    SQLITE_BUSY_TIMEOUT_MS = env_int("SQLITE_BUSY_TIMEOUT_MS", 5000)
+
+    BASE_URL = env("BASE_URL", "http://127.0.0.1:5000")
+    TIMEZONE = env("TIMEZONE", "UTC")
+
+    MAIL_BACKEND = env("MAIL_BACKEND", "file")
+    MAIL_SERVER = env("MAIL_SERVER", "localhost")
+    MAIL_PORT = env_int("MAIL_PORT", 25)
+    MAIL_USE_TLS = env_bool("MAIL_USE_TLS", False)
+    MAIL_USE_SSL = env_bool("MAIL_USE_SSL", False)
+    MAIL_USERNAME = env("MAIL_USERNAME")
+    MAIL_PASSWORD = env("MAIL_PASSWORD")
+    MAIL_TIMEOUT = env_int("MAIL_TIMEOUT", 30)
+    MAIL_DEFAULT_SENDER = env("MAIL_DEFAULT_SENDER", "Feel Good Fridays <feelgood@example.com>")
+    MAIL_OUTBOX_DIR = env("MAIL_OUTBOX_DIR", str(INSTANCE_DIR / "outbox"))
+    DEV_OUTBOX = False
+
+    UPLOAD_DIR = env("UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))
+    MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 6 * 1024 * 1024)
+
+    # Signed links: lifetimes in seconds.
+    INVITE_TOKEN_MAX_AGE = env_int("INVITE_TOKEN_MAX_AGE", 7 * 24 * 3600)
+    RESET_TOKEN_MAX_AGE = env_int("RESET_TOKEN_MAX_AGE", 2 * 3600)
+
+    RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_STORAGE_URI = env("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_HEADERS_ENABLED = True
+    LOGIN_RATE_LIMIT = env("LOGIN_RATE_LIMIT", "10 per minute")
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_DURATION = env_int("REMEMBER_COOKIE_DAYS", 30) * 24 * 3600
+    WTF_CSRF_TIME_LIMIT = None  # tied to the session instead; long forms must not expire
+
+    LOG_LEVEL = env("LOG_LEVEL", "INFO")
+
+    @classmethod
+    def validate(cls) -> None:
+        """Raise RuntimeError when the configuration is unsafe for this environment."""
+
+
+class Development(Config):
+    DEBUG = True
+    DEV_OUTBOX = True
+
+
+class Testing(Config):
+    TESTING = True
+    SQLALCHEMY_DATABASE_URI = env("TEST_DATABASE_URL", "sqlite://")
+    MAIL_BACKEND = "memory"
+    BASE_URL = "http://localhost"
+    SERVER_NAME = None
+    WTF_CSRF_ENABLED = False
+    DEV_OUTBOX = True
+    RATELIMIT_ENABLED = True
+
+
+class Production(Config):
+    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
+    REMEMBER_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
+    PREFERRED_URL_SCHEME = "https"
+    BASE_URL = env("BASE_URL")
+    MAIL_BACKEND = env("MAIL_BACKEND", "smtp")
+
+    @classmethod
+    def validate(cls) -> None:
+        problems = []
+        if not cls.SECRET_KEY or cls.SECRET_KEY == DEFAULT_SECRET_KEY:
+            problems.append("SECRET_KEY is missing or still the development default")
+        if not cls.BASE_URL:
+            problems.append("BASE_URL is not set (links in emails need an absolute address)")
+        if problems:
+            raise RuntimeError("Refusing to start in production: " + "; ".join(problems) + ".")
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": Development,
+    "testing": Testing,
+    "production": Production,
+}
