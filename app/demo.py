@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from werkzeug.security import generate_password_hash
+
 from app.extensions import db
 from app.models import (
     Edition,
@@ -234,9 +236,11 @@ def seed_demo() -> SeedResult:
     teams = {name: Team(name=name) for name in TEAMS}
     db.session.add_all(teams.values())
     users: dict[str, User] = {}
+    # One hash shared by every demo account: scrypt is slow by design, 15 of them add seconds.
+    password_hash = generate_password_hash(DEMO_PASSWORD, method="scrypt")
     for email, name, role, team in PEOPLE:
         user = User(email=email, display_name=name, role=role, team=teams[team])
-        user.set_password(DEMO_PASSWORD)
+        user.password_hash = password_hash
         user.created_at = now - timedelta(days=120)
         users[email] = user
         db.session.add(user)

@@ -57,7 +57,7 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
-import xml.etree.ElementTree as etree  # noqa: N813 - the name Python-Markdown's API uses
+import xml.etree.ElementTree as etree  # builds Python-Markdown elements; never parses
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
@@ -79,6 +79,8 @@ __all__ = [
     "ALLOWED_TAGS",
     "ALLOWED_URL_SCHEMES",
     "DROPPED_WITH_CONTENT",
+    "ELLIPSIS",
+    "LINK_REL",
     "MARKDOWN_EXTENSIONS",
     "excerpt",
     "render_markdown",
@@ -134,12 +136,12 @@ _HEADING_LEVELS = {"h1": "h3", "h2": "h3", "h5": "h4", "h6": "h4"}
 class _LiteralCharRef(InlineProcessor):
     """Show ``&name;`` as typed by stashing it with its ampersand escaped."""
 
-    def handleMatch(self, m: re.Match[str], data: str) -> tuple[str, int, int]:  # noqa: N802
+    def handleMatch(self, m: re.Match[str], data: str) -> tuple[str, int, int]:
         return self.md.htmlStash.store("&amp;" + m.group(0)[1:]), m.start(0), m.end(0)
 
 
 def _image_as_text(text: str) -> etree.Element:
-    """A <span> holding the alt text; it is inline-processed like link text, then unwrapped."""
+    """A <span> holding the alt text: inline-processed like link text, unwrapped by nh3."""
     el = etree.Element("span")
     el.text = text
     return el
@@ -148,7 +150,7 @@ def _image_as_text(text: str) -> etree.Element:
 class _ImageAsText(ImageInlineProcessor):
     """``![alt](src "title")`` -> the alt text; the URL is parsed only to consume it."""
 
-    def handleMatch(  # noqa: N802
+    def handleMatch(
         self, m: re.Match[str], data: str
     ) -> tuple[etree.Element | None, int | None, int | None]:
         text, index, handled = self.getText(data, m.end(0))
@@ -161,17 +163,17 @@ class _ImageAsText(ImageInlineProcessor):
 
 
 class _ImageReferenceAsText(ImageReferenceInlineProcessor):
-    def makeTag(self, href: str, title: str, text: str) -> etree.Element:  # noqa: N802
+    def makeTag(self, href: str, title: str, text: str) -> etree.Element:
         return _image_as_text(text)
 
 
 class _ShortImageReferenceAsText(ShortImageReferenceInlineProcessor):
-    def makeTag(self, href: str, title: str, text: str) -> etree.Element:  # noqa: N802
+    def makeTag(self, href: str, title: str, text: str) -> etree.Element:
         return _image_as_text(text)
 
 
-class _HouseRules(Treeprocessor):
-    """Demote headings; the image placeholders are left for the sanitizer to unwrap."""
+class _DemoteHeadings(Treeprocessor):
+    """h1/h2 -> h3 and h5/h6 -> h4: the page owns the top levels; the allow-list has h3/h4."""
 
     def run(self, root: etree.Element) -> None:
         for el in root.iter():
@@ -181,7 +183,7 @@ class _HouseRules(Treeprocessor):
 class _FeelGoodExtension(Extension):
     """Raw HTML and entities escaped, images as text, headings demoted, ``~~del~~``."""
 
-    def extendMarkdown(self, md: markdown.Markdown) -> None:  # noqa: N802
+    def extendMarkdown(self, md: markdown.Markdown) -> None:
         md.preprocessors.deregister("html_block")
         md.inlinePatterns.deregister("html")
         md.inlinePatterns.register(_LiteralCharRef(_CHAR_REF_RE, md), "entity", 80)
@@ -196,7 +198,7 @@ class _FeelGoodExtension(Extension):
             125,
         )
         patterns.register(SimpleTagInlineProcessor(_STRIKE_RE, "del"), "del", 175)
-        md.treeprocessors.register(_HouseRules(md), "feelgood_house_rules", 15)
+        md.treeprocessors.register(_DemoteHeadings(md), "demote_headings", 15)
 
 
 _local = threading.local()

@@ -41,7 +41,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-PENDING_KEY = "feelgood.pending_mail"
+PENDING_KEY = "feelgood.mail.pending"
+COMMITTED_KEY = "feelgood.mail.committed"
 _listen_lock = threading.Lock()
 
 
@@ -192,14 +193,9 @@ def _after_commit(session: Session) -> None:
             _Pending(parent, p.app, p.msg) if p.transaction is nested else p for p in pending
         ]
         return
-    del session.info[PENDING_KEY]
-    for app in dict.fromkeys(p.app for p in pending):
-        messages = [p.msg for p in pending if p.app is app]
-        try:
-            _deliver(app, messages)
-        except Exception:
-            # The data is committed; a mail problem must not turn the request into an error.
-            log.exception("sending %d email(s) after commit failed", len(messages))
+    # Committed. Deliver in after_transaction_end, once the DB connection is back in the pool,
+    # so slow SMTP never holds a connection.
+    session.info[COMMITTED_KEY] = session.info.pop(PENDING_KEY)
 
 
 def _after_soft_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
@@ -213,11 +209,21 @@ def _after_soft_rollback(session: Session, previous_transaction: SessionTransact
 
 
 def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
-    # The outermost transaction ended and after_commit did not take the mail: it was rolled back
-    # or the session closed without committing.
-    if transaction.parent is None and session.info.get(PENDING_KEY):
-        pending = session.info.pop(PENDING_KEY)
-        log.info("discarded %d email(s): transaction ended without commit", len(pending))
+    if transaction.parent is not None or not session.info:
+        return
+    # Mail still pending when the outermost transaction ends was rolled back, or the session
+    # was closed without committing.
+    discarded = session.info.pop(PENDING_KEY, None)
+    if discarded:
+        log.info("discarded %d email(s): transaction ended without commit", len(discarded))
+    committed: list[_Pending] = session.info.pop(COMMITTED_KEY, None) or []
+    for app in dict.fromkeys(p.app for p in committed):
+        messages = [p.msg for p in committed if p.app is app]
+        try:
+            _deliver(app, messages)
+        except Exception:
+            # The data is committed; a mail problem must not turn the request into an error.
+            log.exception("sending %d email(s) after commit failed", len(messages))
 
 
 def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:

@@ -51,7 +51,7 @@ SENT = SendResult(SendStatus.SENT)
 
 
 def status_for_code(code: int) -> SendStatus:
-    """5xx is the server's final word; anything else that is not success may pass."""
+    """5xx replies are final; any other failing code (4xx, smtplib's -1) may succeed later."""
     return SendStatus.PERMANENT if 500 <= code <= 599 else SendStatus.TRANSIENT
 
 
@@ -181,6 +181,7 @@ class SMTPBackend(MailBackend):
             conn.close()
 
     def send(self, msg: EmailMessage) -> SendResult:
+        """Deliver to the To addresses over the shared connection; close() (or `with`) ends it."""
         from_addr = envelope_sender(msg)
         to_addrs = envelope_recipients(msg)
         if self._setup_failure is not None:

@@ -101,6 +101,8 @@ def build_message(
     msg.set_content(text, subtype="plain", charset="utf-8")
     if html is not None:
         msg.add_alternative(html, subtype="html", charset="utf-8")
+        for part in msg.iter_parts():
+            del part["MIME-Version"]  # add_alternative copies it into the parts; it belongs on top
     return msg
 
 

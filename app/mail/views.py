@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 from email.parser import BytesParser
 from pathlib import Path
 
@@ -129,7 +129,7 @@ def _load(name: str) -> EmailMessage:
         abort(404)
 
 
-def _content(part: EmailMessage | None) -> str:
+def _content(part: MIMEPart | None) -> str:
     if part is None:
         return ""
     content = part.get_content()

@@ -1,0 +1,329 @@
+/*
+ * Feel Good Fridays: progressive enhancements. Every page works without this file.
+ *
+ * - data-confirm="..." on a <form>, a submit button or a link asks before going ahead.
+ * - Flash messages get a working "dismiss" button.
+ * - <details data-menu> menus close on Escape, on outside click, and when another opens.
+ * - The form error summary takes focus on load; its links focus the field.
+ * - <textarea maxlength> gets a live character count.
+ * - POST forms are protected against double submission.
+ * - window.fgf = { debounce, postJSON, getJSON, csrfToken, announce } for feature scripts.
+ *
+ * CSP: script-src 'self', so no inline handlers anywhere; everything is wired here.
+ */
+(function () {
+  "use strict";
+
+  /* ---------------------------------------------------------------- helpers */
+
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute("content") : "";
+  }
+
+  /** Delay `fn` until `wait` ms have passed without another call (search-as-you-type). */
+  function debounce(fn, wait) {
+    var timer = null;
+    var delay = typeof wait === "number" ? wait : 250;
+    function debounced() {
+      var ctx = this;
+      var args = arguments;
+      clearTimeout(timer);
+      timer = setTimeout(function () {
+        fn.apply(ctx, args);
+      }, delay);
+    }
+    debounced.cancel = function () {
+      clearTimeout(timer);
+    };
+    return debounced;
+  }
+
+  /* Resolves with the parsed body (JSON, or text for other types); rejects with an Error
+     carrying .status and .data when the response is not 2xx. */
+  function handleResponse(resp) {
+    var type = resp.headers.get("Content-Type") || "";
+    var body = type.indexOf("json") !== -1 ? resp.json() : resp.text();
+    return body.then(function (data) {
+      if (!resp.ok) {
+        var message = data && data.error ? data.error : "Request failed (" + resp.status + ")";
+        var err = new Error(message);
+        err.status = resp.status;
+        err.data = data;
+        throw err;
+      }
+      return data;
+    });
+  }
+
+  /**
+   * POST `data` as JSON with the CSRF token in the X-CSRFToken header (Flask-WTF reads it).
+   * options.signal: an AbortSignal, to cancel a stale request.
+   */
+  function postJSON(url, data, options) {
+    return fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: {
+        "Content-Type": "application/json",
+        Accept: "application/json",
+        "X-CSRFToken": csrfToken(),
+        "X-Requested-With": "fetch",
+      },
+      body: JSON.stringify(data === undefined ? {} : data),
+      signal: options && options.signal,
+    }).then(handleResponse);
+  }
+
+  /** GET `url` with `params` (object) as query string; resolves with parsed JSON. */
+  function getJSON(url, params, options) {
+    var full = url;
+    if (params) {
+      var query = new URLSearchParams(params).toString();
+      if (query) {
+        full += (url.indexOf("?") === -1 ? "?" : "&") + query;
+      }
+    }
+    return fetch(full, {
+      credentials: "same-origin",
+      headers: { Accept: "application/json", "X-Requested-With": "fetch" },
+      signal: options && options.signal,
+    }).then(handleResponse);
+  }
+
+  /** Read `message` to screen-reader users via the polite live region in base.html. */
+  function announce(message) {
+    var region = document.getElementById("fgf-live");
+    if (!region) {
+      return;
+    }
+    region.textContent = "";
+    setTimeout(function () {
+      region.textContent = message;
+    }, 50);
+  }
+
+  window.fgf = {
+    debounce: debounce,
+    postJSON: postJSON,
+    getJSON: getJSON,
+    csrfToken: csrfToken,
+    announce: announce,
+  };
+
+  /* ---------------------------------------------------------- confirmations */
+
+  // Capture phase: runs before any feature script's own submit handler.
+  document.addEventListener(
+    "submit",
+    function (event) {
+      var form = event.target;
+      var submitter = event.submitter;
+      var message =
+        (submitter && submitter.getAttribute("data-confirm")) || form.getAttribute("data-confirm");
+      if (message && !window.confirm(message)) {
+        event.preventDefault();
+        event.stopImmediatePropagation();
+      }
+    },
+    true
+  );
+
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest("a[data-confirm]");
+    if (link && !window.confirm(link.getAttribute("data-confirm"))) {
+      event.preventDefault();
+    }
+  });
+
+  /* ---------------------------------------------------- double-submit guard */
+
+  // Bubble phase: if a feature script took over the submit (preventDefault), leave it alone.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var method = (form.getAttribute("method") || "get").toLowerCase();
+    if (event.defaultPrevented || method !== "post") {
+      return;
+    }
+    if (form.getAttribute("target") || form.hasAttribute("data-allow-resubmit")) {
+      return;
+    }
+    if (form.getAttribute("data-submitting") === "true") {
+      event.preventDefault();
+      return;
+    }
+    form.setAttribute("data-submitting", "true");
+    var button = event.submitter;
+    if (button) {
+      button.classList.add("is-busy");
+      button.setAttribute("aria-busy", "true");
+    }
+    // Re-arm after a while in case the response was a download or the network failed.
+    setTimeout(function () {
+      releaseForm(form);
+    }, 8000);
+  });
+
+  function releaseForm(form) {
+    form.removeAttribute("data-submitting");
+    form.querySelectorAll(".is-busy").forEach(function (button) {
+      button.classList.remove("is-busy");
+      button.removeAttribute("aria-busy");
+    });
+  }
+
+  // Back/forward cache restores the page as it was: un-stick any busy forms.
+  window.addEventListener("pageshow", function () {
+    document.querySelectorAll("form[data-submitting]").forEach(releaseForm);
+  });
+
+  /* ---------------------------------------------------------------- alerts */
+
+  function initDismiss(root) {
+    root.querySelectorAll("[data-dismiss]").forEach(function (button) {
+      button.hidden = false;
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-dismiss]");
+    if (!button) {
+      return;
+    }
+    var alert = button.closest(".alert");
+    if (!alert) {
+      return;
+    }
+    var stack = alert.parentElement;
+    alert.remove();
+    if (stack && stack.classList.contains("flash-stack") && !stack.children.length) {
+      stack.remove();
+    }
+    var main = document.getElementById("content");
+    if (main) {
+      main.focus({ preventScroll: true });
+    }
+  });
+
+  /* ----------------------------------------------------------------- menus */
+
+  function openMenus() {
+    return document.querySelectorAll("details[data-menu][open]");
+  }
+
+  document.addEventListener(
+    "toggle",
+    function (event) {
+      var menu = event.target;
+      if (!menu.matches || !menu.matches("details[data-menu]") || !menu.open) {
+        return;
+      }
+      openMenus().forEach(function (other) {
+        if (other !== menu) {
+          other.open = false;
+        }
+      });
+    },
+    true
+  );
+
+  document.addEventListener("click", function (event) {
+    openMenus().forEach(function (menu) {
+      if (!menu.contains(event.target)) {
+        menu.open = false;
+      }
+    });
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") {
+      return;
+    }
+    openMenus().forEach(function (menu) {
+      var hadFocus = menu.contains(document.activeElement);
+      menu.open = false;
+      if (hadFocus) {
+        menu.querySelector("summary").focus();
+      }
+    });
+  });
+
+  /* --------------------------------------------------------- error summary */
+
+  function initErrorSummary() {
+    var summary = document.querySelector("[data-error-summary]");
+    if (summary) {
+      summary.focus();
+    }
+  }
+
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest("[data-error-summary] a[href^='#']");
+    if (!link) {
+      return;
+    }
+    var target = document.getElementById(decodeURIComponent(link.hash.slice(1)));
+    if (!target) {
+      return;
+    }
+    event.preventDefault();
+    // Scroll so the label (above the control) is visible too, then focus the control.
+    var field = target.closest(".field") || target;
+    field.scrollIntoView({ block: "start" });
+    target.focus({ preventScroll: true });
+  });
+
+  /* -------------------------------------------------------- character count */
+
+  function initCharCounts(root) {
+    root.querySelectorAll("textarea[maxlength]:not([data-no-count])").forEach(function (area) {
+      if (area.getAttribute("data-count-ready")) {
+        return;
+      }
+      var max = parseInt(area.getAttribute("maxlength"), 10);
+      if (!max) {
+        return;
+      }
+      area.setAttribute("data-count-ready", "true");
+      var counter = document.createElement("p");
+      counter.className = "char-count";
+      counter.id = (area.id || "textarea") + "-count";
+      area.insertAdjacentElement("afterend", counter);
+
+      var speak = debounce(function (text) {
+        announce(text);
+      }, 1200);
+
+      function update(fromInput) {
+        var left = max - area.value.length;
+        var text = left === 1 ? "1 character left" : left + " characters left";
+        var near = left <= Math.max(20, Math.round(max * 0.1));
+        counter.textContent = text;
+        counter.classList.toggle("is-near-limit", near);
+        if (fromInput && near) {
+          speak(text);
+        }
+      }
+
+      area.addEventListener("input", function () {
+        update(true);
+      });
+      update(false);
+    });
+  }
+
+  /* ------------------------------------------------------------------ init */
+
+  function init() {
+    initDismiss(document);
+    initErrorSummary();
+    initCharCounts(document);
+    document.documentElement.classList.add("js");
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+})();
