@@ -47,5 +47,8 @@ def init_template_context(app: Flask) -> None:
             "user_menu_items": _nav_items("user") if request else [],
         }
 
+    from app.richtext import excerpt
+
     app.jinja_env.filters["datetime"] = format_datetime
+    app.jinja_env.filters["excerpt"] = excerpt
     app.jinja_env.globals["app_name"] = "Feel Good Fridays"
