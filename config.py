@@ -1,4 +1,4 @@
-"""Configuration classes. Every setting can be overridden by an environment variable of the same name.
+"""Configuration classes; every setting can be overridden by an environment variable.
 
 `create_app("development" | "testing" | "production")` picks a class from `CONFIGS`; `FLASK_CONFIG`
 chooses it for `wsgi.py`. Production validates itself in `Production.validate()` and refuses to

@@ -23,7 +23,10 @@ demo_cli = AppGroup("demo", help="Demo data for trying the app locally.")
 @click.argument("email")
 @click.option("--name", required=True, help="Display name, e.g. 'Dana Smith'.")
 @click.option(
-    "--role", type=click.Choice([r.value for r in Role]), default=Role.EMPLOYEE.value, show_default=True
+    "--role",
+    type=click.Choice([r.value for r in Role]),
+    default=Role.EMPLOYEE.value,
+    show_default=True,
 )
 @click.option("--team", default=None, help="Team name (created if new).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
@@ -57,7 +60,7 @@ def seed_command():
         click.echo("Demo data loaded.")
     else:
         click.echo("Demo data already present; nothing changed.")
-    click.echo("\nDemo logins (password for all: %s):" % result.password)
+    click.echo(f"\nDemo logins (password for all: {result.password}):")
     for role, email in result.logins:
         click.echo(f"  {role:<9} {email}")
 

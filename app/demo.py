@@ -69,7 +69,7 @@ STORIES = [
         "two children in tow and a flight boarding in forty minutes.\n\n"
         "**Noah** stayed on the line, verified her identity, lifted the block and then "
         "called the airline's desk himself to explain. She boarded with ten minutes to spare.\n\n"
-        "> \"I expected a script. I got a person who cared whether we made it.\"\n\n"
+        '> "I expected a script. I got a person who cared whether we made it."\n\n'
         "Noah wrote up the gap in our overnight verification process the next morning, and "
         "Finance changed the rule within a week.",
         "phone",
@@ -130,7 +130,8 @@ STORIES = [
         "tom@example.com",
         "Restoring a small shop's payments on a Saturday",
         "A bakery's card terminal went down on the busiest morning of the year. Tom traced the "
-        "fault to an expired certificate on our side, and **Ravi** pushed the renewal from home.\n\n"
+        "fault to an expired certificate on our side, and **Ravi** pushed the renewal "
+        "from home.\n\n"
         "The owner told us queue times were back to normal within twenty minutes.",
         "phone",
         "IT Operations",
@@ -186,32 +187,74 @@ QUOTES = [
     (
         "priya@example.com",
         "Noah treated my problem like it was his own. I'll tell everyone about that call.",
-        "Hannah", "", "", True, False, QuoteSource.SURVEY, 10, S.PUBLISHED,
+        "Hannah",
+        "",
+        "",
+        True,
+        False,
+        QuoteSource.SURVEY,
+        10,
+        S.PUBLISHED,
     ),
     (
         "lucas@example.com",
         "Best customer service I've had anywhere, online or in a shop.",
-        "Daniel Price", "Groom", "", False, True, QuoteSource.REVIEW_SITE, None, S.PUBLISHED,
+        "Daniel Price",
+        "Groom",
+        "",
+        False,
+        True,
+        QuoteSource.REVIEW_SITE,
+        None,
+        S.PUBLISHED,
     ),
     (
         "mei@example.com",
         "The new text size setting gave me my independence back.",
-        "", "", "", True, False, QuoteSource.EMAIL, 9, S.APPROVED,
+        "",
+        "",
+        "",
+        True,
+        False,
+        QuoteSource.EMAIL,
+        9,
+        S.APPROVED,
     ),
     (
         "tom@example.com",
         "Twenty minutes from panic to paying customers again. Thank you!",
-        "Rosa Lima", "Owner", "Rosa's Bakery", False, True, QuoteSource.CALL, 10, S.SUBMITTED,
+        "Rosa Lima",
+        "Owner",
+        "Rosa's Bakery",
+        False,
+        True,
+        QuoteSource.CALL,
+        10,
+        S.SUBMITTED,
     ),
     (
         "sofia@example.com",
         "Delivery was fine, a bit late, but the driver was kind.",
-        "", "", "", True, False, QuoteSource.SURVEY, 7, S.SUBMITTED,
+        "",
+        "",
+        "",
+        True,
+        False,
+        QuoteSource.SURVEY,
+        7,
+        S.SUBMITTED,
     ),
     (
         "grace@example.com",
         "Waited twenty minutes at the till, but the staff made up for it.",
-        "", "", "", True, False, QuoteSource.IN_PERSON, 5, S.DRAFT,
+        "",
+        "",
+        "",
+        True,
+        False,
+        QuoteSource.IN_PERSON,
+        5,
+        S.DRAFT,
     ),
 ]
 
@@ -323,7 +366,10 @@ def _stamp(item: Story | Quote, status: SubmissionStatus, created) -> None:
     if status == S.CHANGES_REQUESTED:
         item.editor_note = "Lovely story! Could you add what the customer said afterwards?"
     if status == S.REJECTED:
-        item.editor_note = "Thanks for sharing. This one follows the usual process; we look for moments that went beyond it."
+        item.editor_note = (
+            "Thanks for sharing. This one follows the usual process; "
+            "we look for moments that went beyond it."
+        )
 
 
 def _past_edition(stories: list[Story], quotes: list[Quote], now) -> None:
@@ -333,7 +379,7 @@ def _past_edition(stories: list[Story], quotes: list[Quote], now) -> None:
     sent_at = now - timedelta(days=10)
     edition = Edition(
         number=1,
-        iso_week="%d-W%02d" % sent_at.isocalendar()[:2],
+        iso_week="{}-W{:02d}".format(*sent_at.isocalendar()[:2]),
         subject="A holiday saved and a suit that fit",
         intro_md="Welcome to the very first Feel Good Fridays! Two stories, two teams, "
         "and a reminder that great service is a team sport.",

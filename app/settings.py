@@ -102,7 +102,9 @@ class SettingSpec:
 
 
 SETTINGS: dict[str, SettingSpec] = {
-    "timezone": SettingSpec(lambda: current_app.config["TIMEZONE"], _timezone, "Organization time zone"),
+    "timezone": SettingSpec(
+        lambda: current_app.config["TIMEZONE"], _timezone, "Organization time zone"
+    ),
     "send_weekday": SettingSpec(lambda: 4, _weekday, "Send day"),
     "send_time": SettingSpec(lambda: "09:00", _hhmm, "Send time"),
     "reminder_hours_before": SettingSpec(lambda: 24, _hours(168), "Editor reminder (hours before)"),
@@ -127,7 +129,9 @@ def get_setting(key: str) -> Any:
 def get_settings(*keys: str) -> dict[str, Any]:
     """Several settings in one query."""
     keys = keys or tuple(SETTINGS)
-    rows = {r.key: r.value for r in db.session.scalars(db.select(Setting).where(Setting.key.in_(keys)))}
+    rows = {
+        r.key: r.value for r in db.session.scalars(db.select(Setting).where(Setting.key.in_(keys)))
+    }
     return {k: rows[k] if k in rows else SETTINGS[k].default() for k in keys}
 
 

@@ -116,13 +116,21 @@ def transition_submission(
     elif to == S.PUBLISHED:
         item.published_at = now
     audit.record(
-        actor, f"{item.kind}.{rule.action}", item, **{"from": current.value, "to": to.value, "note": note}
+        actor,
+        f"{item.kind}.{rule.action}",
+        item,
+        **{"from": current.value, "to": to.value, "note": note},
     )
     return rule
 
 
 def transition_edition(
-    edition: Edition, to: EditionStatus, *, actor: User | None, now: datetime | None = None, **details
+    edition: Edition,
+    to: EditionStatus,
+    *,
+    actor: User | None,
+    now: datetime | None = None,
+    **details,
 ) -> Rule:
     current = edition.status
     rule = EDITION_RULES.get((current, to))
@@ -139,6 +147,10 @@ def transition_edition(
     elif to == E.SENT:
         edition.sent_at = now
     audit.record(
-        actor, f"edition.{rule.action}", edition, **{"from": current.value, "to": to.value}, **details
+        actor,
+        f"edition.{rule.action}",
+        edition,
+        **{"from": current.value, "to": to.value},
+        **details,
     )
     return rule

@@ -109,7 +109,7 @@ def app(migrated_url: str, app_overrides: dict, tmp_path: Path) -> Iterator[Flas
 
 
 def _empty_database() -> None:
-    tables = [t for t in reversed(Base.metadata.sorted_tables)]
+    tables = list(reversed(Base.metadata.sorted_tables))
     with _db.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             names = ", ".join(f'"{t.name}"' for t in tables)
@@ -194,7 +194,9 @@ def login_as(app):
 
 @pytest.fixture
 def employee(app) -> User:
-    user = factories.make_user(Role.EMPLOYEE, display_name="Erin Employee", email="erin@example.com")
+    user = factories.make_user(
+        Role.EMPLOYEE, display_name="Erin Employee", email="erin@example.com"
+    )
     _db.session.commit()
     return user
 

@@ -39,7 +39,7 @@ def test_every_route_declares_its_access(app):
 
 
 def test_route_table_is_not_trivially_small(app):
-    # Guards the enumeration itself: if the url_map walk broke, the matrix below would pass vacuously.
+    # Guards the enumeration: if the url_map walk broke, the matrix below would pass vacuously.
     assert len(_guarded_rules(app)) >= 10
 
 

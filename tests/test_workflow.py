@@ -1,4 +1,4 @@
-"""The state machines: every legal transition works and records an event; every other one is refused."""
+"""State machines: each legal transition works and records an event; the rest are refused."""
 
 from __future__ import annotations
 
@@ -37,9 +37,7 @@ def test_legal_submission_transitions(db, make_story, make_quote, make_user, kin
     assert event.details["from"] == source.value and event.details["to"] == target.value
 
 
-ILLEGAL_SUBMISSION = [
-    pair for pair in itertools.product(S, S) if pair not in SUBMISSION_RULES
-]
+ILLEGAL_SUBMISSION = [pair for pair in itertools.product(S, S) if pair not in SUBMISSION_RULES]
 
 
 @pytest.mark.parametrize(("source", "target"), ILLEGAL_SUBMISSION, ids=lambda s: s.value)

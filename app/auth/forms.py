@@ -30,7 +30,9 @@ class SetPasswordForm(FlaskForm):
 
 
 class ChangePasswordForm(SetPasswordForm):
-    current = PasswordField("Current password", validators=[DataRequired(), Length(max=PASSWORD_MAX)])
+    current = PasswordField(
+        "Current password", validators=[DataRequired(), Length(max=PASSWORD_MAX)]
+    )
 
 
 class DisplayNameField(StringField):

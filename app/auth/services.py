@@ -40,7 +40,9 @@ def make_token(user: User, purpose: str) -> str:
 
 def user_from_token(token: str, purpose: str) -> User:
     """The user a link belongs to, or TokenError saying plainly why the link cannot be used."""
-    max_age = current_app.config["INVITE_TOKEN_MAX_AGE" if purpose == INVITE else "RESET_TOKEN_MAX_AGE"]
+    max_age = current_app.config[
+        "INVITE_TOKEN_MAX_AGE" if purpose == INVITE else "RESET_TOKEN_MAX_AGE"
+    ]
     try:
         payload = _serializer(purpose).loads(token, max_age=max_age)
     except SignatureExpired:
@@ -197,4 +199,3 @@ def load_user(session_id: str) -> User | None:
     if user is None or not user.is_active_user or user.security_stamp != stamp:
         return None
     return user
-

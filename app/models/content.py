@@ -241,7 +241,9 @@ class Quote(SubmissionMixin, Base):
         """Who said it, as shown to readers: anonymous unless the customer agreed."""
         if self.anonymous or not self.customer_consent:
             return "A customer" + (f" ({self.source.label})" if self.source else "")
-        parts = [p for p in (self.customer_name, self.customer_role, self.customer_organization) if p]
+        parts = [
+            p for p in (self.customer_name, self.customer_role, self.customer_organization) if p
+        ]
         return ", ".join(parts) or "A customer"
 
     def __repr__(self) -> str:

@@ -106,7 +106,8 @@ class EditionItem(Base):
 
     __table_args__ = (
         sa.CheckConstraint(
-            "(story_id IS NOT NULL AND quote_id IS NULL) OR (story_id IS NULL AND quote_id IS NOT NULL)",
+            "(story_id IS NOT NULL AND quote_id IS NULL) "
+            "OR (story_id IS NULL AND quote_id IS NOT NULL)",
             name="story_or_quote",
         ),
         sa.UniqueConstraint("edition_id", "story_id"),

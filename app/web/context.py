@@ -32,7 +32,9 @@ def org_timezone() -> ZoneInfo:
     return ZoneInfo(get_setting("timezone"))
 
 
-def format_datetime(value: datetime | None, fmt: str = "%a %d %b %Y, %H:%M", tz: str | None = None) -> str:
+def format_datetime(
+    value: datetime | None, fmt: str = "%a %d %b %Y, %H:%M", tz: str | None = None
+) -> str:
     if value is None:
         return ""
     zone = ZoneInfo(tz) if tz else org_timezone()
