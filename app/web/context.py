@@ -44,10 +44,12 @@ def format_datetime(
 def init_template_context(app: Flask) -> None:
     @app.context_processor
     def navigation() -> dict:
-        return {
-            "nav_items": _nav_items("main") if request else [],
-            "user_menu_items": _nav_items("user") if request else [],
-        }
+        try:
+            main, user = _nav_items("main"), _nav_items("user")
+        except Exception:  # an error page must render even when the database is the problem
+            current_app.logger.exception("navigation unavailable")
+            main, user = [], []
+        return {"nav_items": main, "user_menu_items": user, "home_url": url_for("main.home")}
 
     from app.richtext import excerpt
 
