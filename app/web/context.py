@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, request, url_for
+from flask import Flask, current_app, has_request_context, request, url_for
 from flask_login import current_user
 
 from app.web.nav import NavItem, entries
@@ -44,6 +44,8 @@ def format_datetime(
 def init_template_context(app: Flask) -> None:
     @app.context_processor
     def navigation() -> dict:
+        if not has_request_context():  # emails rendered by the scheduler or CLI
+            return {"nav_items": [], "user_menu_items": []}
         try:
             main, user = _nav_items("main"), _nav_items("user")
         except Exception:  # an error page must render even when the database is the problem

@@ -1,0 +1,194 @@
+"""Admin forms. State-changing forms are FlaskForms (CSRF); GET filter forms opt out of CSRF,
+since a token in a shareable search URL protects nothing and leaks the token."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, StopValidation
+
+from app.admin import services
+from app.admin.queries import UserStatus
+from app.auth.forms import DisplayNameField
+from app.errors import ValidationError
+from app.models import Role
+from app.settings import WEEKDAYS
+
+
+def as_choices(pairs: Iterable[tuple[object, str]]) -> list[SelectChoice]:
+    """(value, label) pairs as WTForms select choices."""
+    return [SelectChoice(value, label) for value, label in pairs]  # type: ignore[arg-type]
+
+
+ROLE_CHOICES = as_choices((r.value, r.label) for r in Role)
+WEEKDAY_CHOICES = as_choices(enumerate(WEEKDAYS))
+NO_TEAM = (0, "No team")
+
+
+def _coerce_int(value: object) -> int:
+    """Select values arrive as strings; anything non-numeric becomes 0 ("none")."""
+    try:
+        return int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 0
+
+
+class _GetForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+
+class _Blank(Optional):
+    """Optional without the "(optional)" label hint: in a filter bar every field is optional."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.field_flags = {}
+
+
+class UserFilterForm(_GetForm):
+    q = StringField("Search", validators=[_Blank(), Length(max=120)])
+    role = SelectField(
+        "Role", choices=[SelectChoice("", "Any role"), *ROLE_CHOICES], validate_choice=False
+    )
+    team = SelectField("Team", coerce=_coerce_int, validate_choice=False)
+    status = SelectField(
+        "Status",
+        choices=as_choices([("", "Any status"), *((s.value, s.label) for s in UserStatus)]),
+        validate_choice=False,
+    )
+
+
+class InviteForm(FlaskForm):
+    email = EmailField("Work email", validators=[DataRequired(), Length(max=254)])
+    display_name = DisplayNameField("Name", validators=[DataRequired(), Length(max=120)])
+    role = SelectField("Role", choices=ROLE_CHOICES, default=Role.EMPLOYEE.value)
+    team = SelectField("Team", coerce=_coerce_int, validators=[Optional()])
+
+
+class UserForm(FlaskForm):
+    role = SelectField("Role", choices=ROLE_CHOICES)
+    team = SelectField("Team", coerce=_coerce_int, validators=[Optional()])
+
+
+class ConfirmForm(FlaskForm):
+    """An empty form: a confirmation page's POST carries nothing but its CSRF token."""
+
+
+class TeamForm(FlaskForm):
+    name = StringField("Team name", validators=[DataRequired(), Length(max=services.TEAM_NAME_MAX)])
+
+
+class TouchpointForm(FlaskForm):
+    label = StringField(
+        "Label", validators=[DataRequired(), Length(max=services.TOUCHPOINT_LABEL_MAX)]
+    )
+
+
+class MoveForm(FlaskForm):
+    direction = HiddenField(validators=[DataRequired()])
+
+
+def _setting(key: str):
+    """Validate a field with the same rule the settings service applies before saving."""
+
+    def check(form: FlaskForm, field) -> None:
+        if field.errors:  # e.g. "Not a valid integer value": one message is enough
+            raise StopValidation()
+        try:
+            services.check_setting(key, field.data)
+        except ValidationError as error:
+            raise StopValidation(error.message) from None
+
+    return check
+
+
+class SettingsForm(FlaskForm):
+    """Field names are the setting keys, so errors map back one to one."""
+
+    timezone = StringField(
+        "Organization time zone", validators=[InputRequired(), _setting("timezone")]
+    )
+    send_weekday = SelectField(
+        "Send day",
+        coerce=_coerce_int,
+        choices=WEEKDAY_CHOICES,
+        validators=[_setting("send_weekday")],
+    )
+    send_time = StringField("Send time", validators=[InputRequired(), _setting("send_time")])
+    reminder_hours_before = IntegerField(
+        "Editor reminder (hours before the send)",
+        validators=[InputRequired(), _setting("reminder_hours_before")],
+    )
+    missed_run_grace_hours = IntegerField(
+        "Grace period for a missed send (hours)",
+        validators=[InputRequired(), _setting("missed_run_grace_hours")],
+    )
+    empty_edition_policy = RadioField(
+        "When there are no stories that week",
+        choices=as_choices(
+            [
+                ("skip", "Skip the week (no email)"),
+                ("send_placeholder", "Send a short “no stories this week — share yours” email"),
+            ]
+        ),
+        validators=[InputRequired(message="Choose what happens when there are no stories.")],
+    )
+    nudge_enabled = BooleanField("Send a mid-week “share a story” nudge")
+    nudge_weekday = SelectField(
+        "Nudge day",
+        coerce=_coerce_int,
+        choices=WEEKDAY_CHOICES,
+        validators=[_setting("nudge_weekday")],
+    )
+    nudge_time = StringField("Nudge time", validators=[InputRequired(), _setting("nudge_time")])
+    sender = StringField(
+        "Sender", validators=[InputRequired(), Length(max=320), _setting("sender")]
+    )
+    extra_recipients = TextAreaField(
+        "Extra recipients", validators=[Optional(), _setting("extra_recipients")]
+    )
+
+    KEYS = (
+        "timezone",
+        "send_weekday",
+        "send_time",
+        "reminder_hours_before",
+        "missed_run_grace_hours",
+        "empty_edition_policy",
+        "nudge_enabled",
+        "nudge_weekday",
+        "nudge_time",
+        "sender",
+        "extra_recipients",
+    )
+
+    @classmethod
+    def initial(cls, values: dict) -> dict:
+        """Stored values as form data (the recipient list becomes one address per line)."""
+        return {**values, "extra_recipients": "\n".join(values.get("extra_recipients") or [])}
+
+    def values(self) -> dict:
+        return {key: self[key].data for key in self.KEYS}
+
+
+class AuditFilterForm(_GetForm):
+    actor = StringField("Actor (name or email)", validators=[_Blank(), Length(max=120)])
+    action = StringField("Action starts with", validators=[_Blank(), Length(max=64)])
+    object_type = SelectField("Object type", validate_choice=False)
+    object_id = IntegerField("Object id", validators=[_Blank()])
+    date_from = DateField("From", validators=[_Blank()])
+    date_to = DateField("To", validators=[_Blank()])

@@ -1,0 +1,334 @@
+"""Administrative writes: people, roles, teams, touchpoints and settings.
+
+Plain functions with explicit arguments; they raise domain errors (app.errors) and add an audit
+event to the caller's transaction. The caller commits.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from email.headerregistry import Address, HeaderRegistry
+from typing import Any
+
+import sqlalchemy as sa
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy.exc import IntegrityError
+
+from app import audit
+from app.auth import services as auth
+from app.errors import Conflict, NotFound, ValidationError
+from app.extensions import db
+from app.models import Role, Team, Touchpoint, User
+from app.models.users import new_security_stamp
+from app.settings import SETTINGS, set_settings
+
+TEAM_NAME_MAX = 80
+TOUCHPOINT_LABEL_MAX = 80
+SLUG_MAX = 40
+
+
+# People ------------------------------------------------------------------------------------------
+def get_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("There is no such person.")
+    return user
+
+
+def get_team(team_id: int | None) -> Team | None:
+    """The team for a form's select value; 0/None means "no team"."""
+    if not team_id:
+        return None
+    team = db.session.get(Team, team_id)
+    if team is None:
+        raise ValidationError("That team does not exist any more.")
+    return team
+
+
+def invite(
+    email: str, display_name: str, *, role: Role, team_id: int | None, actor: User
+) -> User:
+    """Create the account and queue the invitation email (sent after the caller commits)."""
+    team = get_team(team_id)
+    try:
+        with db.session.begin_nested():
+            return auth.invite_user(email, display_name, role=role, team=team, actor=actor)
+    except IntegrityError:
+        # Two admins inviting the same address at the same moment: the unique index decides.
+        raise ValidationError(f"{email.strip()} already has an account.") from None
+
+
+def _other_active_admin_ids(user: User, *, lock: bool = True) -> list[int]:
+    """Active admins other than `user`; with `lock`, their rows stay locked until commit.
+
+    The lock makes "is there another admin?" and the demotion one decision: on PostgreSQL two
+    admins demoting each other at once are serialized and the second sees it would leave nobody
+    (Conflict). SQLite ignores FOR UPDATE, but its single writer makes the second commit fail.
+    """
+    stmt = (
+        sa.select(User.id)
+        .where(User.role == Role.ADMIN, User.is_active_user.is_(True))
+        .order_by(User.id)
+    )
+    ids = db.session.scalars(stmt.with_for_update() if lock else stmt).all()
+    return [i for i in ids if i != user.id]
+
+
+def _is_last_admin(user: User, *, lock: bool = True) -> bool:
+    return (
+        user.role == Role.ADMIN
+        and user.is_active_user
+        and not _other_active_admin_ids(user, lock=lock)
+    )
+
+
+def deactivation_blocker(user: User, *, actor: User) -> str | None:
+    """Why `actor` may not deactivate `user` (for the confirmation page), or None."""
+    if user.id == actor.id:
+        return "You cannot deactivate your own account."
+    if _is_last_admin(user, lock=False):
+        return f"{user.display_name} is the last active administrator and cannot be deactivated."
+    return None
+
+
+def update_user(user: User, *, role: Role, team_id: int | None, actor: User) -> dict[str, Any]:
+    """Change a person's role and team; returns what changed (empty when nothing did)."""
+    team = get_team(team_id)
+    changes: dict[str, Any] = {}
+    if role != user.role:
+        if role != Role.ADMIN and _is_last_admin(user):
+            raise Conflict(
+                f"{user.display_name} is the last active administrator. "
+                "Make someone else an administrator first."
+            )
+        changes["role"] = {"from": user.role.value, "to": role.value}
+        user.role = role
+    if (team.id if team else None) != user.team_id:
+        changes["team"] = {
+            "from": user.team.name if user.team else None,
+            "to": team.name if team else None,
+        }
+        user.team = team
+    if changes:
+        audit.record(actor, "user.update", user, **changes)
+    return changes
+
+
+def deactivate_user(user: User, *, actor: User) -> None:
+    """Sign the person out everywhere and stop their access and email; their content stays."""
+    if not user.is_active_user:
+        raise Conflict(f"{user.display_name} is already deactivated.")
+    if user.id == actor.id:
+        raise Conflict("You cannot deactivate your own account.")
+    if _is_last_admin(user):
+        raise Conflict(
+            f"{user.display_name} is the last active administrator and cannot be deactivated."
+        )
+    user.is_active_user = False
+    # A new stamp voids sessions, remember-me cookies and open links, even after reactivation.
+    user.security_stamp = new_security_stamp()
+    audit.record(actor, "user.deactivate", user)
+
+
+def reactivate_user(user: User, *, actor: User) -> None:
+    if user.is_active_user:
+        raise Conflict(f"{user.display_name} is already active.")
+    user.is_active_user = True
+    audit.record(actor, "user.reactivate", user)
+
+
+def resend_invite(user: User, *, actor: User) -> None:
+    auth.resend_invite(user, actor=actor)
+
+
+# Teams -------------------------------------------------------------------------------------------
+def _clean_team_name(name: str, *, exclude_id: int | None = None) -> str:
+    name = " ".join((name or "").split())
+    if not name:
+        raise ValidationError("Enter a team name.")
+    if len(name) > TEAM_NAME_MAX:
+        raise ValidationError(f"Use at most {TEAM_NAME_MAX} characters.")
+    clash = db.session.scalar(
+        sa.select(Team.id).where(
+            sa.func.lower(Team.name) == name.lower(), Team.id != (exclude_id or 0)
+        )
+    )
+    if clash is not None:
+        raise ValidationError(f"There is already a team called {name!r}.")
+    return name
+
+
+def _flush_unique(message: str) -> None:
+    """Flush inside a savepoint so a concurrent duplicate becomes a clear error, not a 500."""
+    try:
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError:
+        raise ValidationError(message) from None
+
+
+def create_team(name: str, *, actor: User) -> Team:
+    name = _clean_team_name(name)
+    team = Team(name=name)
+    db.session.add(team)
+    _flush_unique(f"There is already a team called {name!r}.")
+    audit.record(actor, "team.create", team, name=name)
+    return team
+
+
+def rename_team(team: Team, name: str, *, actor: User) -> None:
+    name = _clean_team_name(name, exclude_id=team.id)
+    if name == team.name:
+        return
+    old, team.name = team.name, name
+    _flush_unique(f"There is already a team called {name!r}.")
+    audit.record(actor, "team.rename", team, **{"from": old, "to": name})
+
+
+# Touchpoints -------------------------------------------------------------------------------------
+def _ordered_touchpoints() -> list[Touchpoint]:
+    return list(
+        db.session.scalars(sa.select(Touchpoint).order_by(Touchpoint.position, Touchpoint.id))
+    )
+
+
+def _clean_label(label: str, *, exclude_id: int | None = None) -> str:
+    label = " ".join((label or "").split())
+    if not label:
+        raise ValidationError("Enter a label.")
+    if len(label) > TOUCHPOINT_LABEL_MAX:
+        raise ValidationError(f"Use at most {TOUCHPOINT_LABEL_MAX} characters.")
+    clash = db.session.scalar(
+        sa.select(Touchpoint.id).where(
+            sa.func.lower(Touchpoint.label) == label.lower(), Touchpoint.id != (exclude_id or 0)
+        )
+    )
+    if clash is not None:
+        raise ValidationError(f"There is already a touchpoint called {label!r}.")
+    return label
+
+
+def slugify(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:SLUG_MAX].rstrip("-") or "touchpoint"
+
+
+def _unique_slug(label: str) -> str:
+    base = slugify(label)
+    taken = set(
+        db.session.scalars(
+            sa.select(Touchpoint.slug).where(Touchpoint.slug.startswith(base, autoescape=True))
+        )
+    )
+    slug, n = base, 2
+    while slug in taken:
+        suffix = f"-{n}"
+        slug, n = base[: SLUG_MAX - len(suffix)] + suffix, n + 1
+    return slug
+
+
+def add_touchpoint(label: str, *, actor: User) -> Touchpoint:
+    """A new touchpoint at the end of the list; its slug is derived once and never changes."""
+    label = _clean_label(label)
+    last = db.session.scalar(sa.select(sa.func.max(Touchpoint.position)))
+    touchpoint = Touchpoint(
+        slug=_unique_slug(label), label=label, position=(last or 0) + 1, is_active=True
+    )
+    db.session.add(touchpoint)
+    _flush_unique(f"There is already a touchpoint called {label!r}.")
+    audit.record(actor, "touchpoint.create", touchpoint, label=label, slug=touchpoint.slug)
+    return touchpoint
+
+
+def rename_touchpoint(touchpoint: Touchpoint, label: str, *, actor: User) -> None:
+    label = _clean_label(label, exclude_id=touchpoint.id)
+    if label == touchpoint.label:
+        return
+    old, touchpoint.label = touchpoint.label, label
+    audit.record(actor, "touchpoint.rename", touchpoint, **{"from": old, "to": label})
+
+
+def move_touchpoint(touchpoint: Touchpoint, direction: str, *, actor: User) -> bool:
+    """Swap with the neighbour ("up" or "down"); positions are renumbered 0..n-1 so duplicate
+    positions (e.g. from the initial data) never linger.
+
+    Returns False (and changes nothing) when the touchpoint is already first or last.
+    """
+    if direction not in ("up", "down"):
+        raise ValidationError("Choose up or down.")
+    ordered = _ordered_touchpoints()
+    index = ordered.index(touchpoint)
+    other = index - 1 if direction == "up" else index + 1
+    if not 0 <= other < len(ordered):
+        return False
+    ordered[index], ordered[other] = ordered[other], ordered[index]
+    for position, item in enumerate(ordered):
+        if item.position != position:
+            item.position = position
+    audit.record(actor, "touchpoint.move", touchpoint, direction=direction, position=other)
+    return True
+
+
+def set_touchpoint_active(touchpoint: Touchpoint, active: bool, *, actor: User) -> None:
+    """Deactivated touchpoints leave the forms but stay on the stories that use them."""
+    if touchpoint.is_active == active:
+        return
+    touchpoint.is_active = active
+    audit.record(actor, "touchpoint.reactivate" if active else "touchpoint.deactivate", touchpoint)
+
+
+# Settings ----------------------------------------------------------------------------------------
+def clean_sender(value: str) -> str:
+    """'Display Name <address>' (or a bare address), normalised; refuses line breaks.
+
+    Parsed with the email package's strict header parser: lenient parsing would quietly turn
+    "Doe, Jane <j@x.com>" into two senders or drop trailing text.
+    """
+    text = SETTINGS["sender"].validate(value)
+    if not text:
+        raise ValidationError("Enter the sender, e.g. Feel Good Fridays <fgf@example.com>.")
+    header = HeaderRegistry()("From", text)
+    if len(header.addresses) != 1 or header.defects:
+        raise ValidationError(
+            'Write one sender as Name <address@example.com>; put a name containing a comma '
+            'in quotes.'
+        )
+    name, address = header.addresses[0].display_name, header.addresses[0].addr_spec
+    try:
+        address = validate_email(address, check_deliverability=False).normalized
+    except EmailNotValidError:
+        raise ValidationError(f"{address!r} is not a valid email address.") from None
+    return str(Address(display_name=name, addr_spec=address)) if name else address
+
+
+def check_setting(key: str, value: Any) -> Any:
+    """The cleaned value, or ValidationError when it is not acceptable for the setting `key`."""
+    if key == "sender":
+        return clean_sender(value)
+    try:
+        return SETTINGS[key].validate(value)
+    except (TypeError, ValueError):
+        raise ValidationError("Enter a whole number.") from None
+
+
+def update_settings(values: dict[str, Any], *, actor: User) -> dict[str, Any]:
+    """Validate every value first, then write all of them or none; returns what changed."""
+    cleaned, errors = {}, {}
+    for key, value in values.items():
+        try:
+            cleaned[key] = check_setting(key, value)
+        except ValidationError as error:
+            errors[key] = error.message
+    if errors:
+        raise SettingsInvalid(errors)
+    return set_settings(cleaned, actor=actor)
+
+
+class SettingsInvalid(ValidationError):
+    """Several settings failed validation; `errors` maps each key to its message."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("Some settings are not valid: " + "; ".join(errors.values()))
+        self.errors = errors
