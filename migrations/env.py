@@ -6,6 +6,9 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+# Database objects that live outside the models (the full-text search index) are not compared.
+from app.reading.search import include_name, include_object
+
 config = context.config
 # Keep loggers the app (and pytest's caplog) already configured.
 fileConfig(config.config_file_name, disable_existing_loggers=False)
@@ -30,6 +33,8 @@ def run_migrations_offline() -> None:
         url=config.get_main_option("sqlalchemy.url"),
         target_metadata=target_db.metadata,
         literal_binds=True,
+        include_name=include_name,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -45,6 +50,8 @@ def run_migrations_online() -> None:
     conf_args = dict(current_app.extensions["migrate"].configure_args)
     conf_args.setdefault("process_revision_directives", process_revision_directives)
     conf_args.setdefault("render_item", render_item)
+    conf_args.setdefault("include_name", include_name)
+    conf_args.setdefault("include_object", include_object)
     with target_db.engine.connect() as connection:
         context.configure(connection=connection, target_metadata=target_db.metadata, **conf_args)
         with context.begin_transaction():

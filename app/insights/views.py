@@ -1,1 +1,61 @@
-"""Views (being written)."""
+"""Insights for editors and admins: one page of figures, and a CSV per figure."""
+
+from __future__ import annotations
+
+from flask import Response, abort, render_template, request
+
+from app.auth.access import curator_required
+from app.insights import bp, export, queries, report
+from app.insights.periods import PERIOD_CHOICES, resolve_period
+from app.insights.queries import Filters
+from app.settings import get_setting
+from app.web.nav import CURATORS, nav_entry
+
+nav_entry("Insights", "insights.index", roles=CURATORS, order=40)
+
+
+def _filters() -> tuple[Filters, str | None, list[tuple[int, str]]]:
+    """Period and team from the query string; unknown values fall back with a message."""
+    period, problem = resolve_period(request.args, timezone=get_setting("timezone"))
+    teams = queries.team_choices()
+    team_id = request.args.get("team", type=int)
+    if team_id is not None and team_id not in {tid for tid, _ in teams}:
+        team_id = None
+        problem = " ".join(p for p in (problem, "Unknown team; showing all teams.") if p)
+    return Filters(period=period, team_id=team_id), problem, teams
+
+
+@bp.route("/")
+@curator_required
+def index():
+    filters, problem, teams = _filters()
+    sections = report.build_report(filters)
+    return render_template(
+        "insights/index.html",
+        filters=filters,
+        period=filters.period,
+        problem=problem,
+        teams=teams,
+        team_name=dict(teams).get(filters.team_id) if filters.team_id else None,
+        period_choices=PERIOD_CHOICES,
+        sections=sections,
+    )
+
+
+@bp.route("/export/<section>.csv")
+@curator_required
+def export_csv(section: str):
+    """`section` names one figure (e.g. "participation", "voice-nps") or "summary"."""
+    if not report.exportable(section):
+        abort(404)
+    filters, _, _ = _filters()
+    table = report.table_for(section, filters)
+    name = export.filename(section, filters.period, filters.team_id)
+    return Response(
+        export.to_csv(table),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        },
+    )

@@ -1,18 +1,40 @@
+"""The signed-in home page and small site-wide routes."""
+
 from __future__ import annotations
 
 from flask import render_template
 
 from app.auth.access import login_required, public
 from app.main import bp
+from app.models import utcnow
+from app.reading import queries
+from app.web.context import org_timezone
 from app.web.nav import nav_entry
 
 nav_entry("Home", "main.home", order=0)
 
 
+def greeting(hour: int) -> str:
+    if 5 <= hour < 12:
+        return "Good morning"
+    if 12 <= hour < 18:
+        return "Good afternoon"
+    return "Good evening"
+
+
 @bp.route("/")
 @login_required
 def home():
-    return render_template("main/home.html")
+    """Latest edition, newest stories and quotes, a year ago this week, and a way to share."""
+    tz = org_timezone()
+    now = utcnow()
+    return render_template(
+        "main/home.html",
+        feed=queries.home_feed(now, tz),
+        greeting=greeting(now.astimezone(tz).hour),
+        now=now,
+        tz=tz,
+    )
 
 
 @bp.route("/healthz")

@@ -1,1 +1,187 @@
-"""Views (being written)."""
+"""The archive (`/editions`, `/editions/<n>`, `/editions.atom`) and one-click unsubscribe.
+
+Archive pages are for signed-in staff only (the stories are internal). The Atom feed needs a
+signed-in session too: browsers' feed readers and intranet portals that share the session work,
+and nothing about customers leaks to a feed URL passed around outside the company.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from xml.etree import ElementTree as ET  # noqa: N817
+
+from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from app import audit
+from app.auth.access import admin_required, curator_required, login_required, public
+from app.errors import TokenError
+from app.extensions import csrf, db
+from app.models import Edition, EditionStatus, User, utcnow
+from app.newsletter import bp, links, queries, sending
+from app.newsletter.compose import WEB_URL, marker, render_edition
+from app.newsletter.tokens import read_unsubscribe_token
+from app.web.nav import nav_entry
+
+nav_entry("Editions", "newsletter.archive", order=30, also_active=("newsletter.edition",))
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+
+
+@bp.get("/editions")
+@login_required
+def archive():
+    page = request.args.get("page", 1, type=int) or 1
+    result = queries.archive_page(page)
+    if page > 1 and not result.entries:
+        abort(404)
+    return render_template(
+        "newsletter/archive.html",
+        page=result,
+        prev_url=url_for(".archive", page=page - 1) if result.has_prev else None,
+        next_url=url_for(".archive", page=page + 1) if result.has_next else None,
+    )
+
+
+@bp.get("/editions/<int:number>")
+@login_required
+def edition(number: int):
+    item = _edition_or_404(number)
+    is_sent = item.status == EditionStatus.SENT
+    if is_sent:
+        queries.count_view(item)
+        db.session.commit()
+        db.session.refresh(item)
+    body = render_edition(item).web_html.replace(marker(WEB_URL), request.base_url)
+    older, newer = queries.neighbours(item)
+    curator = current_user.is_editor
+    return render_template(
+        "newsletter/edition.html",
+        edition=item,
+        body=body,
+        older=older,
+        newer=newer,
+        is_preview=not item.content_html,
+        progress=queries.progress(item) if curator else None,
+        failed=queries.failed_deliveries(item.id) if curator else [],
+    )
+
+
+@bp.get("/editions/<int:number>/progress")
+@curator_required
+def progress(number: int):
+    item = _edition_or_404(number)
+    return jsonify(queries.progress(item).as_json())
+
+
+@bp.post("/editions/<int:number>/retry-failed")
+@admin_required
+def retry_failed(number: int):
+    item = _edition_or_404(number)
+    count = sending.retry_failed(item, current_user._get_current_object())
+    db.session.commit()
+    if count:
+        flash(f"{count} failed deliveries are queued again; the sender retries them within a "
+              "minute.", "success")
+    else:
+        flash("There were no failed deliveries to retry.", "info")
+    return redirect(url_for(".edition", number=number))
+
+
+@bp.get("/editions.atom")
+@login_required
+def feed():
+    editions = queries.feed_editions()
+    return Response(_atom(editions), mimetype="application/atom+xml")
+
+
+@bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+@public
+def unsubscribe(token: str):
+    """GET asks (link scanners must not unsubscribe anyone); POST does it, without login or
+    CSRF token (RFC 8058 one-click from the mail client), but only with a valid signed token."""
+    target = read_unsubscribe_token(token)
+    user = db.session.get(User, target.user_id) if target.user_id is not None else None
+    if target.user_id is not None and user is None:
+        raise TokenError("This unsubscribe link belongs to an account that no longer exists.")
+    done = False
+    if request.method == "POST":
+        if user is not None:
+            if not user.email_opt_out:
+                user.email_opt_out = True
+                user.opted_out_at = utcnow()
+                one_click = request.form.get("List-Unsubscribe") == "One-Click"
+                audit.record(user, "user.email_opt_out", user,
+                             via="one_click" if one_click else "unsubscribe_link")
+        else:
+            # A distribution list an admin added: never drop it on one click (anyone on the
+            # list could), but leave a trace for the admins.
+            audit.record(None, "newsletter.unsubscribe_request", object_type="newsletter",
+                         email=target.email)
+        db.session.commit()
+        done = True
+    return render_template(
+        "newsletter/unsubscribe.html",
+        token=token,
+        user=user,
+        email=user.email if user else target.email,
+        done=done,
+        already=user is not None and user.email_opt_out and not done,
+        profile_url=url_for("account.profile") if "account.profile" in _views() else None,
+    )
+
+
+csrf.exempt(unsubscribe)
+
+
+def _edition_or_404(number: int) -> Edition:
+    item = queries.edition_by_number(number)
+    if item is None or (item.status != EditionStatus.SENT and not current_user.is_editor):
+        abort(404)
+    return item
+
+
+def _views() -> dict:
+    from flask import current_app
+
+    return current_app.view_functions
+
+
+def _atom(editions: list[Edition]) -> bytes:
+    """A valid Atom 1.0 document (RFC 4287), built as XML so escaping cannot go wrong."""
+    ET.register_namespace("", ATOM_NS)
+
+    def el(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+        node = ET.SubElement(parent, f"{{{ATOM_NS}}}{tag}", attrs)
+        if text is not None:
+            node.text = text
+        return node
+
+    home = links.base_url() + "/"
+    archive_url = links.absolute("newsletter.archive")
+    root = ET.Element(f"{{{ATOM_NS}}}feed")
+    el(root, "id", archive_url)
+    el(root, "title", "Feel Good Fridays")
+    el(root, "subtitle", "Stories of colleagues who made a customer's day, every Friday.")
+    el(root, "updated", _rfc3339(editions[0].sent_at if editions else None))
+    el(root, "link", rel="self", href=links.absolute("newsletter.feed"),
+       type="application/atom+xml")
+    el(root, "link", rel="alternate", href=archive_url, type="text/html")
+    author = el(root, "author")
+    el(author, "name", "Feel Good Fridays")
+    el(author, "uri", home)
+    for edition in editions:
+        url = links.edition_url(edition.number)
+        entry = el(root, "entry")
+        el(entry, "id", url)
+        el(entry, "title", edition.full_subject)
+        el(entry, "link", rel="alternate", href=url, type="text/html")
+        el(entry, "published", _rfc3339(edition.sent_at))
+        el(entry, "updated", _rfc3339(edition.sent_at))
+        body = render_edition(edition).web_html.replace(marker(WEB_URL), url)
+        el(entry, "content", body, type="html")
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+def _rfc3339(when: datetime | None) -> str:
+    return (when or utcnow()).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,1 +1,226 @@
-"""Views (being written)."""
+"""Reading pages: story permalinks, people, teams, tags, touchpoints, search, and applause."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+from werkzeug.routing import BuildError
+from werkzeug.wrappers import Response
+
+from app.auth.access import login_required
+from app.extensions import db
+from app.reading import bp, queries, services
+from app.reading.forms import SearchForm
+from app.reading.pagination import Page
+from app.web.context import org_timezone
+from app.web.nav import nav_entry
+from app.web.security import is_safe_redirect
+
+READING_PAGES = ("reading.story", "reading.team", "reading.tag", "reading.touchpoint")
+nav_entry("Stories", "reading.search", order=10, also_active=READING_PAGES)
+nav_entry("Your page", "reading.me", menu="user", order=5, also_active=("reading.person",))
+
+
+# --------------------------------------------------------------------------- template helpers
+
+
+def _url_if(endpoint: str, **values: Any) -> str | None:
+    """A link to another feature's page, or None while that feature is not installed."""
+    if endpoint not in current_app.view_functions:
+        return None
+    try:
+        return url_for(endpoint, **values)
+    except BuildError:
+        return None
+
+
+def share_story_url() -> str | None:
+    return _url_if("submissions.new_story")
+
+
+def edition_url(number: int) -> str | None:
+    return _url_if("newsletter.edition", number=number)
+
+
+def archive_url() -> str | None:
+    return _url_if("newsletter.archive") or _url_if("newsletter.editions")
+
+
+def cover_url(name: str | None) -> str | None:
+    return _url_if("submissions.upload", name=name) if name else None
+
+
+@bp.record_once
+def _register_helpers(state) -> None:
+    state.app.jinja_env.globals.update(
+        share_story_url=share_story_url,
+        edition_url=edition_url,
+        archive_url=archive_url,
+        cover_url=cover_url,
+    )
+
+
+def pager_urls(page: Page, param: str = "cursor") -> tuple[str | None, str | None]:
+    """Newer/older links for `page`, keeping every other query argument of this request."""
+    args = {k: v for k, v in request.args.items(multi=False) if k != param}
+    values = {**(request.view_args or {}), **args}
+
+    def link(cursor: str | None) -> str | None:
+        return url_for(request.endpoint, **values, **{param: cursor}) if cursor else None
+
+    return link(page.prev_cursor), link(page.next_cursor)
+
+
+# --------------------------------------------------------------------------- pages
+
+
+@bp.route("/stories/<int:story_id>")
+@login_required
+def story(story_id: int):
+    detail = queries.story_detail(story_id, current_user.id)
+    if detail is None:
+        status = queries.story_status(story_id)
+        may_see_draft = status is not None and (
+            current_user.id == status.author_id or current_user.is_editor
+        )
+        target = _url_if("submissions.my_story", story_id=story_id) if may_see_draft else None
+        if target is None:
+            abort(404)
+        return redirect(target)
+    return render_template(
+        "reading/story.html",
+        detail=detail,
+        story=detail.story,
+        more=queries.more_from_team(detail.story.team_id, story_id),
+        tz=org_timezone(),
+    )
+
+
+@bp.route("/stories/<int:story_id>/applause", methods=["POST"])
+@login_required
+def applause(story_id: int):
+    """Applaud or take it back; JSON for app.js `fgf.postJSON`, otherwise back to the page."""
+    data = request.get_json(silent=True) if request.is_json else request.form
+    wanted = (data or {}).get("applaud")
+    applaud = None if wanted in (None, "") else wanted in (True, "1", "true", "on")
+    state = services.set_applause(story_id, current_user._get_current_object(), applaud)
+    db.session.commit()
+    if request.accept_mimetypes.best == "application/json":
+        return jsonify(applauded=state.applauded, count=state.count)
+    target = request.form.get("next")
+    if not is_safe_redirect(target):
+        target = url_for("reading.story", story_id=story_id)
+    return redirect(f"{target}#applause" if "#" not in target else target, code=303)
+
+
+@bp.route("/people/me")
+@login_required
+def me() -> Response:
+    return redirect(url_for("reading.person", user_id=current_user.id))
+
+
+@bp.route("/people/<int:user_id>")
+@login_required
+def person(user_id: int):
+    profile = queries.person_profile(user_id)
+    if profile is None:
+        abort(404)
+    recognized = queries.stories_recognizing(user_id, request.args.get("recognized"))
+    shared = queries.stories_shared_by(user_id, request.args.get("shared"))
+    return render_template(
+        "reading/person.html",
+        profile=profile,
+        is_me=user_id == current_user.id,
+        recognized=recognized,
+        recognized_pager=pager_urls(recognized, "recognized"),
+        shared=shared,
+        shared_pager=pager_urls(shared, "shared"),
+        tz=org_timezone(),
+    )
+
+
+@bp.route("/teams/<int:team_id>")
+@login_required
+def team(team_id: int):
+    profile = queries.team_profile(team_id)
+    if profile is None:
+        abort(404)
+    stories = queries.team_stories(team_id, request.args.get("cursor"))
+    return render_template(
+        "reading/team.html",
+        profile=profile,
+        people=queries.team_recognized_people(team_id),
+        stories=stories,
+        pager=pager_urls(stories),
+        tz=org_timezone(),
+    )
+
+
+@bp.route("/tags/<name>")
+@login_required
+def tag(name: str):
+    found = queries.tag_by_name(name)
+    if found is None:
+        abort(404)
+    stories = queries.tag_stories(found.id, request.args.get("cursor"))
+    return render_template(
+        "reading/topic.html",
+        kind="tag",
+        title=f"#{found.name}",
+        filter_args={"tag": found.id},
+        stories=stories,
+        pager=pager_urls(stories),
+        tz=org_timezone(),
+    )
+
+
+@bp.route("/touchpoints/<slug>")
+@login_required
+def touchpoint(slug: str):
+    found = queries.touchpoint_by_slug(slug)
+    if found is None:
+        abort(404)
+    stories = queries.touchpoint_stories(found.id, request.args.get("cursor"))
+    return render_template(
+        "reading/topic.html",
+        kind="touchpoint",
+        title=found.label,
+        filter_args={"touchpoint": found.id},
+        stories=stories,
+        pager=pager_urls(stories),
+        tz=org_timezone(),
+    )
+
+
+@bp.route("/search", endpoint="search")
+@login_required
+def search_page():
+    """Search (words given) or browse everything published (no words), with filters."""
+    form = SearchForm(request.args)
+    form.set_choices(queries.filter_options())
+    form.validate()
+    tz = org_timezone()
+    results = queries.search_results(form.q.data, form.filters(tz), request.args.get("cursor"))
+    template = (
+        "reading/_search_results.html"
+        if request.headers.get("X-Requested-With") == "fetch"
+        else "reading/search.html"
+    )
+    return render_template(
+        template,
+        form=form,
+        query=(form.q.data or "").strip(),
+        results=results,
+        pager=pager_urls(results),
+        tz=tz,
+    )

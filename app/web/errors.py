@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from app.errors import DomainError
@@ -44,6 +45,17 @@ def init_error_handlers(app: Flask) -> None:
             return error
         description = error.description if code in (400, 409) else None
         return render_error(code, description)
+
+    @app.errorhandler(OperationalError)
+    def database_busy(error: OperationalError):
+        # SQLite refuses a write that races another writer's commit ("database is locked");
+        # the user's action did not happen, and trying again is the right advice.
+        db.session.rollback()
+        if "locked" in str(error.orig).lower():
+            return render_error(
+                409, "Someone else changed this at the same moment. Please try again."
+            )
+        raise error
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):
