@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 export FLASK_APP := wsgi
 
-.PHONY: run test lint install db seed web scheduler clean bench
+.PHONY: run test lint install db seed web scheduler clean bench axe
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,8 +27,22 @@ seed: db
 run: seed
 	$(BIN)/python -m app.devserver
 
+## axe-core for the accessibility checks in the browser tests (npm package, not in the repo).
+## Installed once per version; without npm the browser tests skip (they fail if REQUIRE_BROWSER=1).
+AXE_VERSION := 4.14.1
+AXE_DIR := .cache/axe
+AXE_STAMP := $(AXE_DIR)/.installed-$(AXE_VERSION)
+axe:
+	@if [ -f $(AXE_STAMP) ]; then :; \
+	elif command -v npm >/dev/null 2>&1; then \
+	  mkdir -p $(AXE_DIR) && \
+	  npm install --no-save --no-package-lock --no-audit --no-fund --loglevel=error \
+	    --prefix $(AXE_DIR) axe-core@$(AXE_VERSION) && \
+	  rm -f $(AXE_DIR)/.installed-* && touch $(AXE_STAMP); \
+	else echo "npm not found: accessibility checks will be skipped (install Node.js and npm)."; fi
+
 ## Run the whole test suite (SQLite by default; TEST_DATABASE_URL=postgresql://... for PostgreSQL).
-test: install
+test: install axe
 	$(BIN)/python -m pytest
 
 lint: install

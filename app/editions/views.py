@@ -1,1 +1,515 @@
-"""Views (being written)."""
+"""The upcoming edition: arrange it, write its subject and intro, preview it, send a test, set
+its time, skip the week or send it now.
+
+Views stay thin: parse, call `services` / `queries`, commit, redirect (or answer JSON to
+editions.js, which enhances the same forms). Every change carries the edition version the
+editor saw; a Conflict is shown on the page with who changed it, never a silent overwrite.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+from markupsafe import Markup
+from werkzeug.routing import BuildError
+from werkzeug.wrappers import Response
+
+from app.auth.access import curator_required
+from app.editions import bp, services
+from app.editions.forms import ActionForm, ContentForm, ScheduleForm
+from app.editions.queries import (
+    OPEN_STATUSES,
+    approved_pool,
+    edition_counts,
+    load_edition,
+    local_to_utc,
+    open_editions,
+    ordered_items,
+    schedule_label,
+    send_times,
+    weekly_slot,
+)
+from app.errors import Conflict, DomainError, NotFound, ValidationError
+from app.extensions import db
+from app.models import Edition, User
+from app.newsletter import compose, links, tokens
+from app.review.queries import model_for
+from app.review.services import display_title as _title
+from app.richtext import excerpt
+from app.submissions.services import InvalidInput
+from app.web.nav import CURATORS, nav_entry
+
+nav_entry(
+    "Upcoming edition",
+    "editions.upcoming",
+    roles=CURATORS,
+    order=30,
+    also_active=("editions.edition", "editions.preview", "editions.preview_upcoming",
+                 "editions.confirm_skip", "editions.confirm_send"),
+)
+
+
+def email_frame_csp() -> str:
+    """The email preview is a document of its own inside a sandboxed frame: nothing may run or
+    navigate, only images load (ours, from BASE_URL as in the real email, or https), and only
+    this site may frame it."""
+    base = urlsplit(links.base_url())
+    origin = f"{base.scheme}://{base.netloc}" if base.scheme and base.netloc else ""
+    return "; ".join([
+        "default-src 'none'",
+        f"img-src 'self' data: https: {origin}".rstrip(),
+        "style-src 'unsafe-inline'",
+        "font-src 'none'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'self'",
+    ])
+
+
+
+@bp.context_processor
+def _helpers() -> dict:
+    return {"excerpt": excerpt}
+
+
+def _me() -> User:
+    return current_user._get_current_object()  # type: ignore[attr-defined]
+
+
+def _wants_json() -> bool:
+    return request.is_json or request.accept_mimetypes.best == "application/json"
+
+
+def _page_url(edition: Edition, anchor: str | None = None) -> str:
+    editions = open_editions()
+    if editions and editions[0].id == edition.id:
+        url = url_for("editions.upcoming")
+    elif edition.status in OPEN_STATUSES:
+        url = url_for("editions.edition", edition_id=edition.id)
+    else:
+        url = url_for("editions.upcoming")
+    return url + (f"#{anchor}" if anchor else "")
+
+
+def _version() -> int:
+    form = ActionForm()
+    if not form.validate_on_submit():
+        raise ValidationError("That form is out of date. Reload the page and try again.")
+    return int(form.version.data)
+
+
+def _done(edition: Edition, message: str, *, anchor: str | None = None, **payload) -> Response:
+    """Commit, then answer the page (flash + redirect) or editions.js (JSON with the version)."""
+    db.session.commit()
+    if _wants_json():
+        return jsonify(message=message, version=edition.version, **payload)
+    flash(message, "success")
+    return redirect(_page_url(edition, anchor))
+
+
+def _refused(edition_id: int, error: DomainError, *, anchor: str | None = None) -> Response:
+    """A refused change: JSON error for the script, otherwise a message on the page."""
+    db.session.rollback()
+    if _wants_json():
+        return jsonify(error=error.message), error.status_code
+    flash(error.message, "error")
+    edition = db.session.get(Edition, edition_id)
+    return redirect(_page_url(edition, anchor) if edition else url_for("editions.upcoming"))
+
+
+# -- pages ---------------------------------------------------------------------------------------
+
+
+@bp.route("/upcoming")
+@curator_required
+def upcoming():
+    services.open_upcoming()
+    db.session.commit()
+    editions = open_editions()
+    return _edition_page(editions[0].id, editions)
+
+
+@bp.route("/upcoming/<int:edition_id>")
+@curator_required
+def edition(edition_id: int):
+    services.open_upcoming()
+    db.session.commit()
+    editions = open_editions()
+    if edition_id not in {e.id for e in editions}:
+        closed = db.session.get(Edition, edition_id)
+        if closed is None:
+            raise NotFound("There is no such edition.")
+        flash(f"Edition #{closed.number} is {closed.status.label.lower()}; here is the upcoming "
+              "edition.", "info")
+        return redirect(url_for("editions.upcoming"))
+    return _edition_page(edition_id, editions)
+
+
+def _edition_page(
+    edition_id: int,
+    editions: list[Edition],
+    *,
+    content_form: ContentForm | None = None,
+    schedule_form: ScheduleForm | None = None,
+    conflict: str | None = None,
+    status: int = 200,
+):
+    me = _me()
+    edition = load_edition(edition_id)
+    times = send_times(me)
+    send_time = times[edition.id]
+    slot = weekly_slot()
+    if content_form is None:
+        content_form = ContentForm(data={
+            "version": edition.version, "subject": edition.subject, "intro_md": edition.intro_md,
+        })
+    if schedule_form is None:
+        local = send_time.org_local
+        schedule_form = ScheduleForm(data={
+            "version": edition.version, "day": local.date(), "clock": local.time(), "zone": "org",
+        })
+    schedule_form.set_zones(slot.zone.key, send_time.user_zone.key)
+    later = next((e for e in editions if e.number > edition.number), None)
+    return render_template(
+        "editions/upcoming.html",
+        edition=edition,
+        editions=editions,
+        entries=ordered_items(edition),
+        pool=approved_pool(),
+        counts=edition_counts(edition),
+        send_time=send_time,
+        times=times,
+        schedule_label=schedule_label(slot),
+        content_form=content_form,
+        schedule_form=schedule_form,
+        action_form=ActionForm(data={"version": edition.version}),
+        later=later,
+        conflict=conflict,
+    ), status
+
+
+# -- arranging -----------------------------------------------------------------------------------
+
+
+def _entry_action(edition_id: int, entry_id: int, run) -> Response:
+    edition = load_edition(edition_id, for_update=True)
+    anchor = f"entry-{entry_id}"
+    try:
+        message, payload = run(edition, _version())
+    except DomainError as error:
+        return _refused(edition_id, error, anchor=anchor)
+    return _done(edition, message, anchor=payload.pop("anchor", anchor), **payload)
+
+
+@bp.post("/upcoming/<int:edition_id>/items/<int:entry_id>/move")
+@curator_required
+def move(edition_id: int, entry_id: int) -> Response:
+    direction = request.values.get("direction") or (request.get_json(silent=True) or {}).get(
+        "direction", "")
+
+    def run(edition: Edition, version: int):
+        moved = services.move_item(edition, entry_id, direction, actor=_me(),
+                                   seen_version=version)
+        end = "top" if direction == "up" else "bottom"
+        message = f"Moved {direction}." if moved else f"It is already at the {end}."
+        return message, {"moved": moved, "order": [e.id for e in ordered_items(edition)]}
+
+    return _entry_action(edition_id, entry_id, run)
+
+
+@bp.post("/upcoming/<int:edition_id>/items/<int:entry_id>/pin")
+@curator_required
+def pin(edition_id: int, entry_id: int) -> Response:
+    pinned = request.values.get("pinned", "1") == "1"
+
+    def run(edition: Edition, version: int):
+        services.set_pinned(edition, entry_id, pinned, actor=_me(), seen_version=version)
+        message = "Featured at the top." if pinned else "No longer featured."
+        return message, {}
+
+    return _entry_action(edition_id, entry_id, run)
+
+
+@bp.post("/upcoming/<int:edition_id>/items/<int:entry_id>/remove")
+@curator_required
+def remove(edition_id: int, entry_id: int) -> Response:
+    def run(edition: Edition, version: int):
+        item = services.remove_item(edition, entry_id, actor=_me(), seen_version=version)
+        return (f"Removed “{_title(item)}”: it waits in the approved pool until you add it again.",
+                {"anchor": "pool"})
+
+    return _entry_action(edition_id, entry_id, run)
+
+
+@bp.post("/upcoming/<int:edition_id>/items/<int:entry_id>/later")
+@curator_required
+def later(edition_id: int, entry_id: int) -> Response:
+    def run(edition: Edition, version: int):
+        item, target = services.move_to_later(edition, entry_id, actor=_me(),
+                                              seen_version=version)
+        where = (f"edition #{target.number}" if target else
+                 f"the next edition (#{edition.number + 1}), which it will open")
+        return f"Moved “{_title(item)}” to {where}.", {"anchor": "items"}
+
+    return _entry_action(edition_id, entry_id, run)
+
+
+@bp.post("/upcoming/<int:edition_id>/reorder")
+@curator_required
+def reorder(edition_id: int) -> Response:
+    """The drag-and-drop order: JSON {"order": [entry ids], "version": n}."""
+    edition = load_edition(edition_id, for_update=True)
+    data = request.get_json(silent=True) or {}
+    raw = data.get("order") if request.is_json else request.form.get("order", "").split(",")
+    try:
+        order = [int(v) for v in (raw or [])]
+        changed = services.reorder(edition, order, actor=_me(), seen_version=_version())
+    except (ValueError, TypeError):
+        return _refused(edition_id, ValidationError("The new order was not understood."))
+    except DomainError as error:
+        return _refused(edition_id, error)
+    return _done(edition, "New order saved." if changed else "The order is unchanged.",
+                 anchor="items", order=[e.id for e in ordered_items(edition)])
+
+
+@bp.post("/upcoming/<int:edition_id>/add")
+@curator_required
+def add(edition_id: int) -> Response:
+    edition = load_edition(edition_id, for_update=True)
+    kind, _, raw_id = (request.form.get("item") or "").partition(":")
+    try:
+        model_for(kind)
+        item = services.add_from_pool(edition, kind, int(raw_id), actor=_me(),
+                                      seen_version=_version())
+    except ValueError:
+        return _refused(edition_id, ValidationError("Choose an item from the pool."))
+    except DomainError as error:
+        return _refused(edition_id, error, anchor="pool")
+    return _done(edition, f"Added “{_title(item)}” at the end of edition #{edition.number}.",
+                 anchor="items")
+
+
+# -- subject, intro and time ---------------------------------------------------------------------
+
+
+@bp.post("/upcoming/<int:edition_id>/content")
+@curator_required
+def content(edition_id: int):
+    edition = load_edition(edition_id, for_update=True)
+    form = ContentForm()
+    if not form.validate_on_submit():
+        return _refused(edition_id, ValidationError("That form is out of date. Reload the page."))
+    try:
+        changed = services.update_content(
+            edition, subject=form.subject.data or "", intro_md=form.intro_md.data or "",
+            actor=_me(), seen_version=form.version.data,
+        )
+    except InvalidInput as error:
+        db.session.rollback()
+        for name, message in error.errors.items():
+            form[name].errors = [message]
+        return _edition_page(edition_id, open_editions(), content_form=form, status=400)
+    except Conflict as error:
+        # Keep what the editor wrote; the form now carries the latest version, so saving again
+        # is a deliberate choice made after reading who changed the edition.
+        db.session.rollback()
+        latest = db.session.get(Edition, edition_id)
+        if latest is None or latest.status not in OPEN_STATUSES:
+            return _refused(edition_id, error)
+        form.version.data = latest.version
+        return _edition_page(edition_id, open_editions(), content_form=form,
+                             conflict=error.message, status=409)
+    return _done(edition, "Subject and intro saved." if changed else "Nothing changed.",
+                 anchor="content")
+
+
+@bp.post("/upcoming/<int:edition_id>/schedule")
+@curator_required
+def schedule(edition_id: int) -> Response:
+    edition = load_edition(edition_id, for_update=True)
+    form = ScheduleForm()
+    slot = weekly_slot()
+    me = _me()
+    user_zone = send_times(me)[edition.id].user_zone if edition.status in OPEN_STATUSES else (
+        slot.zone)
+    form.set_zones(slot.zone.key, user_zone.key)
+    try:
+        if not form.validate_on_submit():
+            raise ValidationError("Enter a date and a time, like 14/03/2026 and 09:00.")
+        if request.form.get("action") == "weekly":
+            when = None
+        else:
+            if form.day.data is None or form.clock.data is None:
+                raise ValidationError("Enter both a date and a time.")
+            zone = user_zone if form.zone.data == "mine" else slot.zone
+            when = local_to_utc(form.day.data, form.clock.data, zone)
+        services.set_send_time(edition, when, actor=me, seen_version=form.version.data)
+    except DomainError as error:
+        return _refused(edition_id, error, anchor="schedule")
+    message = ("Back to the weekly schedule." if when is None else
+               "New send time saved for this edition.")
+    return _done(edition, message, anchor="schedule")
+
+
+# -- skip and send now ---------------------------------------------------------------------------
+
+
+def _open_or_redirect(edition_id: int) -> Edition | Response:
+    edition = load_edition(edition_id)
+    if edition.status not in OPEN_STATUSES:
+        flash(f"Edition #{edition.number} is {edition.status.label.lower()} already.", "info")
+        return redirect(url_for("editions.upcoming"))
+    return edition
+
+
+@bp.route("/upcoming/<int:edition_id>/skip", methods=["GET"])
+@curator_required
+def confirm_skip(edition_id: int):
+    edition = _open_or_redirect(edition_id)
+    if isinstance(edition, Response):
+        return edition
+    editions = open_editions()
+    later = next((e for e in editions if e.number > edition.number), None)
+    return render_template(
+        "editions/confirm_skip.html",
+        edition=edition,
+        counts=edition_counts(edition),
+        send_time=send_times(_me())[edition.id],
+        next_number=later.number if later else max(e.number for e in editions) + 1,
+        form=ActionForm(data={"version": edition.version}),
+    )
+
+
+@bp.post("/upcoming/<int:edition_id>/skip")
+@curator_required
+def skip(edition_id: int) -> Response:
+    edition = load_edition(edition_id, for_update=True)
+    try:
+        target = services.skip(edition, actor=_me(), seen_version=_version())
+    except DomainError as error:
+        return _refused(edition_id, error)
+    number, moved = edition.number, len(target.items)
+    db.session.commit()
+    flash(f"Edition #{number} is skipped. Its items moved to edition #{target.number}"
+          f" ({moved} item{'s' if moved != 1 else ''} lined up).", "success")
+    return redirect(url_for("editions.upcoming"))
+
+
+@bp.route("/upcoming/<int:edition_id>/send", methods=["GET"])
+@curator_required
+def confirm_send(edition_id: int):
+    edition = _open_or_redirect(edition_id)
+    if isinstance(edition, Response):
+        return edition
+    return render_template(
+        "editions/confirm_send.html",
+        edition=edition,
+        subject=edition.full_subject,
+        counts=edition_counts(edition),
+        send_time=send_times(_me())[edition.id],
+        form=ActionForm(data={"version": edition.version}),
+    )
+
+
+@bp.post("/upcoming/<int:edition_id>/send")
+@curator_required
+def send(edition_id: int) -> Response:
+    edition = load_edition(edition_id, for_update=True)
+    try:
+        services.send_now(edition, actor=_me(), seen_version=_version())
+    except DomainError as error:
+        return _refused(edition_id, error)
+    number = edition.number
+    db.session.commit()
+    flash(f"Edition #{number} is on its way: sending starts within a minute.", "success")
+    return redirect(url_for("editions.upcoming"))
+
+
+# -- preview and test --------------------------------------------------------------------------
+
+
+def _web_url(number: int) -> str:
+    try:
+        return links.edition_url(number)
+    except BuildError:  # the archive page is not there (yet): the site's home will do
+        return links.base_url() + "/"
+
+
+def _personalized(edition: Edition) -> tuple[compose.RenderedEdition, str, str, str]:
+    """The edition as this editor would receive it: (rendered, email html, text, web html)."""
+    me = _me()
+    rendered = compose.render_edition(edition)
+    values = {
+        "first_name": me.first_name,
+        "unsubscribe_url": links.unsubscribe_url(tokens.make_unsubscribe_token(user_id=me.id)),
+        "web_url": _web_url(edition.number),
+    }
+    html, text = compose.personalize(rendered, **values)
+    web = compose.RenderedEdition(rendered.subject, rendered.web_html, "", "")
+    web_html, _ = compose.personalize(web, **values)
+    return rendered, html, text, web_html
+
+
+@bp.route("/upcoming/preview")
+@curator_required
+def preview_upcoming():
+    services.open_upcoming()
+    db.session.commit()
+    return _preview(open_editions()[0].id)
+
+
+@bp.route("/upcoming/<int:edition_id>/preview")
+@curator_required
+def preview(edition_id: int):
+    return _preview(edition_id)
+
+
+def _preview(edition_id: int):
+    edition = load_edition(edition_id)
+    rendered, _html, text, web_html = _personalized(edition)
+    return render_template(
+        "editions/preview.html",
+        edition=edition,
+        subject=rendered.subject,
+        text=text,
+        web_html=Markup(web_html),  # noqa: S704 - our templates around sanitized content
+        counts=edition_counts(edition),
+        is_open=edition.status in OPEN_STATUSES,
+        test_form=ActionForm(data={"version": edition.version}),
+    )
+
+
+@bp.route("/upcoming/<int:edition_id>/preview/email")
+@curator_required
+def preview_email(edition_id: int) -> Response:
+    """The HTML email alone, for the preview's sandboxed frame, under its own strict policy."""
+    _rendered, html, _text, _web = _personalized(load_edition(edition_id))
+    response = Response(html, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = email_frame_csp()
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/upcoming/<int:edition_id>/test")
+@curator_required
+def send_test(edition_id: int) -> Response:
+    edition = load_edition(edition_id)
+    me = _me()
+    back = url_for("editions.preview", edition_id=edition_id)
+    try:
+        _version()
+        result = services.send_test(edition, me)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(back)
+    db.session.commit()
+    if getattr(result, "ok", True):
+        flash(f"Test sent to {me.email}. It has “[TEST]” in the subject.", "success")
+    else:
+        flash(f"The test could not be sent to {me.email}: "
+              f"{getattr(result, 'error', None) or 'the mail server refused it'}.", "error")
+    return redirect(back)

@@ -164,6 +164,20 @@ class Story(SubmissionMixin, Base):
         sa.Index("ix_stories_status_published_at", "status", "published_at"),
         sa.Index("ix_stories_team_id", "team_id"),
         sa.Index("ix_stories_touchpoint_id", "touchpoint_id"),
+        # Insights (app/insights/queries.py): covering indexes, so figures over a period read
+        # index ranges instead of fetching every story row (docs/performance.md).
+        sa.Index("ix_stories_submitted_at", "submitted_at", "team_id", "author_id"),
+        sa.Index("ix_stories_author_submitted_at", "author_id", "submitted_at"),
+        sa.Index("ix_stories_approved_at", "approved_at", "team_id"),
+        sa.Index("ix_stories_decided_at", "decided_at", "submitted_at", "status", "team_id"),
+        sa.Index(
+            "ix_stories_published_cover",
+            "status",
+            "published_at",
+            "team_id",
+            "touchpoint_id",
+            "approved_at",
+        ),
     )
 
     @property
@@ -234,6 +248,14 @@ class Quote(SubmissionMixin, Base):
         ),
         sa.Index("ix_quotes_status_created_at", "status", "created_at"),
         sa.Index("ix_quotes_status_published_at", "status", "published_at"),
+        # Insights: covering indexes, as for stories.
+        sa.Index(
+            "ix_quotes_submitted_at", "submitted_at", "team_id", "author_id", "source", "nps_score"
+        ),
+        sa.Index("ix_quotes_author_submitted_at", "author_id", "submitted_at"),
+        sa.Index("ix_quotes_approved_at", "approved_at", "team_id"),
+        sa.Index("ix_quotes_decided_at", "decided_at", "submitted_at", "status", "team_id"),
+        sa.Index("ix_quotes_published_cover", "status", "published_at", "team_id", "approved_at"),
     )
 
     @property

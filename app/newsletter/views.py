@@ -21,6 +21,7 @@ from app.models import Edition, EditionStatus, User, utcnow
 from app.newsletter import bp, links, queries, sending
 from app.newsletter.compose import WEB_URL, marker, render_edition
 from app.newsletter.tokens import read_unsubscribe_token
+from app.settings import get_setting
 from app.web.nav import nav_entry
 
 nav_entry("Editions", "newsletter.archive", order=30, also_active=("newsletter.edition",))
@@ -38,6 +39,7 @@ def archive():
     return render_template(
         "newsletter/archive.html",
         page=result,
+        tz=get_setting("timezone"),  # once, not one settings query per edition
         prev_url=url_for(".archive", page=page - 1) if result.has_prev else None,
         next_url=url_for(".archive", page=page + 1) if result.has_next else None,
     )
@@ -61,7 +63,7 @@ def edition(number: int):
         body=body,
         older=older,
         newer=newer,
-        is_preview=not item.content_html,
+        is_preview=not is_sent and not item.content_html,
         progress=queries.progress(item) if curator else None,
         failed=queries.failed_deliveries(item.id) if curator else [],
     )

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from datetime import tzinfo
 from typing import Any
 
 from flask import (
     abort,
     current_app,
+    get_template_attribute,
     jsonify,
     redirect,
     render_template,
@@ -14,6 +18,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from markupsafe import Markup
 from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response
 
@@ -60,6 +65,48 @@ def cover_url(name: str | None) -> str | None:
     return _url_if("submissions.upload", name=name) if name else None
 
 
+class _RenderedCards:
+    """Story cards rendered once per distinct content, then reused (bounded, least recent out).
+
+    Cards are most of the HTML of every list page and rendering one through the shared macros
+    costs far more than the queries behind it. The key is everything the card shows (fetched
+    fresh on every request), so a cached card can never be stale: a changed title, a new
+    applause or a renamed colleague is a different key.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[Any, ...], Markup] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> Markup | None:
+        with self._lock:
+            html = self._items.get(key)
+            if html is not None:
+                self._items.move_to_end(key)
+            return html
+
+    def put(self, key: tuple[Any, ...], html: Markup) -> None:
+        with self._lock:
+            self._items[key] = html
+            if len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+_rendered_cards = _RenderedCards()
+
+
+def card_html(card: queries.StoryCard, tz: tzinfo, heading_level: int = 3) -> Markup:
+    """The story card for `card` (see `_RenderedCards`)."""
+    key = (card.content_key(), str(tz), heading_level, request.script_root)
+    html = _rendered_cards.get(key)
+    if html is None:
+        macro = get_template_attribute("reading/_cards.html", "story_card")
+        html = Markup(macro(card, tz, heading_level))  # noqa: S704 - rendered by Jinja
+        _rendered_cards.put(key, html)
+    return html
+
+
 @bp.record_once
 def _register_helpers(state) -> None:
     state.app.jinja_env.globals.update(
@@ -67,6 +114,7 @@ def _register_helpers(state) -> None:
         edition_url=edition_url,
         archive_url=archive_url,
         cover_url=cover_url,
+        card_html=card_html,
     )
 
 

@@ -15,7 +15,7 @@ from app.auth.access import curator_required
 from app.editions.queries import draft_edition, open_editions, ordered_items
 from app.errors import Conflict, DomainError, ValidationError
 from app.extensions import db
-from app.models import Edition, EditionStatus, Quote, Story, User
+from app.models import Edition, EditionStatus, Quote, Story, User, utcnow
 from app.review import bp, services
 from app.review.forms import (
     ApproveForm,
@@ -32,13 +32,19 @@ from app.review.queries import (
     get_item,
     item_history,
     review_queue,
+    touchpoint_choices,
     waiting_count,
 )
-from app.submissions.queries import touchpoint_choices
+from app.richtext import excerpt
 from app.submissions.services import InvalidInput
 from app.web.nav import CURATORS, nav_entry
 
 nav_entry("Review", "review.queue", roles=CURATORS, order=20, badge=lambda _user: waiting_count())
+
+
+@bp.context_processor
+def _helpers() -> dict:
+    return {"excerpt": excerpt}
 
 
 def _me() -> User:
@@ -89,6 +95,7 @@ def queue():
         page=page,
         approve_form=_approve_form(),
         bulk_form=BulkApproveForm(),
+        now=utcnow(),
         filter_args={k: v for k, v in request.args.items() if k != "page" and v},
     )
 

@@ -36,8 +36,19 @@ PREVIEW = "preview"
 SUBMIT = "submit"
 
 
+def _per_person() -> str:
+    """Rate-limit the JSON helpers per signed-in person: a whole office may share one IP."""
+    return f"user:{current_user.id}" if current_user.is_authenticated else "anonymous"
+
+
 def _action() -> str:
     return request.form.get("action", "draft")
+
+
+def _version(form) -> int:
+    """The version the form was opened at; anything unreadable counts as stale."""
+    value = (form.version.data or "").strip()
+    return int(value) if value.isascii() and value.isdigit() else -1
 
 
 def _attach(form, errors: dict[str, str]) -> None:
@@ -113,7 +124,7 @@ def _save_story(form: StoryForm, story: Story | None):
             if story is None:
                 story = services.create_story(current_user, data, submit=submit)
             else:
-                version = int(form.version.data or 0)
+                version = _version(form)
                 services.update_story(
                     story, current_user, data, expected_version=version, submit=submit
                 )
@@ -197,7 +208,7 @@ def _save_quote(form: QuoteForm, quote: Quote | None):
             if quote is None:
                 quote = services.create_quote(current_user, data, submit=submit)
             else:
-                version = int(form.version.data or 0)
+                version = _version(form)
                 services.update_quote(
                     quote, current_user, data, expected_version=version, submit=submit
                 )
@@ -296,7 +307,7 @@ def mine():
 
 
 @bp.route("/api/preview", methods=["POST"])
-@limiter.limit("120 per minute")
+@limiter.limit("120 per minute", key_func=_per_person)
 @login_required
 def preview():
     """Live preview: the same renderer as the saved story, so what you see is what you get."""
@@ -310,7 +321,7 @@ def preview():
 
 
 @bp.route("/api/colleagues")
-@limiter.limit("300 per minute")
+@limiter.limit("300 per minute", key_func=_per_person)
 @login_required
 def colleague_search():
     """Search-as-you-type for the colleague picker: active people by name or email."""

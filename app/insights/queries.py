@@ -1,0 +1,976 @@
+"""Every figure on the insights page, computed by the database.
+
+Rules that keep these numbers trustworthy and cheap:
+
+* Aggregation happens in SQL (GROUP BY, COUNT DISTINCT, medians); Python only reshapes the
+  handful of aggregate rows that come back (percentages, a running total over weekly sums).
+* Stored times are UTC. Weekly buckets compare them against the UTC instants of each local
+  Monday 00:00, computed in Python (`app.insights.periods`): a small weeks table joined on
+  [starts, ends) for indexed columns, or a CASE evaluated in a subquery and grouped outside it
+  (PostgreSQL cannot match a GROUP BY expression holding bound parameters). Either way no
+  time-zone arithmetic happens in SQL, so SQLite and PostgreSQL agree, across DST changes too.
+* One definition per word, used everywhere:
+  - submitted: `submitted_at` in the period (a resubmission moves it to the latest submission);
+  - decided: `decided_at` in the period (the latest decision: approve, reject, changes requested);
+  - published: status published and `published_at` in the period (the edition was sent);
+  - recognized: named (as an account) in a story published in the period;
+  - active employee: an active account, whatever its role.
+* The team filter applies to content by the submitter's team (`team_id` on the story or quote)
+  and to people by their current team (`users.team_id`). Newsletter health is company-wide.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql.elements import ColumnElement
+
+from app.extensions import db
+from app.insights.periods import Period, Week
+from app.models import (
+    Edition,
+    EditionItem,
+    EditionStatus,
+    Quote,
+    QuoteSource,
+    Reaction,
+    Recognition,
+    Story,
+    SubmissionStatus,
+    Team,
+    Touchpoint,
+    User,
+)
+from app.models.base import UTCDateTime
+
+S = SubmissionStatus
+ItemModel = type[Story] | type[Quote]
+ITEM_MODELS: tuple[ItemModel, ...] = (Story, Quote)
+NO_TEAM = "No team"
+NO_TOUCHPOINT = "Not specified"
+TOP_PEOPLE = 10
+
+
+@dataclass(frozen=True)
+class Filters:
+    period: Period
+    team_id: int | None = None
+
+
+def share(part: int, whole: int) -> float | None:
+    """A percentage with one decimal, or None when there is nothing to divide by."""
+    return round(100.0 * part / whole, 1) if whole else None
+
+
+# Shared SQL building blocks ---------------------------------------------------------------------
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
+def _in_period(column: Any, period: Period) -> ColumnElement[bool]:
+    return sa.and_(column >= period.start_utc, column < period.end_utc)
+
+
+def _week_bucket(column: Any, period: Period) -> ColumnElement[int]:
+    """Index of the period week that contains `column` (rows must already be in the period).
+
+    A balanced tree of CASE expressions: about log2(weeks) comparisons per row instead of one per
+    week, which matters over a year of weeks and tens of thousands of rows.
+    """
+
+    def branch(first: int, last: int) -> ColumnElement[int]:
+        if first == last:
+            return sa.literal_column(str(period.weeks[first].index))
+        middle = (first + last) // 2
+        return sa.case(
+            (column < period.weeks[middle].end_utc, branch(first, middle)),
+            else_=branch(middle + 1, last),
+        )
+
+    return branch(0, len(period.weeks) - 1)
+
+
+def _item_team(model: ItemModel, team_id: int | None) -> ColumnElement[bool]:
+    """Submitter's team. `+ 0` keeps SQLite (no statistics) from reading a whole team through
+    the team_id index for every week: the period index, which carries team_id, is far better."""
+    if not team_id:
+        return sa.true()
+    return (model.team_id + sa.literal_column("0")) == team_id
+
+
+def _user_team(team_id: int | None) -> ColumnElement[bool]:
+    return User.team_id == team_id if team_id else sa.true()
+
+
+def _published(model: ItemModel, period: Period) -> ColumnElement[bool]:
+    # Published is final in the workflow, so the status test is free and lets the
+    # (status, published_at) index serve the range.
+    return sa.and_(model.status == S.PUBLISHED, _in_period(model.published_at, period))
+
+
+def _seconds_between(later: Any, earlier: Any) -> ColumnElement[float]:
+    if _dialect() == "postgresql":
+        return sa.cast(sa.func.extract("epoch", later - earlier), sa.Float)
+    return (sa.func.julianday(later) - sa.func.julianday(earlier)) * 86400.0
+
+
+def _median(values: sa.Select) -> float | None:
+    """Median of the single column `v` of `values`, or None without rows.
+
+    PostgreSQL has percentile_cont. SQLite has no median: the rows are materialized once,
+    counted, and the middle one or two read with ORDER BY ... LIMIT/OFFSET (cheaper than
+    numbering every row with a window function).
+    """
+    if _dialect() == "postgresql":
+        sub = values.subquery()
+        stmt = sa.select(sa.func.percentile_cont(sa.literal_column("0.5")).within_group(sub.c.v))
+    else:
+        rows = values.cte("median_rows").prefix_with("MATERIALIZED")
+        n = sa.select(sa.func.count()).select_from(rows).scalar_subquery()
+        middle = (
+            sa.select(rows.c.v).order_by(rows.c.v).limit(2 - n % 2).offset((n - 1) // 2).subquery()
+        )
+        stmt = sa.select(sa.func.avg(middle.c.v))
+    value = db.session.scalar(stmt)
+    return None if value is None else float(value)
+
+
+@dataclass(frozen=True)
+class Events:
+    """One stream of events to count per week: a model's timestamp column, the rows it covers,
+    and whether an index leads with that column."""
+
+    measure: int
+    model: ItemModel
+    column: Any
+    conditions: tuple[ColumnElement[bool], ...] = ()
+    indexed: bool = True
+
+
+def _weeks_table(period: Period) -> sa.CTE:
+    """The period's weeks as rows (week, starts, ends): UTC instants of local Mondays."""
+    rows = [
+        sa.select(
+            sa.literal_column(str(w.index)).label("week"),
+            sa.literal(w.start_utc, UTCDateTime()).label("starts"),
+            sa.literal(w.end_utc, UTCDateTime()).label("ends"),
+        )
+        for w in period.weeks
+    ]
+    return (sa.union_all(*rows) if len(rows) > 1 else rows[0]).cte("weeks")
+
+
+def _weekly_counts(streams: list[Events], period: Period) -> defaultdict[tuple[int, int], int]:
+    """{(measure, week index): count} for several event streams, in one round trip.
+
+    An indexed column is joined to the weeks table: one index range count per week, the fastest
+    plan on both databases. Other streams (few rows, no index) are filtered to the period and
+    bucketed by `_week_bucket`.
+    """
+    weeks = _weeks_table(period)
+    selects = []
+    for s in streams:
+        measure = sa.literal_column(str(s.measure)).label("measure")
+        if s.indexed:
+            selects.append(
+                sa.select(measure, weeks.c.week.label("week"), sa.func.count().label("n"))
+                .select_from(s.model)
+                .join(weeks, sa.and_(s.column >= weeks.c.starts, s.column < weeks.c.ends))
+                .where(*s.conditions)
+                .group_by(weeks.c.week)
+            )
+        else:
+            bucketed = (
+                sa.select(_week_bucket(s.column, period).label("week"))
+                .select_from(s.model)
+                .where(_in_period(s.column, period), *s.conditions)
+                .subquery()
+            )
+            selects.append(
+                sa.select(measure, bucketed.c.week, sa.func.count().label("n")).group_by(
+                    bucketed.c.week
+                )
+            )
+    events = sa.union_all(*selects).subquery()
+    stmt = sa.select(events.c.measure, events.c.week, sa.func.sum(events.c.n)).group_by(
+        events.c.measure, events.c.week
+    )
+    counts: defaultdict[tuple[int, int], int] = defaultdict(int)
+    for measure, week, n in db.session.execute(stmt):
+        counts[int(measure), int(week)] = int(n)
+    return counts
+
+
+def team_choices() -> list[tuple[int, str]]:
+    """Teams for the filter, by name."""
+    return [
+        tuple(row) for row in db.session.execute(sa.select(Team.id, Team.name).order_by(Team.name))
+    ]
+
+
+# Participation ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class WeeklyActivity:
+    week: Week
+    stories_submitted: int
+    quotes_submitted: int
+    approved: int
+    published: int
+
+    @property
+    def submitted(self) -> int:
+        return self.stories_submitted + self.quotes_submitted
+
+
+@dataclass(frozen=True)
+class Participation:
+    weeks: list[WeeklyActivity]
+    active_employees: int
+    contributors: int
+    recognized: int
+    new_contributors: int
+
+    @property
+    def stories_submitted(self) -> int:
+        return sum(w.stories_submitted for w in self.weeks)
+
+    @property
+    def quotes_submitted(self) -> int:
+        return sum(w.quotes_submitted for w in self.weeks)
+
+    @property
+    def approved(self) -> int:
+        return sum(w.approved for w in self.weeks)
+
+    @property
+    def published(self) -> int:
+        return sum(w.published for w in self.weeks)
+
+    @property
+    def contributor_share(self) -> float | None:
+        return share(self.contributors, self.active_employees)
+
+    @property
+    def recognized_share(self) -> float | None:
+        return share(self.recognized, self.active_employees)
+
+    @property
+    def is_empty(self) -> bool:
+        return not (
+            self.stories_submitted or self.quotes_submitted or self.approved or self.published
+        )
+
+
+_STORY_SUBMITTED, _QUOTE_SUBMITTED, _APPROVED, _PUBLISHED = range(4)
+
+
+def participation(filters: Filters, *, recognized: int | None = None) -> Participation:
+    """`recognized` may be passed in when the recognition section has already counted it (the
+    whole page does): it is the same figure, and the costliest one to compute here."""
+    period, team_id = filters.period, filters.team_id
+    streams = [
+        Events(_STORY_SUBMITTED, Story, Story.submitted_at, (_item_team(Story, team_id),)),
+        Events(_QUOTE_SUBMITTED, Quote, Quote.submitted_at, (_item_team(Quote, team_id),)),
+    ]
+    for model in ITEM_MODELS:
+        team = _item_team(model, team_id)
+        streams.append(Events(_APPROVED, model, model.approved_at, (team,)))
+        streams.append(
+            Events(_PUBLISHED, model, model.published_at, (model.status == S.PUBLISHED, team))
+        )
+    counts = _weekly_counts(streams, period)
+    weeks = [
+        WeeklyActivity(
+            week=w,
+            stories_submitted=counts[_STORY_SUBMITTED, w.index],
+            quotes_submitted=counts[_QUOTE_SUBMITTED, w.index],
+            approved=counts[_APPROVED, w.index],
+            published=counts[_PUBLISHED, w.index],
+        )
+        for w in period.weeks
+    ]
+    contributors, new_contributors = _contributors(period, team_id)
+    return Participation(
+        weeks=weeks,
+        active_employees=_active_employees(team_id),
+        contributors=contributors,
+        recognized=_recognized_people(period, team_id) if recognized is None else recognized,
+        new_contributors=new_contributors,
+    )
+
+
+def _active_people() -> ColumnElement[bool]:
+    return User.is_active_user.is_(True)
+
+
+def _active_employees(team_id: int | None) -> int:
+    stmt = sa.select(sa.func.count()).select_from(User).where(_active_people(), _user_team(team_id))
+    return db.session.scalar(stmt) or 0
+
+
+def _contributors(period: Period, team_id: int | None) -> tuple[int, int]:
+    """(active colleagues who submitted in the period, people whose first submission ever -
+    stories and quotes together - is in the period), in one statement over the same authors."""
+    authors = sa.union(
+        *(
+            sa.select(m.author_id.label("user_id")).where(_in_period(m.submitted_at, period))
+            for m in ITEM_MODELS
+        )
+    ).subquery()
+    submitted_before = sa.or_(
+        *(
+            sa.exists().where(m.author_id == authors.c.user_id, m.submitted_at < period.start_utc)
+            for m in ITEM_MODELS
+        )
+    )
+    stmt = (
+        sa.select(
+            sa.func.count(sa.case((_active_people(), 1))),
+            sa.func.count(sa.case((sa.not_(submitted_before), 1))),
+        )
+        .select_from(authors.join(User, User.id == authors.c.user_id))
+        .where(_user_team(team_id))
+    )
+    active, first_timers = db.session.execute(stmt).one()
+    return int(active), int(first_timers)
+
+
+def _recognized_per_user(period: Period) -> sa.Select:
+    """Per account: published stories in the period naming it; one NULL row sums the people
+    named by free text. Aggregating per person first keeps every later join (team, active) to
+    one row per person instead of one per recognition."""
+    return (
+        sa.select(Recognition.user_id.label("user_id"), sa.func.count().label("stories"))
+        .join(Story, Story.id == Recognition.story_id)
+        .where(_published(Story, period))
+        .group_by(Recognition.user_id)
+    )
+
+
+def _recognized_people(period: Period, team_id: int | None) -> int:
+    per_user = _recognized_per_user(period).subquery()
+    stmt = (
+        sa.select(sa.func.count())
+        .select_from(per_user.join(User, User.id == per_user.c.user_id))
+        .where(_active_people(), _user_team(team_id))
+    )
+    return db.session.scalar(stmt) or 0
+
+
+# Recognition coverage -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TeamCoverage:
+    team_id: int | None
+    name: str
+    headcount: int
+    recognized: int
+    recognitions: int
+
+    @property
+    def share(self) -> float | None:
+        return share(self.recognized, self.headcount)
+
+
+@dataclass(frozen=True)
+class RecognizedPerson:
+    user_id: int
+    name: str
+    team: str | None
+    stories: int
+
+
+@dataclass(frozen=True)
+class RecognitionCoverage:
+    teams: list[TeamCoverage]
+    people: list[RecognizedPerson]
+    unnamed_recognitions: int | None  # None with a team filter (no team to attribute them to)
+
+    @property
+    def teams_without_recognition(self) -> list[TeamCoverage]:
+        return [t for t in self.teams if t.team_id is not None and t.recognized == 0]
+
+    @property
+    def recognized(self) -> int:
+        return sum(t.recognized for t in self.teams)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.teams
+
+
+_TAGGED_COLUMNS = {
+    "team_id": sa.Integer,
+    "user_id": sa.Integer,
+    "name": sa.String,
+    "team_name": sa.String,
+    "n": sa.Integer,
+    "total": sa.Integer,
+}
+
+
+def _tagged(kind: str, **values: Any) -> list[ColumnElement[Any]]:
+    """The columns of one branch of a UNION of differently shaped rows: a `kind` tag, then every
+    column of `_TAGGED_COLUMNS` in order, as a typed NULL where this branch has no value
+    (PostgreSQL types a bare NULL in a subquery as text, which a UNION with numbers refuses)."""
+    columns = [sa.literal_column(f"'{kind}'").label("kind")]
+    for name, type_ in _TAGGED_COLUMNS.items():
+        value = values[name] if name in values else sa.cast(sa.null(), type_)
+        columns.append(value.label(name))
+    return columns
+
+
+def recognition_coverage(filters: Filters) -> RecognitionCoverage:
+    period, team_id = filters.period, filters.team_id
+    headcount = dict(
+        db.session.execute(
+            sa.select(User.team_id, sa.func.count())
+            .where(_active_people(), _user_team(team_id))
+            .group_by(User.team_id)
+        ).all()
+    )
+    # One statement, so the per-person aggregate (the costly part) is computed once and read
+    # three times: per team, the top people, and the free-text row.
+    per_user = _recognized_per_user(period).cte("per_user")
+    people = per_user.join(User, User.id == per_user.c.user_id)
+    per_team = (
+        sa.select(
+            *_tagged(
+                "team",
+                team_id=User.team_id,
+                n=sa.func.count(),
+                total=sa.func.sum(per_user.c.stories),
+            )
+        )
+        .select_from(people)
+        .where(_active_people(), _user_team(team_id))
+        .group_by(User.team_id)
+    )
+    top = (
+        sa.select(
+            *_tagged(
+                "top",
+                team_id=User.team_id,
+                user_id=User.id,
+                name=User.display_name,
+                team_name=Team.name,
+                n=per_user.c.stories,
+            )
+        )
+        .select_from(people.outerjoin(Team, Team.id == User.team_id))
+        .where(_user_team(team_id))
+        .order_by(per_user.c.stories.desc(), User.display_name, User.id)
+        .limit(TOP_PEOPLE)
+        .subquery()
+    )
+    free_text = sa.select(*_tagged("free_text", n=per_user.c.stories)).where(
+        per_user.c.user_id.is_(None)
+    )
+    rows_by_kind: dict[str, list] = defaultdict(list)
+    for row in db.session.execute(sa.union_all(per_team, sa.select(top), free_text)):
+        rows_by_kind[row.kind].append(row)
+
+    recognized = {r.team_id: (r.n, int(r.total or 0)) for r in rows_by_kind["team"]}
+    teams_stmt = sa.select(Team.id, Team.name)
+    if team_id:
+        teams_stmt = teams_stmt.where(Team.id == team_id)
+    rows = [
+        TeamCoverage(tid, name, headcount.get(tid, 0), *recognized.get(tid, (0, 0)))
+        for tid, name in db.session.execute(teams_stmt)
+    ]
+    if not team_id and (headcount.get(None) or None in recognized):
+        no_team = recognized.get(None, (0, 0))
+        rows.append(TeamCoverage(None, NO_TEAM, headcount.get(None, 0), *no_team))
+    rows.sort(key=lambda t: (-t.recognized, -(t.share or 0), t.name.lower()))
+    top_people = [
+        RecognizedPerson(r.user_id, r.name, r.team_name, r.n) for r in rows_by_kind["top"]
+    ]
+    # People named by free text have no team: the figure is company-wide only.
+    free = sum(r.n for r in rows_by_kind["free_text"]) if not team_id else None
+    return RecognitionCoverage(teams=rows, people=top_people, unnamed_recognitions=free)
+
+
+# Touchpoints --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TouchpointSeries:
+    touchpoint_id: int | None
+    label: str
+    weekly: list[int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.weekly)
+
+
+@dataclass(frozen=True)
+class TeamTouchpoints:
+    team_id: int | None
+    name: str
+    counts: list[int]  # in the order of `Touchpoints.series`
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts)
+
+
+@dataclass(frozen=True)
+class Touchpoints:
+    weeks: list[Week]
+    series: list[TouchpointSeries]
+    teams: list[TeamTouchpoints]
+
+    @property
+    def total(self) -> int:
+        return sum(s.total for s in self.series)
+
+    @property
+    def gaps(self) -> list[TouchpointSeries]:
+        """Touchpoints with no published story in the period: holes in the customer journey."""
+        return [s for s in self.series if s.touchpoint_id is not None and s.total == 0]
+
+    @property
+    def is_empty(self) -> bool:
+        return self.total == 0
+
+
+def touchpoints(filters: Filters) -> Touchpoints:
+    period, team_id = filters.period, filters.team_id
+    conditions = [_published(Story, period), _item_team(Story, team_id)]
+    weeks = _weeks_table(period)
+    in_week = sa.and_(Story.published_at >= weeks.c.starts, Story.published_at < weeks.c.ends)
+    weekly: dict[int | None, dict[int, int]] = defaultdict(dict)
+    for tp, week, count in db.session.execute(
+        sa.select(Story.touchpoint_id, weeks.c.week, sa.func.count())
+        .select_from(Story)
+        .join(weeks, in_week)
+        .where(Story.status == S.PUBLISHED, _item_team(Story, team_id))
+        .group_by(Story.touchpoint_id, weeks.c.week)
+    ):
+        weekly[tp][int(week)] = count
+    by_team: dict[int | None, dict[int | None, int]] = defaultdict(dict)
+    for team, tp, count in db.session.execute(
+        sa.select(Story.team_id, Story.touchpoint_id, sa.func.count())
+        .where(*conditions)
+        .group_by(Story.team_id, Story.touchpoint_id)
+    ):
+        by_team[team][tp] = count
+
+    # Every active touchpoint is listed, so a missing one shows as a gap rather than vanishing.
+    columns: list[tuple[int | None, str]] = [
+        (tid, label)
+        for tid, label, active in db.session.execute(
+            sa.select(Touchpoint.id, Touchpoint.label, Touchpoint.is_active).order_by(
+                Touchpoint.position, Touchpoint.label
+            )
+        )
+        if active or tid in weekly
+    ]
+    if None in weekly:
+        columns.append((None, NO_TOUCHPOINT))
+    series = [
+        TouchpointSeries(tid, label, [weekly[tid].get(w.index, 0) for w in period.weeks])
+        for tid, label in columns
+    ]
+
+    teams_stmt = sa.select(Team.id, Team.name).order_by(Team.name)
+    if team_id:
+        teams_stmt = teams_stmt.where(Team.id == team_id)
+    team_rows = [
+        TeamTouchpoints(tid, name, [by_team[tid].get(c, 0) for c, _ in columns])
+        for tid, name in db.session.execute(teams_stmt)
+    ]
+    if None in by_team:
+        team_rows.append(
+            TeamTouchpoints(None, NO_TEAM, [by_team[None].get(c, 0) for c, _ in columns])
+        )
+    return Touchpoints(weeks=list(period.weeks), series=series, teams=team_rows)
+
+
+# Customer voice -----------------------------------------------------------------------------------
+PROMOTER_MIN = 9
+PASSIVE_MIN = 7
+
+
+@dataclass(frozen=True)
+class CustomerVoice:
+    by_source: list[tuple[QuoteSource, int]]
+    nps_counts: list[int]  # index = score 0..10
+    promoters_in_edition: int
+
+    @property
+    def quotes(self) -> int:
+        return sum(n for _, n in self.by_source)
+
+    @property
+    def scored(self) -> int:
+        return sum(self.nps_counts)
+
+    @property
+    def promoters(self) -> int:
+        return sum(self.nps_counts[PROMOTER_MIN:])
+
+    @property
+    def passives(self) -> int:
+        return sum(self.nps_counts[PASSIVE_MIN:PROMOTER_MIN])
+
+    @property
+    def detractors(self) -> int:
+        return sum(self.nps_counts[:PASSIVE_MIN])
+
+    @property
+    def nps(self) -> int | None:
+        """Net Promoter Score of the scored quotes: % promoters minus % detractors (-100..100)."""
+        if not self.scored:
+            return None
+        return round(100 * (self.promoters - self.detractors) / self.scored)
+
+    @property
+    def promoters_in_edition_share(self) -> float | None:
+        return share(self.promoters_in_edition, self.promoters)
+
+    @property
+    def is_empty(self) -> bool:
+        return self.quotes == 0
+
+
+def customer_voice(filters: Filters) -> CustomerVoice:
+    period, team_id = filters.period, filters.team_id
+    conditions = [_in_period(Quote.submitted_at, period), _item_team(Quote, team_id)]
+    sources = dict(
+        db.session.execute(
+            sa.select(Quote.source, sa.func.count()).where(*conditions).group_by(Quote.source)
+        ).all()
+    )
+    nps = dict(
+        db.session.execute(
+            sa.select(Quote.nps_score, sa.func.count())
+            .where(*conditions, Quote.nps_score.is_not(None))
+            .group_by(Quote.nps_score)
+        ).all()
+    )
+    # Driven by the quote: its edition items (by quote_id), then "is that edition sent?".
+    # `+ 0` keeps SQLite off the (edition_id, quote_id) index, which without statistics it
+    # prefers, looping over every sent edition for every quote (50x slower).
+    sent_editions = sa.select(Edition.id).where(Edition.status == EditionStatus.SENT)
+    in_sent_edition = (
+        sa.select(EditionItem.id)
+        .where(
+            EditionItem.quote_id == Quote.id,
+            (EditionItem.edition_id + sa.literal_column("0")).in_(sent_editions),
+        )
+        .exists()
+    )
+    promoters_in_edition = db.session.scalar(
+        sa.select(sa.func.count()).where(
+            *conditions, Quote.nps_score >= PROMOTER_MIN, in_sent_edition
+        )
+    )
+    return CustomerVoice(
+        by_source=[(source, sources.get(source, 0)) for source in QuoteSource],
+        nps_counts=[nps.get(score, 0) for score in range(11)],
+        promoters_in_edition=promoters_in_edition or 0,
+    )
+
+
+# Editorial flow -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class QueuePoint:
+    week: Week
+    submitted: int
+    left: int
+    waiting: int  # at the end of the week
+
+
+@dataclass(frozen=True)
+class EditorialFlow:
+    median_hours_to_decision: float | None
+    decisions: int
+    median_hours_to_publication: float | None
+    publications: int
+    approved: int
+    changes_requested: int
+    rejected: int
+    queue_at_start: int
+    queue: list[QueuePoint]
+
+    @property
+    def acceptance_rate(self) -> float | None:
+        """Approved share of final decisions (changes requested is not final)."""
+        return share(self.approved, self.approved + self.rejected)
+
+    @property
+    def queue_now(self) -> int:
+        return self.queue[-1].waiting if self.queue else self.queue_at_start
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.decisions or self.publications or self.queue_at_start) and not any(
+            q.submitted for q in self.queue
+        )
+
+
+def _decided_this_round(model: ItemModel) -> ColumnElement[bool]:
+    """The latest decision answers the latest submission. An older decision belongs to an
+    earlier round: the item was sent back, resubmitted, and is waiting again."""
+    return model.decided_at >= model.submitted_at
+
+
+def _undecided_this_round(model: ItemModel) -> ColumnElement[bool]:
+    return sa.or_(model.decided_at.is_(None), model.decided_at < model.submitted_at)
+
+
+def _total(selects: list[sa.Select]) -> int:
+    """Sum of several COUNT(*) selects, in one round trip."""
+    counts = sa.union_all(*selects).subquery()
+    return int(db.session.scalar(sa.select(sa.func.sum(counts.c.n))) or 0)
+
+
+_ENTERED, _LEFT = 0, 1
+
+
+def editorial_flow(filters: Filters) -> EditorialFlow:
+    period, team_id = filters.period, filters.team_id
+
+    decision_times = sa.union_all(
+        *(
+            sa.select(_seconds_between(m.decided_at, m.submitted_at).label("v")).where(
+                _in_period(m.decided_at, period), _decided_this_round(m), _item_team(m, team_id)
+            )
+            for m in ITEM_MODELS
+        )
+    )
+    publication_times = sa.union_all(
+        *(
+            sa.select(_seconds_between(m.published_at, m.approved_at).label("v")).where(
+                _published(m, period), m.approved_at.is_not(None), _item_team(m, team_id)
+            )
+            for m in ITEM_MODELS
+        )
+    )
+    decision_median = _median(decision_times)
+    publication_median = _median(publication_times)
+
+    decided = sa.union_all(
+        *(
+            sa.select(m.status.label("status")).where(
+                _in_period(m.decided_at, period), _item_team(m, team_id)
+            )
+            for m in ITEM_MODELS
+        )
+    ).subquery()
+    by_status = dict(
+        db.session.execute(
+            sa.select(decided.c.status, sa.func.count()).group_by(decided.c.status)
+        ).all()
+    )
+    # The latest decision, read from the current status: approved (maybe published since),
+    # rejected, or changes requested (the item may have been resubmitted or withdrawn since).
+    approved = by_status.pop(S.APPROVED, 0) + by_status.pop(S.PUBLISHED, 0)
+    rejected = by_status.pop(S.REJECTED, 0)
+    changes_requested = sum(by_status.values())
+
+    # The review queue: an item enters when submitted and leaves when decided this round, or
+    # when withdrawn (its last update); items with status "submitted" are still waiting.
+    # Size at the end of each week = waiting at the start + entered so far - left so far.
+    start = period.start_utc
+    n = sa.func.count().label("n")
+    at_start = _total(
+        [
+            stmt
+            for m in ITEM_MODELS
+            for stmt in (
+                sa.select(n).where(
+                    m.status == S.SUBMITTED,
+                    m.submitted_at < start,
+                    _undecided_this_round(m),
+                    _item_team(m, team_id),
+                ),
+                sa.select(n).where(
+                    m.decided_at >= start,
+                    _decided_this_round(m),
+                    m.submitted_at < start,
+                    _item_team(m, team_id),
+                ),
+                sa.select(n).where(
+                    m.status == S.WITHDRAWN,
+                    m.updated_at >= start,
+                    m.submitted_at < start,
+                    _undecided_this_round(m),
+                    _item_team(m, team_id),
+                ),
+            )
+        ]
+    )
+    streams = []
+    for m in ITEM_MODELS:
+        team = _item_team(m, team_id)
+        streams.append(Events(_ENTERED, m, m.submitted_at, (team,)))
+        streams.append(Events(_LEFT, m, m.decided_at, (_decided_this_round(m), team)))
+        withdrawn = (m.status == S.WITHDRAWN, _undecided_this_round(m), team)
+        streams.append(Events(_LEFT, m, m.updated_at, withdrawn, indexed=False))
+    counts = _weekly_counts(streams, period)
+    waiting = at_start
+    queue = []
+    for w in period.weeks:
+        entered, left = counts[_ENTERED, w.index], counts[_LEFT, w.index]
+        waiting += entered - left
+        queue.append(QueuePoint(week=w, submitted=entered, left=left, waiting=waiting))
+
+    return EditorialFlow(
+        median_hours_to_decision=_hours(decision_median),
+        decisions=approved + rejected + changes_requested,
+        median_hours_to_publication=_hours(publication_median),
+        publications=_count_published(period, team_id),
+        approved=approved,
+        changes_requested=changes_requested,
+        rejected=rejected,
+        queue_at_start=at_start,
+        queue=queue,
+    )
+
+
+def _hours(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds / 3600.0, 1)
+
+
+def _count_published(period: Period, team_id: int | None) -> int:
+    return _total(
+        [
+            sa.select(sa.func.count().label("n")).where(
+                _published(m, period), m.approved_at.is_not(None), _item_team(m, team_id)
+            )
+            for m in ITEM_MODELS
+        ]
+    )
+
+
+# Newsletter health --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EditionHealth:
+    edition_id: int
+    number: int
+    sent_at: datetime
+    recipients: int
+    sent: int
+    failed: int
+    unsubscribed_since: int
+    web_views: int
+    reactions: int
+
+    @property
+    def delivery_rate(self) -> float | None:
+        return share(self.sent, self.recipients)
+
+
+@dataclass(frozen=True)
+class NewsletterHealth:
+    editions: list[EditionHealth]
+    unsubscribed_in_period: int
+
+    @property
+    def recipients(self) -> int:
+        return sum(e.recipients for e in self.editions)
+
+    @property
+    def sent(self) -> int:
+        return sum(e.sent for e in self.editions)
+
+    @property
+    def failed(self) -> int:
+        return sum(e.failed for e in self.editions)
+
+    @property
+    def delivery_rate(self) -> float | None:
+        return share(self.sent, self.recipients)
+
+    @property
+    def web_views(self) -> int:
+        return sum(e.web_views for e in self.editions)
+
+    @property
+    def reactions(self) -> int:
+        return sum(e.reactions for e in self.editions)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.editions
+
+
+def newsletter_health(filters: Filters) -> NewsletterHealth:
+    """Per edition sent in the period. Recipients, sent and failed are the edition's counters,
+    which the sending code (app/newsletter/sending.py) sets from the per-recipient delivery rows
+    when the edition finishes and after a retry: reading 52 edition rows instead of counting
+    every delivery keeps a year of editions cheap."""
+    period = filters.period
+    unsubscribed = (
+        sa.select(sa.func.count())
+        .select_from(User)
+        .where(User.email_opt_out.is_(True), User.opted_out_at >= Edition.sent_at)
+        .scalar_subquery()
+    )
+    reactions = (
+        sa.select(sa.func.count())
+        .select_from(Reaction)
+        .join(EditionItem, EditionItem.story_id == Reaction.story_id)
+        .where(EditionItem.edition_id == Edition.id)
+        .scalar_subquery()
+    )
+    stmt = (
+        sa.select(
+            Edition.id,
+            Edition.number,
+            Edition.sent_at,
+            Edition.recipients_count,
+            Edition.sent_count,
+            Edition.failed_count,
+            unsubscribed,
+            Edition.web_views,
+            reactions,
+        )
+        .where(Edition.status == EditionStatus.SENT, _in_period(Edition.sent_at, period))
+        .order_by(Edition.sent_at, Edition.number)
+    )
+    editions = [EditionHealth(*row) for row in db.session.execute(stmt)]
+    unsubscribed_in_period = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(User)
+        .where(User.email_opt_out.is_(True), _in_period(User.opted_out_at, period))
+    )
+    return NewsletterHealth(editions=editions, unsubscribed_in_period=unsubscribed_in_period or 0)
+
+
+# The whole page -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Insights:
+    participation: Participation
+    recognition: RecognitionCoverage
+    touchpoints: Touchpoints
+    voice: CustomerVoice
+    flow: EditorialFlow
+    newsletter: NewsletterHealth
+
+
+SECTIONS = {
+    "participation": participation,
+    "recognition": recognition_coverage,
+    "touchpoints": touchpoints,
+    "voice": customer_voice,
+    "flow": editorial_flow,
+    "newsletter": newsletter_health,
+}
+
+
+def insights(filters: Filters) -> Insights:
+    """Every section; participation reuses the recognition section's count of people."""
+    recognition = recognition_coverage(filters)
+    return Insights(
+        participation=participation(filters, recognized=recognition.recognized),
+        recognition=recognition,
+        touchpoints=touchpoints(filters),
+        voice=customer_voice(filters),
+        flow=editorial_flow(filters),
+        newsletter=newsletter_health(filters),
+    )

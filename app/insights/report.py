@@ -1,0 +1,812 @@
+"""The insights page as data: sections, key figures, charts and the tables behind them.
+
+Each figure's `Table` is built once, here, from the query results, and serves both the page (the
+accessible table next to the chart) and the CSV export. That single path is what guarantees a
+spreadsheet shows exactly the numbers the page shows. Cells are plain strings without thousands
+separators or units (units live in the headers), so spreadsheets read them as numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from markupsafe import Markup
+
+from app.insights import charts, queries
+from app.insights.charts import Series
+from app.insights.periods import Period, Week
+from app.insights.queries import Filters, share
+from app.models import utcnow
+
+
+@dataclass(frozen=True)
+class Table:
+    slug: str
+    caption: str
+    headers: list[str]
+    rows: list[list[str]]
+    numeric: list[bool]
+
+
+@dataclass(frozen=True)
+class LegendEntry:
+    label: str
+    tone: str  # CSS class, e.g. "tone-0"
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A chart (or two) with its table. Short tables sit beside the chart on wide screens; long
+    ones go below it, and the chart is drawn wider to match."""
+
+    slug: str
+    title: str
+    note: str
+    charts: list[Markup]
+    table: Table
+    legend: list[LegendEntry] = field(default_factory=list)
+    side_by_side: bool = False
+
+
+# Chart widths (SVG user units ~ CSS pixels): full width, or beside a table.
+WIDE = 960
+BESIDE = 560
+
+
+@dataclass(frozen=True)
+class KeyFigure:
+    """A headline number. `value` stays raw for the CSV; `display` is what the tile shows."""
+
+    label: str
+    value: int | float | str | None
+    unit: str = ""
+    detail: str = ""
+    signed: bool = False
+
+    @property
+    def display(self) -> str:
+        if self.value is None:
+            return "–"
+        if isinstance(self.value, int):
+            return f"{self.value:+,d}" if self.signed and self.value else f"{self.value:,}"
+        if isinstance(self.value, float):
+            return f"{self.value:,.1f}".removesuffix(".0")
+        return self.value
+
+
+@dataclass(frozen=True)
+class Callout:
+    """A short highlighted list under a section, e.g. teams nobody recognized."""
+
+    title: str
+    items: list[str]
+    tone: str = "warning"
+
+
+@dataclass(frozen=True)
+class Section:
+    slug: str
+    title: str
+    intro: str
+    key_figures: list[KeyFigure]
+    figures: list[Figure]
+    callouts: list[Callout] = field(default_factory=list)
+    empty: tuple[str, str] | None = None  # (title, text) shown instead of the figures
+
+
+def cell(value: int | float | str | None) -> str:
+    """One table cell: integers as is, decimals with one digit, missing as empty."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return value
+
+
+def _table(
+    slug: str,
+    caption: str,
+    headers: list[str],
+    rows: list[list],
+    text_columns: int = 1,
+    numeric: list[bool] | None = None,
+) -> Table:
+    """A table whose first `text_columns` columns are labels and the rest numbers (or say which
+    columns are numeric with `numeric`, for right alignment)."""
+    return Table(
+        slug=slug,
+        caption=caption,
+        headers=headers,
+        rows=[[cell(v) for v in row] for row in rows],
+        numeric=numeric or [i >= text_columns for i in range(len(headers))],
+    )
+
+
+def _count(value: int) -> str:
+    return f"{value:,}"
+
+
+def _week_labels(weeks: Sequence[Week]) -> list[str]:
+    return [w.short_label for w in weeks]
+
+
+def _legend(series: Sequence[Series]) -> list[LegendEntry]:
+    return [LegendEntry(s.name, f"tone-{s.tone}") for s in series]
+
+
+def _in_progress(period: Period) -> bool:
+    """The period runs until today: its last week is still under way, so a dip at the end of a
+    line is not a drop in activity (the chart dashes that segment)."""
+    return period.end_utc > utcnow()
+
+
+def _partial_note(period: Period) -> str:
+    return " The dashed end is the current week, still under way." if _in_progress(period) else ""
+
+
+def _describe(period: Period, what: str) -> str:
+    return (
+        f"{what} for {period.dates_label} ({period.timezone} time). "
+        "The table next to the chart lists every value."
+    )
+
+
+# Participation ------------------------------------------------------------------------------------
+def participation_section(data: queries.Participation, period: Period) -> Section:
+    series = [
+        Series("Stories submitted", [w.stories_submitted for w in data.weeks], tone=0),
+        Series("Quotes submitted", [w.quotes_submitted for w in data.weeks], tone=1),
+        Series("Approved", [w.approved for w in data.weeks], tone=2),
+        Series("Published", [w.published for w in data.weeks], tone=3),
+    ]
+    table = _table(
+        "participation",
+        "Stories and quotes per week",
+        ["Week", "Dates", "Stories submitted", "Quotes submitted", "Approved", "Published"],
+        [
+            [
+                w.week.iso_label,
+                w.week.dates_label,
+                w.stories_submitted,
+                w.quotes_submitted,
+                w.approved,
+                w.published,
+            ]
+            for w in data.weeks
+        ],
+        text_columns=2,
+    )
+    figure = Figure(
+        slug="participation",
+        title="Submissions, approvals and publications per week",
+        note="Approved and published count stories and quotes together. Weeks start on Monday."
+        + _partial_note(period),
+        charts=[
+            charts.line_chart(
+                "chart-participation",
+                _week_labels(period.weeks),
+                series,
+                width=WIDE,
+                title="Stories and quotes per week",
+                last_partial=_in_progress(period),
+                height=280,
+                description=_describe(
+                    period, "Weekly stories submitted, quotes submitted, approvals and publications"
+                ),
+            )
+        ],
+        table=table,
+        legend=_legend(series),
+    )
+    key_figures = [
+        KeyFigure("Stories submitted", data.stories_submitted),
+        KeyFigure("Quotes submitted", data.quotes_submitted),
+        KeyFigure(
+            "Colleagues who contributed",
+            data.contributor_share,
+            "%",
+            f"{_count(data.contributors)} of {_count(data.active_employees)} active colleagues",
+        ),
+        KeyFigure(
+            "Colleagues recognized",
+            data.recognized_share,
+            "%",
+            f"{_count(data.recognized)} named in a published story",
+        ),
+        KeyFigure("New contributors", data.new_contributors, "", "first submission ever"),
+    ]
+    return Section(
+        slug="participation",
+        title="Participation",
+        intro=(
+            "Is sharing becoming a habit? Submissions show the effort colleagues put in; the "
+            "shares show how widely it is spread across the company, and new contributors "
+            "show whether it is still growing."
+        ),
+        key_figures=key_figures,
+        figures=[figure],
+        empty=None
+        if not data.is_empty
+        else (
+            "Nothing submitted in this period",
+            "No story or quote was submitted, approved or published. Try a longer period.",
+        ),
+    )
+
+
+# Recognition coverage -----------------------------------------------------------------------------
+def recognition_section(data: queries.RecognitionCoverage, period: Period) -> Section:
+    teams = data.teams
+    teams_table = _table(
+        "recognition-teams",
+        "Recognized colleagues per team",
+        ["Team", "Active colleagues", "Recognized colleagues", "Coverage (%)", "Recognitions"],
+        [[t.name, t.headcount, t.recognized, t.share, t.recognitions] for t in teams],
+    )
+    people_table = _table(
+        "recognition-people",
+        "Most recognized colleagues",
+        ["Rank", "Colleague", "Team", "Stories"],
+        [[i, p.name, p.team or queries.NO_TEAM, p.stories] for i, p in enumerate(data.people, 1)],
+        numeric=[True, False, False, True],
+    )
+    figures = [
+        Figure(
+            slug="recognition-teams",
+            title="Recognized colleagues per team",
+            note="Teams in red had no colleague named in a published story in this period.",
+            charts=[
+                charts.bar_chart(
+                    "chart-recognition-teams",
+                    [t.name for t in teams],
+                    [t.recognized for t in teams],
+                    width=WIDE,
+                    title="Recognized colleagues per team",
+                    description=_describe(period, "Number of colleagues recognized, per team"),
+                    tone=0,
+                    flag_zero=True,
+                )
+            ],
+            table=teams_table,
+        ),
+        Figure(
+            slug="recognition-people",
+            side_by_side=True,
+            title="Most recognized colleagues",
+            note="Number of published stories naming each colleague.",
+            charts=[
+                charts.bar_chart(
+                    "chart-recognition-people",
+                    [p.name for p in data.people],
+                    [p.stories for p in data.people],
+                    width=BESIDE,
+                    title="Most recognized colleagues",
+                    description=_describe(period, "Published stories naming each colleague"),
+                    tone=2,
+                )
+            ]
+            if data.people
+            else [],
+            table=people_table,
+        ),
+    ]
+    silent = data.teams_without_recognition
+    callouts = []
+    if silent and data.recognized:
+        callouts.append(
+            Callout(
+                f"{len(silent)} team{'s' if len(silent) != 1 else ''} with no recognized colleague",
+                [t.name for t in silent],
+            )
+        )
+    key_figures = [
+        KeyFigure("Colleagues recognized", data.recognized),
+        KeyFigure(
+            "Teams with a recognized colleague",
+            sum(1 for t in teams if t.team_id is not None and t.recognized),
+            "",
+            f"of {sum(1 for t in teams if t.team_id is not None)} teams",
+        ),
+    ]
+    if data.unnamed_recognitions is not None:
+        key_figures.append(
+            KeyFigure(
+                "Recognitions without an account",
+                data.unnamed_recognitions,
+                "",
+                "people named by free text",
+            )
+        )
+    empty = None
+    if not data.recognized and not data.unnamed_recognitions:
+        empty = (
+            "No one recognized in this period",
+            "No published story named a colleague. Recognition appears once stories that name "
+            "colleagues go out in an edition.",
+        )
+    return Section(
+        slug="recognition",
+        title="Recognition coverage",
+        intro=(
+            "A customer-focused culture is not only the front line: back-office teams make "
+            "customers' days too. Coverage is the share of a team's active colleagues named in at "
+            "least one published story; the teams that never appear are the point of this view."
+        ),
+        key_figures=key_figures,
+        figures=figures,
+        callouts=callouts,
+        empty=empty,
+    )
+
+
+# Touchpoints --------------------------------------------------------------------------------------
+def touchpoints_section(data: queries.Touchpoints, period: Period) -> Section:
+    labels = [s.label for s in data.series]
+    weekly_table = _table(
+        "touchpoints-weekly",
+        "Published stories per touchpoint and week",
+        ["Week", "Dates", *labels, "Total"],
+        [
+            [
+                w.iso_label,
+                w.dates_label,
+                *(s.weekly[i] for s in data.series),
+                sum(s.weekly[i] for s in data.series),
+            ]
+            for i, w in enumerate(data.weeks)
+        ],
+        text_columns=2,
+    )
+    teams_table = _table(
+        "touchpoints-teams",
+        "Published stories per team and touchpoint",
+        ["Team", *labels, "Total"],
+        [[t.name, *t.counts, t.total] for t in data.teams],
+    )
+    figures = [
+        Figure(
+            slug="touchpoints-weekly",
+            title="Published stories per touchpoint over time",
+            note="Each cell is a week; pale cells are weeks without a story from that touchpoint.",
+            charts=[
+                charts.bar_chart(
+                    "chart-touchpoints-total",
+                    labels,
+                    [s.total for s in data.series],
+                    width=WIDE,
+                    title="Published stories per touchpoint",
+                    description=_describe(period, "Published stories per touchpoint"),
+                    tone=1,
+                    flag_zero=True,
+                ),
+                charts.heatmap(
+                    "chart-touchpoints-weekly",
+                    labels,
+                    _week_labels(data.weeks),
+                    [s.weekly for s in data.series],
+                    width=WIDE,
+                    title="Published stories per touchpoint and week",
+                    description=_describe(
+                        period, "Heatmap of published stories, touchpoints by week"
+                    ),
+                ),
+            ],
+            table=weekly_table,
+        ),
+        Figure(
+            slug="touchpoints-teams",
+            title="Teams × touchpoints",
+            note="Stories are counted for the submitter's team.",
+            charts=[
+                charts.heatmap(
+                    "chart-touchpoints-teams",
+                    [t.name for t in data.teams],
+                    labels,
+                    [t.counts for t in data.teams],
+                    width=WIDE,
+                    title="Published stories per team and touchpoint",
+                    description=_describe(
+                        period, "Heatmap of published stories, teams by touchpoint"
+                    ),
+                )
+            ],
+            table=teams_table,
+        ),
+    ]
+    callouts = []
+    if data.gaps and data.total:
+        callouts.append(Callout("No published story from", [s.label for s in data.gaps]))
+    busiest = max(data.series, key=lambda s: s.total, default=None)
+    key_figures = [
+        KeyFigure("Published stories", data.total),
+        KeyFigure(
+            "Touchpoints covered",
+            sum(1 for s in data.series if s.touchpoint_id is not None and s.total),
+            "",
+            f"of {sum(1 for s in data.series if s.touchpoint_id is not None)}",
+        ),
+    ]
+    if busiest and busiest.total:
+        key_figures.append(
+            KeyFigure("Most stories from", busiest.label, "", f"{_count(busiest.total)} stories")
+        )
+    return Section(
+        slug="touchpoints",
+        title="Touchpoints",
+        intro=(
+            "Where in the customer journey do great moments happen? Published stories per "
+            "touchpoint reveal the gaps: a channel that never produces a story deserves a look."
+        ),
+        key_figures=key_figures,
+        figures=figures,
+        callouts=callouts,
+        empty=None
+        if not data.is_empty
+        else ("No published stories in this period", "Touchpoints fill in as editions go out."),
+    )
+
+
+# Customer voice -----------------------------------------------------------------------------------
+def _nps_group(score: int) -> str:
+    if score >= queries.PROMOTER_MIN:
+        return "Promoter"
+    return "Passive" if score >= queries.PASSIVE_MIN else "Detractor"
+
+
+def voice_section(data: queries.CustomerVoice, period: Period) -> Section:
+    source_labels = [source.label for source, _ in data.by_source]
+    sources_table = _table(
+        "voice-sources",
+        "Quotes by source",
+        ["Source", "Quotes"],
+        [[source.label, n] for source, n in data.by_source],
+    )
+    nps_table = _table(
+        "voice-nps",
+        "Quotes by NPS score",
+        ["Score", "Quotes", "Group"],
+        [[score, n, _nps_group(score)] for score, n in enumerate(data.nps_counts)],
+        numeric=[True, True, False],
+    )
+    tones = [f"nps-{_nps_group(score).lower()}" for score in range(11)]
+    figures = [
+        Figure(
+            slug="voice-sources",
+            side_by_side=True,
+            title="Quotes by source",
+            note="Where customers' words come from.",
+            charts=[
+                charts.bar_chart(
+                    "chart-voice-sources",
+                    source_labels,
+                    [n for _, n in data.by_source],
+                    width=BESIDE,
+                    title="Quotes by source",
+                    description=_describe(period, "Quotes submitted per source"),
+                    tone=3,
+                )
+            ],
+            table=sources_table,
+        ),
+        Figure(
+            slug="voice-nps",
+            side_by_side=True,
+            title="NPS distribution",
+            note="Quotes that carry a 0–10 score: detractors 0–6, passives 7–8, promoters 9–10.",
+            charts=[
+                charts.column_chart(
+                    "chart-voice-nps",
+                    [str(score) for score in range(11)],
+                    [Series("Quotes", data.nps_counts, point_tones=tones)],
+                    width=BESIDE,
+                    title="Quotes by NPS score",
+                    description=_describe(
+                        period, "Number of quotes for each NPS score from 0 to 10"
+                    ),
+                    height=220,
+                )
+            ]
+            if data.scored
+            else [],
+            table=nps_table,
+            legend=[
+                LegendEntry("Detractors (0–6)", "nps-detractor"),
+                LegendEntry("Passives (7–8)", "nps-passive"),
+                LegendEntry("Promoters (9–10)", "nps-promoter"),
+            ],
+        ),
+    ]
+    key_figures = [
+        KeyFigure("Customer quotes", data.quotes),
+        KeyFigure(
+            "Net Promoter Score",
+            data.nps,
+            "",
+            f"from {_count(data.scored)} scored quotes",
+            signed=True,
+        ),
+        KeyFigure(
+            "Promoters",
+            share(data.promoters, data.scored),
+            "%",
+            f"{_count(data.promoters)} promoters · {_count(data.passives)} passives · "
+            f"{_count(data.detractors)} detractors",
+        ),
+        KeyFigure(
+            "Promoter verbatims in an edition",
+            data.promoters_in_edition_share,
+            "%",
+            f"{_count(data.promoters_in_edition)} of {_count(data.promoters)} promoter quotes",
+        ),
+    ]
+    return Section(
+        slug="voice",
+        title="Customer voice",
+        intro=(
+            "What customers say, in their own words. The NPS mix shows the tone of what "
+            "colleagues collect; the last figure shows how many enthusiastic quotes (score 9–10) "
+            "reached every colleague through a sent edition."
+        ),
+        key_figures=key_figures,
+        figures=figures,
+        empty=None
+        if not data.is_empty
+        else (
+            "No customer quotes in this period",
+            "Quotes appear here once colleagues submit them.",
+        ),
+    )
+
+
+# Editorial flow -----------------------------------------------------------------------------------
+def _days(hours: float | None) -> str:
+    if hours is None:
+        return ""
+    return f"about {hours / 24:.1f} days" if hours >= 48 else ""
+
+
+def flow_section(data: queries.EditorialFlow, period: Period) -> Section:
+    queue_table = _table(
+        "flow-queue",
+        "Review queue per week",
+        ["Week", "Dates", "Submitted", "Left the queue", "Waiting at end of week"],
+        [
+            [q.week.iso_label, q.week.dates_label, q.submitted, q.left, q.waiting]
+            for q in data.queue
+        ],
+        text_columns=2,
+    )
+    series = [Series("Waiting for review", [q.waiting for q in data.queue], tone=0)]
+    figure = Figure(
+        slug="flow-queue",
+        title="Review queue over time",
+        note=(
+            f"Items waiting for an editor's decision at the end of each week "
+            f"({data.queue_at_start} were waiting when the period began)."
+        )
+        + _partial_note(period),
+        charts=[
+            charts.line_chart(
+                "chart-flow-queue",
+                _week_labels(period.weeks),
+                series,
+                width=WIDE,
+                title="Items waiting for review at the end of each week",
+                last_partial=_in_progress(period),
+                description=_describe(period, "Review queue size at the end of each week"),
+                area=True,
+            )
+        ],
+        table=queue_table,
+    )
+    decision_detail = " · ".join(
+        x
+        for x in (_days(data.median_hours_to_decision), f"{_count(data.decisions)} decisions")
+        if x
+    )
+    publication_detail = " · ".join(
+        x
+        for x in (_days(data.median_hours_to_publication), f"{_count(data.publications)} published")
+        if x
+    )
+    key_figures = [
+        KeyFigure(
+            "Median time to decision",
+            data.median_hours_to_decision,
+            "hours",
+            decision_detail,
+        ),
+        KeyFigure(
+            "Median approval to publication",
+            data.median_hours_to_publication,
+            "hours",
+            publication_detail,
+        ),
+        KeyFigure(
+            "Acceptance rate",
+            data.acceptance_rate,
+            "%",
+            f"{_count(data.approved)} approved, {_count(data.rejected)} rejected, "
+            f"{_count(data.changes_requested)} sent back for changes",
+        ),
+        KeyFigure("Waiting now", data.queue_now, "", "at the end of the period"),
+    ]
+    return Section(
+        slug="flow",
+        title="Editorial flow",
+        intro=(
+            "How quickly do colleagues hear back, and does the queue keep up? A quick decision "
+            "keeps contributors motivated; approval to publication is mostly the weekly rhythm of "
+            "editions. Acceptance counts final decisions only (approved or rejected)."
+        ),
+        key_figures=key_figures,
+        figures=[figure],
+        empty=None
+        if not data.is_empty
+        else ("No editorial activity in this period", "Nothing was submitted or decided."),
+    )
+
+
+# Newsletter health --------------------------------------------------------------------------------
+def newsletter_section(data: queries.NewsletterHealth, period: Period) -> Section:
+    editions = data.editions
+    labels = [f"#{e.number}" for e in editions]
+    table = _table(
+        "newsletter-editions",
+        "Newsletter health per edition",
+        [
+            "Edition",
+            "Sent on",
+            "Recipients",
+            "Sent",
+            "Failed",
+            "Unsubscribed since",
+            "Web views",
+            "Reactions",
+        ],
+        [
+            [
+                f"#{e.number}",
+                e.sent_at.astimezone(ZoneInfo(period.timezone)).date().isoformat(),
+                e.recipients,
+                e.sent,
+                e.failed,
+                e.unsubscribed_since,
+                e.web_views,
+                e.reactions,
+            ]
+            for e in editions
+        ],
+        text_columns=2,
+    )
+    delivery = [
+        Series("Sent", [e.sent for e in editions], tone=2),
+        Series("Failed", [e.failed for e in editions], tone=4),
+    ]
+    engagement = [
+        Series("Web views", [e.web_views for e in editions], tone=3),
+        Series("Reactions", [e.reactions for e in editions], tone=0),
+    ]
+    figure = Figure(
+        slug="newsletter-editions",
+        title="Editions sent in this period",
+        note=(
+            "Unsubscribed since counts colleagues who opted out after that edition went out; "
+            "reactions are applause on the edition's stories."
+        ),
+        charts=[
+            charts.column_chart(
+                "chart-newsletter-delivery",
+                labels,
+                delivery,
+                width=WIDE,
+                title="Emails sent and failed per edition",
+                description=_describe(period, "Emails sent and failed per edition"),
+                stacked=True,
+                height=220,
+            ),
+            charts.line_chart(
+                "chart-newsletter-engagement",
+                labels,
+                engagement,
+                width=WIDE,
+                title="Web views and reactions per edition",
+                description=_describe(period, "Web views and reactions per edition"),
+                height=200,
+            ),
+        ],
+        table=table,
+        legend=_legend(delivery + engagement),
+    )
+    key_figures = [
+        KeyFigure("Editions sent", len(editions)),
+        KeyFigure(
+            "Delivered",
+            data.delivery_rate,
+            "%",
+            f"{_count(data.sent)} of {_count(data.recipients)} emails",
+        ),
+        KeyFigure("Web views", data.web_views),
+        KeyFigure("Reactions", data.reactions),
+        KeyFigure("Unsubscribed in this period", data.unsubscribed_in_period),
+    ]
+    return Section(
+        slug="newsletter",
+        title="Newsletter health",
+        intro=(
+            "Does the newsletter reach people and move them? Delivery shows the reach, web views "
+            "and reactions the engagement, and unsubscribes the cost. These figures are "
+            "company-wide: the team filter does not apply."
+        ),
+        key_figures=key_figures,
+        figures=[figure],
+        empty=None
+        if not data.is_empty
+        else (
+            "No edition sent in this period",
+            "Newsletter health appears once an edition goes out.",
+        ),
+    )
+
+
+# Assembly -----------------------------------------------------------------------------------------
+SECTION_BUILDERS: dict[str, Callable[..., Section]] = {
+    "participation": participation_section,
+    "recognition": recognition_section,
+    "touchpoints": touchpoints_section,
+    "voice": voice_section,
+    "flow": flow_section,
+    "newsletter": newsletter_section,
+}
+
+# Which section computes each exportable table ("summary" is every key figure).
+FIGURE_SECTIONS = {
+    "participation": "participation",
+    "recognition-teams": "recognition",
+    "recognition-people": "recognition",
+    "touchpoints-weekly": "touchpoints",
+    "touchpoints-teams": "touchpoints",
+    "voice-sources": "voice",
+    "voice-nps": "voice",
+    "flow-queue": "flow",
+    "newsletter-editions": "newsletter",
+}
+SUMMARY = "summary"
+
+
+def build_section(name: str, filters: Filters) -> Section:
+    data = queries.SECTIONS[name](filters)
+    return SECTION_BUILDERS[name](data, filters.period)
+
+
+def build_report(filters: Filters) -> list[Section]:
+    data = queries.insights(filters)
+    return [build(getattr(data, name), filters.period) for name, build in SECTION_BUILDERS.items()]
+
+
+def summary_table(sections: Sequence[Section]) -> Table:
+    return _table(
+        SUMMARY,
+        "Key figures",
+        ["Section", "Figure", "Value", "Unit", "Detail"],
+        [[s.title, k.label, k.value, k.unit, k.detail] for s in sections for k in s.key_figures],
+        text_columns=2,
+    )
+
+
+def exportable(slug: str) -> bool:
+    return slug == SUMMARY or slug in FIGURE_SECTIONS
+
+
+def table_for(slug: str, filters: Filters) -> Table:
+    """The table of one figure, computing only its section (or the key figures of all)."""
+    if slug == SUMMARY:
+        return summary_table(build_report(filters))
+    section = build_section(FIGURE_SECTIONS[slug], filters)
+    return next(f.table for f in section.figures if f.slug == slug)

@@ -1,0 +1,113 @@
+"""`flask editions send N` and `flask scheduler run|tick`.
+
+The commands call the same service functions as the scheduler: `send` hands the edition to the
+sending pipeline (draft/scheduled → due now) and then runs it in this process with a progress
+bar; a scheduler running at the same time can only share the work, never duplicate it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+
+import click
+import sqlalchemy as sa
+from flask import current_app
+from flask.cli import AppGroup
+
+from app.errors import DomainError
+from app.extensions import db
+from app.models import Delivery, DeliveryStatus, Edition, EditionStatus, utcnow
+from app.newsletter import jobs, sending
+
+editions_cli = AppGroup("editions", help="Send newsletter editions.")
+scheduler_cli = AppGroup("scheduler", help="The newsletter scheduler process.")
+
+
+@editions_cli.command("send")
+@click.argument("number", type=int)
+@click.option("--wait/--no-wait", default=False, show_default=True,
+              help="Stay until deferred retries (temporary mail server errors) are done too.")
+def send_command(number: int, wait: bool) -> None:
+    """Send edition NUMBER now (or resume it), showing progress."""
+    edition = db.session.scalar(sa.select(Edition).where(Edition.number == number))
+    if edition is None:
+        raise click.ClickException(f"There is no edition #{number}.")
+    try:
+        if edition.status in (EditionStatus.DRAFT, EditionStatus.SCHEDULED):
+            sending.request_send_now(edition, None)
+            db.session.commit()
+    except DomainError as error:
+        db.session.rollback()
+        raise click.ClickException(error.message) from None
+    if edition.status == EditionStatus.SKIPPED:
+        raise click.ClickException(f"Edition #{number} was skipped.")
+
+    while True:
+        result = _run_with_progress(edition.id, number)
+        stats = result.stats
+        click.echo(f"#{number}: {stats.sent} sent, {stats.failed} failed, {stats.deferred} to retry"
+                   + (f" ({stats.stopped})" if stats.stopped else ""))
+        if not result.open_deliveries or not wait:
+            break
+        pause = _seconds_until_next_retry(edition.id)
+        click.echo(f"{result.open_deliveries} deliveries wait for a retry; next in {pause:.0f} s.")
+        time.sleep(pause)
+    db.session.refresh(edition)
+    if edition.status == EditionStatus.SENT:
+        click.echo(f"Edition #{number} is sent: {edition.sent_count} delivered, "
+                   f"{edition.failed_count} failed.")
+    elif result.open_deliveries:
+        click.echo("The scheduler retries the rest (or run this command again with --wait).")
+
+
+def _run_with_progress(edition_id: int, number: int) -> sending.RunResult:
+    bars: list = []
+
+    def on_start(total: int) -> None:
+        bar = click.progressbar(length=total, label=f"Sending #{number}", show_pos=True,
+                                show_percent=True)
+        bar.__enter__()
+        bars.append(bar)
+
+    def progress(step: int) -> None:
+        if bars:
+            bars[0].update(step)
+
+    try:
+        return sending.run_edition(edition_id, progress=progress, on_start=on_start)
+    finally:
+        for bar in bars:
+            bar.__exit__(None, None, None)
+
+
+def _seconds_until_next_retry(edition_id: int) -> float:
+    next_at: datetime | None = db.session.scalar(
+        sa.select(sa.func.min(Delivery.next_attempt_at)).where(
+            Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.PENDING
+        )
+    )
+    db.session.commit()
+    if next_at is None:
+        return 5.0
+    return min(max((next_at - utcnow()).total_seconds(), 1.0), 3600.0)
+
+
+@scheduler_cli.command("run")
+def scheduler_run_command() -> None:
+    """Run the scheduler until Ctrl-C (its own process; never inside the web server)."""
+    from app.newsletter.scheduler import run
+
+    logging.basicConfig(
+        level=current_app.config.get("LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    run(current_app._get_current_object())  # type: ignore[attr-defined]
+
+
+@scheduler_cli.command("tick")
+def scheduler_tick_command() -> None:
+    """Run both scheduler jobs once, now (cron-style deployments, debugging)."""
+    jobs.tick()
+    click.echo("Done.")

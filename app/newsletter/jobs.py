@@ -1,0 +1,340 @@
+"""What the scheduler does on each tick, as plain functions of `now` (tests pass any clock).
+
+Two jobs, both re-reading settings and rows every time:
+
+* `deliver(now)`: continue editions that are sending (resume after a crash, retries that are
+  due, an admin's "retry failed"), then send the open edition whose time has come. Late by at
+  most `missed_run_grace_hours`: it still goes out, once. Later than that: the editors are
+  emailed once and the week is given up (they can send it by hand; otherwise the edition takes
+  the next weekly slot). Empty at send time: `empty_edition_policy` says skip the week or send
+  the short "no stories this week" edition.
+* `housekeeping(now)`: the editors' reminder before the send time, and the optional mid-week
+  "share a story" nudge to all staff.
+
+Every decision that must happen once (a missed-run email, a reminder, a nudge, an empty week) is
+an AuditEvent keyed by the slot it is about, written in the same transaction as its emails.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+
+from app import audit
+from app.extensions import db
+from app.mail import get_backend, send_email_after_commit
+from app.models import (
+    AuditEvent,
+    Delivery,
+    DeliveryStatus,
+    Edition,
+    EditionStatus,
+    Role,
+    Setting,
+    User,
+    utcnow,
+)
+from app.newsletter import links, sending, tokens
+from app.newsletter.compose import render_bulk
+from app.newsletter.mime import EditionMailer, send_with
+from app.newsletter.schedule import Due, WeeklySlot, due_times
+from app.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+E = EditionStatus
+OPEN = (E.DRAFT, E.SCHEDULED)
+WEEK_USED = (E.SENDING, E.SENT, E.SKIPPED)
+SCHEDULE_KEYS = ("send_weekday", "send_time", "timezone")
+MISSED = "newsletter.missed_run"
+EMPTY_WEEK = "newsletter.empty_week"
+REMINDER = "newsletter.reminder"
+NUDGE = "newsletter.nudge"
+# A grace of 0 hours still tolerates the poll interval and a slow tick.
+MIN_TOLERANCE = timedelta(minutes=5)
+
+
+def tick(now: datetime | None = None, **kwargs) -> None:
+    """Both jobs once (tests, and `flask scheduler tick`)."""
+    now = now or utcnow()
+    housekeeping(now)
+    deliver(now, **kwargs)
+
+
+# -- what is due ----------------------------------------------------------------------------------
+
+
+def upcoming(now: datetime) -> list[tuple[Edition, Due]]:
+    """Open editions with their due time, from the current settings and rows."""
+    values = get_settings(*SCHEDULE_KEYS)
+    slot = WeeklySlot.from_settings(values["send_weekday"], values["send_time"], values["timezone"])
+    editions = list(
+        db.session.scalars(sa.select(Edition).where(Edition.status.in_(OPEN)).order_by(Edition.number))
+    )
+    if not editions:
+        return []
+    taken = set(
+        db.session.scalars(
+            sa.select(Edition.iso_week).where(
+                Edition.status.in_(WEEK_USED), Edition.iso_week.is_not(None)
+            )
+        )
+    )
+    changed_at = db.session.scalar(
+        sa.select(sa.func.max(Setting.updated_at)).where(Setting.key.in_(SCHEDULE_KEYS))
+    )
+    given_up: dict[int, set[datetime]] = {}
+    for event in _events((MISSED, EMPTY_WEEK), [e.id for e in editions]):
+        due_at = _due_at(event)
+        if due_at is not None:
+            given_up.setdefault(event.object_id, set()).add(due_at)
+    dues = due_times(
+        editions, slot, taken_weeks=taken, skipped_slots=given_up, schedule_changed_at=changed_at
+    )
+    by_id = {e.id: e for e in editions}
+    return [(by_id[d.edition_id], d) for d in dues]
+
+
+# -- deliveries ------------------------------------------------------------------------------------
+
+
+def deliver(
+    now: datetime | None = None,
+    *,
+    worker_id: str | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> list[sending.RunResult]:
+    now = now or utcnow()
+    worker_id = worker_id or sending.default_worker_id()
+    results = [
+        sending.run_edition(edition_id, now=now, worker_id=worker_id, should_stop=should_stop)
+        for edition_id in _editions_to_continue(now)
+    ]
+    values = get_settings("missed_run_grace_hours", "empty_edition_policy")
+    tolerance = max(timedelta(hours=int(values["missed_run_grace_hours"])), MIN_TOLERANCE)
+    for edition, due in upcoming(now):
+        if due.at > now:
+            continue
+        if should_stop is not None and should_stop():
+            break
+        if not edition.items and values["empty_edition_policy"] == "skip":
+            _give_up_empty_week(edition, due)
+        elif now - due.at > tolerance:
+            _report_missed(edition, due, now)
+        elif sending.claim_edition(
+            edition.id, now=now, worker_id=worker_id, from_draft=edition.status == E.DRAFT
+        ):
+            results.append(
+                sending.run_edition(edition.id, now=now, worker_id=worker_id,
+                                    should_stop=should_stop)
+            )
+    db.session.commit()
+    return results
+
+
+def _editions_to_continue(now: datetime) -> list[int]:
+    """Editions being sent (or resumed), and sent ones with due pending rows (retries)."""
+    sending_ids = db.session.scalars(sa.select(Edition.id).where(Edition.status == E.SENDING))
+    retry_ids = db.session.scalars(
+        sa.select(Delivery.edition_id)
+        .join(Edition, Edition.id == Delivery.edition_id)
+        .where(
+            Edition.status == E.SENT,
+            Delivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.SENDING)),
+            sa.or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
+        )
+        .distinct()
+    )
+    ids = sorted({*sending_ids, *retry_ids})
+    db.session.commit()
+    return ids
+
+
+def _give_up_empty_week(edition: Edition, due: Due) -> None:
+    """Nothing to send: leave the draft for next week (its number is not burnt)."""
+    if _already(EMPTY_WEEK, edition.id, due.at):
+        return
+    audit.record(None, EMPTY_WEEK, edition, due_at=due.at.isoformat())
+    db.session.commit()
+    log.info("edition #%s is empty at its send time %s: week skipped", edition.number, due.at)
+
+
+def _report_missed(edition: Edition, due: Due, now: datetime) -> None:
+    """Too late to send on our own: tell the editors once and give the week up."""
+    if _already(MISSED, edition.id, due.at):
+        return
+    audit.record(None, MISSED, edition, due_at=due.at.isoformat(), noticed_at=now.isoformat())
+    page = links.edition_url(edition.number)
+    for editor in _editors():
+        send_email_after_commit(
+            editor.email,
+            f"Feel Good Fridays #{edition.number} was not sent",
+            "newsletter_missed",
+            user=editor,
+            edition=edition,
+            due_at=due.at,
+            now=now,
+            edition_url=page,
+        )
+    db.session.commit()
+    log.warning("edition #%s missed its send time %s; editors notified", edition.number, due.at)
+
+
+# -- housekeeping ---------------------------------------------------------------------------------
+
+
+def housekeeping(now: datetime | None = None) -> None:
+    now = now or utcnow()
+    send_reminders(now)
+    send_nudge(now)
+    db.session.commit()
+
+
+def send_reminders(now: datetime) -> int:
+    """Remind editors `reminder_hours_before` the send if items wait for review or the edition
+    is empty. Returns the number of editions reminded about."""
+    from app.review.queries import waiting_count
+
+    hours = int(get_settings("reminder_hours_before")["reminder_hours_before"])
+    if hours <= 0:
+        return 0
+    reminded = 0
+    for edition, due in upcoming(now):
+        if not due.at - timedelta(hours=hours) <= now < due.at:
+            continue
+        waiting = waiting_count()
+        items = len(edition.items)
+        if (not waiting and items) or _already(REMINDER, edition.id, due.at):
+            continue
+        audit.record(None, REMINDER, edition, due_at=due.at.isoformat(), waiting=waiting,
+                     items=items)
+        for editor in _editors():
+            send_email_after_commit(
+                editor.email,
+                f"Feel Good Fridays #{edition.number} goes out soon",
+                "newsletter_reminder",
+                user=editor,
+                edition=edition,
+                due_at=due.at,
+                waiting=waiting,
+                items=items,
+                review_url=_url_or_home("review.queue"),
+                edition_url=_url_or_home("editions.upcoming"),
+            )
+        db.session.commit()
+        reminded += 1
+    return reminded
+
+
+def send_nudge(now: datetime) -> int:
+    """The mid-week "share a story" email to everyone who receives the newsletter, at most once
+    per week (recorded before sending: a crash loses a nudge rather than repeating it)."""
+    values = get_settings(
+        "nudge_enabled", "nudge_weekday", "nudge_time", "timezone", "missed_run_grace_hours"
+    )
+    if not values["nudge_enabled"]:
+        return 0
+    slot = WeeklySlot.from_settings(values["nudge_weekday"], values["nudge_time"],
+                                    values["timezone"])
+    at = slot.latest_at_or_before(now)
+    grace = max(timedelta(hours=int(values["missed_run_grace_hours"])), MIN_TOLERANCE)
+    if now - at > grace or _already(NUDGE, None, at):
+        return 0
+    audit.record(None, NUDGE, object_type="newsletter", due_at=at.isoformat())
+    db.session.commit()
+    return _send_nudge_emails(at)
+
+
+def _send_nudge_emails(at: datetime) -> int:
+    share_url = _url_or_home("submissions.new_story")
+    rendered = render_bulk(
+        "newsletter_nudge", "Seen a colleague make a customer's day this week?",
+        share_url=share_url,
+    )
+    sender = str(get_settings("sender")["sender"] or current_app.config["MAIL_DEFAULT_SENDER"])
+    domain = sending._sender_domain(sender)
+    mailer = EditionMailer(
+        rendered, sender=sender, web_url=share_url,
+        list_id=f"Feel Good Fridays <feel-good-fridays.{domain}>",
+    )
+    signer = tokens.serializer()
+    prefix = links.unsubscribe_url("-")[:-1]
+    stamp = f"{at:%Y%m%d}.{secrets.token_hex(4)}"
+    sent = 0
+    last_id = 0
+    with get_backend() as backend:
+        while True:
+            users = db.session.execute(
+                sa.select(User.id, User.email, User.display_name)
+                .where(User.is_active_user.is_(True), User.email_opt_out.is_(False),
+                       User.id > last_id)
+                .order_by(User.id)
+                .limit(500)
+            ).all()
+            db.session.commit()
+            if not users:
+                break
+            last_id = users[-1].id
+            for user_id, address, name in users:
+                try:
+                    message = mailer.message(
+                        email_address=address,
+                        name=name,
+                        first_name=(name.split() or [None])[0],
+                        message_id=f"<fgf.nudge.{stamp}.u{user_id}@{domain}>",
+                        unsubscribe_url=prefix + signer.dumps({"u": user_id}),
+                    )
+                except ValueError as exc:
+                    log.warning("nudge to %s not sent: %s", address, exc)
+                    continue
+                if send_with(backend, message).ok:
+                    sent += 1
+    log.info("nudge sent to %d people", sent)
+    return sent
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _editors() -> list[User]:
+    return list(
+        db.session.scalars(
+            sa.select(User)
+            .where(User.role.in_((Role.EDITOR, Role.ADMIN)), User.is_active_user.is_(True))
+            .order_by(User.id)
+        )
+    )
+
+
+def _events(actions: tuple[str, ...], object_ids: list[int | None]) -> list[AuditEvent]:
+    query = sa.select(AuditEvent).where(AuditEvent.action.in_(actions))
+    ids = [i for i in object_ids if i is not None]
+    if ids:
+        query = query.where(AuditEvent.object_id.in_(ids))
+    else:
+        query = query.where(AuditEvent.object_id.is_(None))
+    return list(db.session.scalars(query))
+
+
+def _already(action: str, object_id: int | None, due_at: datetime) -> bool:
+    return any(_due_at(e) == due_at for e in _events((action,), [object_id]))
+
+
+def _due_at(event: AuditEvent) -> datetime | None:
+    value = (event.details or {}).get("due_at")
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _url_or_home(endpoint: str) -> str:
+    """A link to another feature's page, or the home page if that feature has no such page."""
+    if endpoint in current_app.view_functions:
+        return links.absolute(endpoint)
+    return links.base_url() + "/"

@@ -1,0 +1,165 @@
+"""Reads for the archive, the edition page, its live progress and the Atom feed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from app.extensions import db
+from app.models import Delivery, DeliveryStatus, Edition, EditionItem, EditionStatus
+
+PER_PAGE = 12
+FEED_SIZE = 20
+FAILED_LIST_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class ArchiveEntry:
+    edition: Edition
+    stories: int
+    quotes: int
+
+
+@dataclass(frozen=True)
+class ArchivePage:
+    entries: list[ArchiveEntry]
+    page: int
+    has_prev: bool
+    has_next: bool
+
+
+def archive_page(page: int = 1, *, per_page: int = PER_PAGE) -> ArchivePage:
+    """Sent editions, newest first; two queries whatever the page size."""
+    page = max(page, 1)
+    editions = list(
+        db.session.scalars(
+            sa.select(Edition)
+            .where(Edition.status == EditionStatus.SENT)
+            .order_by(Edition.sent_at.desc(), Edition.number.desc())
+            .offset((page - 1) * per_page)
+            .limit(per_page + 1)
+        )
+    )
+    has_next = len(editions) > per_page
+    editions = editions[:per_page]
+    counts = _item_counts([e.id for e in editions])
+    entries = [ArchiveEntry(e, *counts.get(e.id, (0, 0))) for e in editions]
+    return ArchivePage(entries, page, page > 1, has_next)
+
+
+def _item_counts(edition_ids: list[int]) -> dict[int, tuple[int, int]]:
+    if not edition_ids:
+        return {}
+    rows = db.session.execute(
+        sa.select(
+            EditionItem.edition_id,
+            sa.func.count(EditionItem.story_id),
+            sa.func.count(EditionItem.quote_id),
+        )
+        .where(EditionItem.edition_id.in_(edition_ids))
+        .group_by(EditionItem.edition_id)
+    ).all()
+    return {edition_id: (int(stories), int(quotes)) for edition_id, stories, quotes in rows}
+
+
+def edition_by_number(number: int) -> Edition | None:
+    return db.session.scalar(sa.select(Edition).where(Edition.number == number))
+
+
+def neighbours(edition: Edition) -> tuple[Edition | None, Edition | None]:
+    """The previous and next sent editions, for the page's "older / newer" links."""
+    if edition.status != EditionStatus.SENT:
+        return None, None
+    sent = sa.select(Edition).where(Edition.status == EditionStatus.SENT)
+    older = db.session.scalar(
+        sent.where(Edition.number < edition.number).order_by(Edition.number.desc()).limit(1)
+    )
+    newer = db.session.scalar(
+        sent.where(Edition.number > edition.number).order_by(Edition.number).limit(1)
+    )
+    return older, newer
+
+
+@dataclass(frozen=True)
+class Progress:
+    status: EditionStatus
+    total: int
+    sent: int
+    failed: int
+    pending: int
+
+    @property
+    def done(self) -> bool:
+        """Nothing left to watch: sent, and no delivery waiting (an admin's retry reopens it)."""
+        return self.pending == 0 and self.status == EditionStatus.SENT
+
+    @property
+    def percent(self) -> int:
+        if not self.total:
+            return 100 if self.done else 0
+        return int(100 * (self.sent + self.failed) / self.total)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "status": self.status.value,
+            "total": self.total,
+            "sent": self.sent,
+            "failed": self.failed,
+            "pending": self.pending,
+            "percent": self.percent,
+            "done": self.done,
+        }
+
+
+def progress(edition: Edition) -> Progress:
+    """Live figures from the delivery rows (one grouped COUNT on an indexed column pair)."""
+    rows = db.session.execute(
+        sa.select(Delivery.status, sa.func.count())
+        .where(Delivery.edition_id == edition.id)
+        .group_by(Delivery.status)
+    ).all()
+    counts = {DeliveryStatus(status): int(n) for status, n in rows}
+    if not counts and edition.status == EditionStatus.SENT:
+        # Sent before delivery rows existed (imported history, demo data): its own figures.
+        return Progress(edition.status, edition.recipients_count, edition.sent_count,
+                        edition.failed_count, 0)
+    pending = counts.get(DeliveryStatus.PENDING, 0) + counts.get(DeliveryStatus.SENDING, 0)
+    return Progress(
+        status=edition.status,
+        total=sum(counts.values()),
+        sent=counts.get(DeliveryStatus.SENT, 0),
+        failed=counts.get(DeliveryStatus.FAILED, 0),
+        pending=pending,
+    )
+
+
+def failed_deliveries(edition_id: int, *, limit: int = FAILED_LIST_LIMIT) -> list[Delivery]:
+    return list(
+        db.session.scalars(
+            sa.select(Delivery)
+            .where(Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.FAILED)
+            .order_by(Delivery.email)
+            .limit(limit)
+        )
+    )
+
+
+def feed_editions(limit: int = FEED_SIZE) -> list[Edition]:
+    return list(
+        db.session.scalars(
+            sa.select(Edition)
+            .where(Edition.status == EditionStatus.SENT)
+            .order_by(Edition.sent_at.desc(), Edition.number.desc())
+            .limit(limit)
+        )
+    )
+
+
+def count_view(edition: Edition) -> None:
+    """web_views + 1 in SQL: concurrent readers never lose a count, and no version bump (a
+    reader is not an editor's change)."""
+    table = Edition.__table__
+    db.session.execute(
+        sa.update(table).where(table.c.id == edition.id).values(web_views=table.c.web_views + 1)
+    )

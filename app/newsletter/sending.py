@@ -1,0 +1,896 @@
+"""Reliable sending: claim the edition, one Delivery row per recipient, send through the rows.
+
+The rows are the whole state, so any process can resume after any crash:
+
+1. `claim_edition`: one atomic UPDATE ... WHERE status='scheduled' → 'sending'. A second
+   scheduler (or machine) updates nothing and backs off.
+2. `create_deliveries`: freezes the compiled edition on the row and inserts one `pending`
+   Delivery per recipient, in one transaction (all or nothing; a resumed run sees them or not).
+3. `send_pending`: claims batches (pending → sending, `FOR UPDATE SKIP LOCKED` on PostgreSQL, so
+   several processes share the work; SQLite serializes the claim itself), sends them over one
+   SMTP connection and commits each row's outcome right after the server answers. Rows left in
+   `sending` by a killed process are taken back after NEWSLETTER_CLAIM_TIMEOUT_SECONDS, so at
+   most the messages of the batch in flight can go out twice, under the same Message-ID.
+4. `finish_edition`: once no row is pending, the edition becomes `sent`, its items `published`,
+   authors and recognized colleagues are notified (after the commit) and the next draft exists.
+
+`run_edition` chains these steps; the scheduler and `flask editions send N` both call it. These
+functions commit: each step must be durable before the next starts (call them outside another
+unit of work). `request_send_now`, `retry_failed` and `send_test` are ordinary services that
+leave the commit to the caller.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import queue
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.utils import make_msgid, parseaddr
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.engine import Connection, Row
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from app import audit
+from app.errors import IllegalTransition, NotFound, PermissionDenied, ValidationError
+from app.extensions import db
+from app.mail import HeaderInjectionError, SendResult, SendStatus, get_backend
+from app.models import (
+    Delivery,
+    DeliveryStatus,
+    Edition,
+    EditionItem,
+    EditionStatus,
+    Quote,
+    Recognition,
+    Revision,
+    Story,
+    SubmissionStatus,
+    User,
+    utcnow,
+)
+from app.newsletter import links, tokens
+from app.newsletter.compose import RenderedEdition, freeze_edition, render_edition
+from app.newsletter.mime import EditionMailer, send_with
+from app.newsletter.recipients import Recipient, RecipientReport, iter_recipients
+from app.newsletter.schedule import iso_week
+from app.settings import get_setting
+from app.workflow import edition_sources, transition_edition, transition_submission
+
+log = logging.getLogger(__name__)
+
+# Tunables (app.config or environment): docs/performance.md shows what batch size changes.
+DEFAULTS: dict[str, int] = {
+    "NEWSLETTER_BATCH_SIZE": 100,
+    "NEWSLETTER_MAX_ATTEMPTS": 5,
+    "NEWSLETTER_RETRY_BASE_SECONDS": 60,
+    "NEWSLETTER_RETRY_MAX_SECONDS": 3600,
+    "NEWSLETTER_CLAIM_TIMEOUT_SECONDS": 300,
+}
+INSERT_CHUNK = 1000
+# Transient failures in a row without any SMTP reply: the server is unreachable; stop this pass.
+CONNECTION_FAILURE_LIMIT = 3
+OPEN = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
+E = EditionStatus
+
+
+def setting(name: str) -> int:
+    """app.config first, then the environment (config.py does not declare these), then default."""
+    value = current_app.config.get(name)
+    if value is None:
+        value = os.environ.get(name) or DEFAULTS[name]
+    return int(value)
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+# -- the editor's "send now" -------------------------------------------------------------------
+
+
+def request_send_now(
+    edition: Edition, actor: User | None, *, now: datetime | None = None
+) -> Edition:
+    """Hand the edition to the sender: scheduled, due now. The scheduler (or the CLI) sends it;
+    a web request never sends thousands of emails itself. `actor=None` is the CLI/system."""
+    now = now or utcnow()
+    if edition.status == E.DRAFT:
+        if not edition.items and get_setting("empty_edition_policy") != "send_placeholder":
+            raise ValidationError(
+                f"Edition #{edition.number} is empty; add a story or a quote first."
+            )
+        if actor is None:
+            if not _promote_draft(edition.id, via="cli"):
+                raise IllegalTransition(f"Edition #{edition.number} changed; try again.")
+            db.session.refresh(edition)
+        else:
+            transition_edition(edition, E.SCHEDULED, actor=actor, now=now)
+    elif edition.status != E.SCHEDULED:
+        raise IllegalTransition(
+            f"Edition #{edition.number} is {edition.status.label.lower()}; it cannot be sent now."
+        )
+    edition.scheduled_at = now
+    audit.record(actor, "edition.send_now", edition, at=now.isoformat())
+    db.session.flush()
+    return edition
+
+
+def _promote_draft(edition_id: int, **details: Any) -> bool:
+    """draft → scheduled without an editor (the weekly send of a draft with items, the CLI).
+
+    The workflow's schedule rule wants a curator; the scheduler is the system acting on the
+    schedule the editors set, so it is the same atomic UPDATE ... WHERE as a claim, audited.
+    """
+    table = Edition.__table__
+    result = db.session.execute(
+        sa.update(table)
+        .where(table.c.id == edition_id, table.c.status.in_(edition_sources(E.SCHEDULED)))
+        .values(status=E.SCHEDULED, version=table.c.version + 1, updated_at=utcnow())
+    )
+    if result.rowcount != 1:
+        return False
+    audit.record(
+        None, "edition.schedule", object_type="edition", object_id=edition_id,
+        **{"from": E.DRAFT.value, "to": E.SCHEDULED.value, "automatic": True}, **details,
+    )  # fmt: skip
+    return True
+
+
+# -- 1. claim ------------------------------------------------------------------------------------
+
+
+def claim_edition(
+    edition_id: int,
+    *,
+    now: datetime | None = None,
+    worker_id: str | None = None,
+    from_draft: bool = False,
+) -> bool:
+    """Atomically take the edition for sending (scheduled → sending); False if someone else did
+    or it is no longer scheduled. `from_draft` first promotes a draft in the same transaction."""
+    now = now or utcnow()
+    worker_id = worker_id or default_worker_id()
+    table = Edition.__table__
+    db.session.commit()  # a fresh transaction whose first statement is the claim (SQLite lock)
+    try:
+        if from_draft:
+            _promote_draft(edition_id, worker=worker_id)
+        result = db.session.execute(
+            sa.update(table)
+            .where(table.c.id == edition_id, table.c.status.in_(edition_sources(E.SENDING)))
+            .values(
+                status=E.SENDING,
+                sending_started_at=now,
+                version=table.c.version + 1,  # editors holding the old version get a Conflict
+                updated_at=now,
+            )
+        )
+        if result.rowcount != 1:
+            db.session.rollback()
+            return False
+        week = iso_week(now.astimezone(_zone()).date())  # the week this edition uses up
+        db.session.execute(sa.update(table).where(table.c.id == edition_id).values(iso_week=week))
+        audit.record(
+            None, "edition.start_sending", object_type="edition", object_id=edition_id,
+            **{"from": E.SCHEDULED.value, "to": E.SENDING.value}, worker=worker_id,
+        )  # fmt: skip
+        db.session.commit()
+    except sa.exc.OperationalError:
+        # SQLite: another writer won the race for the lock; it has the edition (or will).
+        db.session.rollback()
+        log.info("edition %s: claim lost a lock race", edition_id)
+        return False
+    log.info("edition %s claimed by %s", edition_id, worker_id)
+    return True
+
+
+# -- 2. recipients -------------------------------------------------------------------------------
+
+
+def create_deliveries(edition: Edition, *, now: datetime | None = None) -> RecipientReport | None:
+    """Freeze the edition and insert one pending Delivery per recipient, in one transaction.
+
+    Returns None when the rows already exist (a resumed or second sender). The first statement
+    locks the edition row (PostgreSQL) / takes the write lock (SQLite), so two processes never
+    build the list twice.
+    """
+    now = now or utcnow()
+    edition_id = edition.id
+    db.session.commit()
+    _lock_edition(edition_id)
+    edition = _get_edition(edition_id, populate=True)
+    if edition.status != E.SENDING or _has_deliveries(edition_id):
+        db.session.rollback()
+        return None
+    freeze_edition(edition, now=now)
+    report = RecipientReport()
+    ids = _message_id_factory(edition)
+    chunk: list[dict[str, Any]] = []
+    for recipient in iter_recipients(report):
+        chunk.append(_delivery_row(edition_id, recipient, ids, now))
+        if len(chunk) >= INSERT_CHUNK:
+            db.session.execute(sa.insert(Delivery), chunk)
+            chunk = []
+    if chunk:
+        db.session.execute(sa.insert(Delivery), chunk)
+    edition.recipients_count = report.count
+    audit.record(None, "edition.recipients", edition, **report.as_details())
+    db.session.commit()
+    if report.invalid_count:
+        log.warning(
+            "edition #%s: %d invalid address(es) skipped: %s",
+            edition.number, report.invalid_count, ", ".join(report.invalid),
+        )  # fmt: skip
+    log.info("edition #%s: %d recipients", edition.number, report.count)
+    return report
+
+
+def _message_id_factory(edition: Edition) -> Callable[[Recipient], str]:
+    """Stable Message-IDs per delivery: stored on the row, reused by every retry and resume, so
+    a message sent twice (crash mid-batch) is recognisably the same message."""
+    nonce = secrets.token_hex(4)
+    domain = _sender_domain()
+
+    def message_id(recipient: Recipient) -> str:
+        key = (
+            f"u{recipient.user_id}"
+            if recipient.user_id is not None
+            else "x" + hashlib.sha256(recipient.email.encode()).hexdigest()[:16]
+        )
+        return f"<fgf.{edition.number}.{nonce}.{key}@{domain}>"
+
+    return message_id
+
+
+def _delivery_row(
+    edition_id: int, recipient: Recipient, ids: Callable[[Recipient], str], now: datetime
+) -> dict[str, Any]:
+    return {
+        "edition_id": edition_id,
+        "email": recipient.email,
+        "user_id": recipient.user_id,
+        "recipient_name": (recipient.name or None) and recipient.name[:120],
+        "status": DeliveryStatus.PENDING,
+        "attempts": 0,
+        "message_id": ids(recipient),
+        "created_at": now,
+    }
+
+
+# -- 3. sending ----------------------------------------------------------------------------------
+
+
+@dataclass
+class SendStats:
+    sent: int = 0
+    failed: int = 0
+    deferred: int = 0  # transient failure, retried later with backoff
+    batches: int = 0
+    stopped: str | None = None  # why a pass ended early (mail server unreachable)
+
+    @property
+    def processed(self) -> int:
+        return self.sent + self.failed + self.deferred
+
+
+Progress = Callable[[int], None]
+
+_CLAIM_COLUMNS = (
+    Delivery.id,
+    Delivery.email,
+    Delivery.user_id,
+    Delivery.recipient_name,
+    Delivery.message_id,
+    Delivery.attempts,
+)
+
+
+def send_pending(
+    edition_id: int,
+    *,
+    batch_size: int | None = None,
+    worker_id: str | None = None,
+    now: datetime | None = None,
+    progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> SendStats:
+    """Send every due pending delivery of the edition; safe to run in several processes.
+
+    `now` fixes the clock (tests): it decides which retries are due and stamps the rows.
+    `should_stop` is checked between batches (a graceful scheduler shutdown); what is left
+    stays pending for the next run.
+    """
+    stats = SendStats()
+    edition = _get_edition(edition_id)
+    if not edition.content_html:
+        return stats  # nothing frozen means no deliveries yet
+    mailer = mailer_for(edition, render_edition(edition))
+    number = edition.number
+    db.session.commit()  # the loop below has its own connection; hold no session transaction
+    size = batch_size or setting("NEWSLETTER_BATCH_SIZE")
+    lease = setting("NEWSLETTER_CLAIM_TIMEOUT_SECONDS")
+    clock: Callable[[], datetime] = (lambda: now) if now is not None else utcnow
+    recorder = _Recorder(db.engine)
+    sender = _BatchSender(mailer, recorder, clock, lease, progress, stats)
+    with db.engine.connect() as conn, recorder, get_backend() as backend:
+        released = _release_stale(conn, edition_id, clock(), lease)
+        if released:
+            log.warning("edition #%s: %d stale claim(s) released for resending", number, released)
+        while stats.stopped is None:
+            if should_stop is not None and should_stop():
+                stats.stopped = "shutting down"
+                break
+            rows = _claim_batch(conn, edition_id, clock(), size)
+            if not rows:
+                break
+            stats.batches += 1
+            sender.send_batch(conn, backend, rows)
+    log.info(
+        "edition #%s, %s: %d sent, %d failed, %d deferred%s",
+        number, worker_id or default_worker_id(), stats.sent, stats.failed, stats.deferred,
+        f" (stopped: {stats.stopped})" if stats.stopped else "",
+    )  # fmt: skip
+    return stats
+
+
+class _BatchSender:
+    """Sends claimed rows; each outcome goes to the `_Recorder`, which commits it at once."""
+
+    def __init__(
+        self,
+        mailer: EditionMailer,
+        recorder: _Recorder,
+        clock: Callable[[], datetime],
+        lease: int,
+        progress: Progress | None,
+        stats: SendStats,
+    ) -> None:
+        self.mailer = mailer
+        self.recorder = recorder
+        self.clock = clock
+        self.lease = lease
+        self.progress = progress
+        self.stats = stats
+        self.signer = tokens.serializer()
+        self.unsubscribe_prefix = links.unsubscribe_url("-")[:-1]
+        self.max_attempts = setting("NEWSLETTER_MAX_ATTEMPTS")
+        self.retry_base = setting("NEWSLETTER_RETRY_BASE_SECONDS")
+        self.retry_max = setting("NEWSLETTER_RETRY_MAX_SECONDS")
+
+    def send_batch(self, conn: Connection, backend: Any, rows: Sequence[Row]) -> None:
+        claimed_at = time.monotonic()
+        connection_failures = 0
+        for index, row in enumerate(rows):
+            if time.monotonic() - claimed_at > self.lease / 2:
+                _touch_claims(conn, [r.id for r in rows[index:]], self.clock())
+                claimed_at = time.monotonic()
+            self.recorder.check()  # never send what could not be recorded
+            result = self._send_one(backend, row)
+            self.recorder.put(self._outcome(row, result))
+            if result.ok:
+                connection_failures = 0
+            elif result.status is SendStatus.TRANSIENT and result.code is None:
+                connection_failures += 1
+                if connection_failures >= CONNECTION_FAILURE_LIMIT or (
+                    result.error or ""
+                ).startswith("cannot connect"):
+                    self.recorder.flush()
+                    _release(conn, [r.id for r in rows[index + 1 :]])
+                    self.stats.stopped = result.error or "mail server unreachable"
+                    return
+            if self.progress is not None:
+                self.progress(1)
+        self.recorder.flush()  # the batch is fully recorded before the next claim
+
+    def _send_one(self, backend: Any, row: Row) -> SendResult:
+        payload = {"u": row.user_id} if row.user_id is not None else {"e": row.email}
+        names = (row.recipient_name or "").split()
+        try:
+            message = self.mailer.message(
+                email_address=row.email,
+                name=row.recipient_name,
+                first_name=names[0] if names else None,
+                message_id=row.message_id,
+                unsubscribe_url=self.unsubscribe_prefix + self.signer.dumps(payload),
+            )
+        except (HeaderInjectionError, ValueError, UnicodeError) as exc:
+            return SendResult(SendStatus.PERMANENT, None, f"cannot build the message: {exc}")
+        return send_with(backend, message)
+
+    def _outcome(self, row: Row, result: SendResult) -> dict[str, Any]:
+        at = self.clock()
+        attempts = row.attempts + 1
+        status, error, next_at = DeliveryStatus.SENT, None, None
+        if result.ok:
+            self.stats.sent += 1
+        elif result.status is SendStatus.PERMANENT or attempts >= self.max_attempts:
+            status, error = DeliveryStatus.FAILED, _error(result)
+            self.stats.failed += 1
+            log.warning("delivery %s to %s failed: %s", row.id, row.email, error)
+        else:
+            delay = min(self.retry_base * 2 ** (attempts - 1), self.retry_max)
+            status, error = DeliveryStatus.PENDING, _error(result)
+            next_at = at + timedelta(seconds=delay)
+            self.stats.deferred += 1
+        return {
+            "b_id": row.id, "b_status": status, "b_attempts": attempts, "b_error": error,
+            "b_next": next_at, "b_sent_at": at if result.ok else None,
+        }  # fmt: skip
+
+
+class _Recorder:
+    """Commits delivery outcomes from a thread of its own, on its own connection.
+
+    The sender hands each outcome over the moment the SMTP server answers and goes on with the
+    next message, so the UPDATE + COMMIT runs while the socket waits for the server instead of
+    between messages. An outcome is committed within about one message's time; if the recorder
+    falls behind, it commits everything waiting in one transaction. `flush` (end of a batch)
+    waits until all is committed, so a crash repeats at most the batch in flight. If recording
+    fails, `check` raises in the sender before it sends anything else.
+    """
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self.queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.error: BaseException | None = None
+        # An in-memory SQLite database exists on one connection only: record inline there.
+        self.inline = engine.dialect.name == "sqlite" and engine.url.database in (None, "",
+                                                                                  ":memory:")
+        self.thread: threading.Thread | None = None
+        self._inline_conn: Connection | None = None
+
+    def __enter__(self) -> _Recorder:
+        if self.inline:
+            self._inline_conn = self.engine.connect()
+        else:
+            self.thread = threading.Thread(target=self._run, name="delivery-recorder", daemon=True)
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.thread is not None:
+            self.queue.put(None)
+            self.thread.join()
+        if self._inline_conn is not None:
+            self._inline_conn.close()
+        if self.error is not None and exc[0] is None:
+            raise RuntimeError("recording delivery outcomes failed") from self.error
+
+    def put(self, outcome: dict[str, Any]) -> None:
+        if self._inline_conn is not None:
+            self._write(self._inline_conn, [outcome])
+        else:
+            self.queue.put(outcome)
+
+    def flush(self) -> None:
+        if self.thread is not None:
+            self.queue.join()
+        self.check()
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise RuntimeError("recording delivery outcomes failed") from self.error
+
+    def _run(self) -> None:
+        with self.engine.connect() as conn:
+            while True:
+                first = self.queue.get()
+                if first is None:
+                    self.queue.task_done()
+                    return
+                outcomes = [first]
+                while True:  # whatever else is already waiting goes in the same commit
+                    try:
+                        item = self.queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is None:
+                        self.queue.put(None)  # handled on the next loop, after this commit
+                        self.queue.task_done()
+                        break
+                    outcomes.append(item)
+                try:
+                    if self.error is None:
+                        self._write(conn, outcomes)
+                except Exception as exc:  # noqa: BLE001 - handed to the sender thread
+                    log.exception("recording %d delivery outcome(s) failed", len(outcomes))
+                    self.error = exc
+                    conn.rollback()
+                finally:
+                    for _ in outcomes:
+                        self.queue.task_done()
+
+    @staticmethod
+    def _write(conn: Connection, outcomes: list[dict[str, Any]]) -> None:
+        conn.execute(_RECORD, outcomes)
+        conn.commit()
+
+
+# Built once: per message, only the parameters change (statement construction and cache-key
+# generation would cost more than the UPDATE itself).
+_deliveries = Delivery.__table__
+_RECORD = (
+    sa.update(_deliveries)
+    .where(_deliveries.c.id == sa.bindparam("b_id"))
+    .values(
+        status=sa.bindparam("b_status"),
+        attempts=sa.bindparam("b_attempts"),
+        last_error=sa.bindparam("b_error"),
+        next_attempt_at=sa.bindparam("b_next"),
+        sent_at=sa.bindparam("b_sent_at"),
+        claimed_at=None,
+    )
+)
+
+
+def _error(result: SendResult) -> str:
+    text = result.error or result.status.value
+    return text if result.code is None or str(result.code) in text else f"{result.code} {text}"
+
+
+def _claim_batch(conn: Connection, edition_id: int, now: datetime, size: int) -> list[Row]:
+    """pending → sending for up to `size` due rows, returned to this worker only."""
+    table = Delivery.__table__
+    due = (
+        sa.select(table.c.id)
+        .where(
+            table.c.edition_id == edition_id,
+            table.c.status == DeliveryStatus.PENDING,
+            sa.or_(table.c.next_attempt_at.is_(None), table.c.next_attempt_at <= now),
+        )
+        .order_by(table.c.id)
+        .limit(size)
+        .with_for_update(skip_locked=True)  # PostgreSQL; SQLite holds the write lock instead
+    )
+    rows = conn.execute(
+        sa.update(table)
+        .where(table.c.id.in_(due.scalar_subquery()), table.c.status == DeliveryStatus.PENDING)
+        .values(status=DeliveryStatus.SENDING, claimed_at=now)
+        .returning(*(table.c[c.key] for c in _CLAIM_COLUMNS))
+    ).all()
+    conn.commit()
+    return sorted(rows, key=lambda r: r.id)
+
+
+def _release_stale(conn: Connection, edition_id: int, now: datetime, lease: int) -> int:
+    """Rows a dead process claimed go back to pending: these are the ones that may repeat."""
+    table = Delivery.__table__
+    result = conn.execute(
+        sa.update(table)
+        .where(
+            table.c.edition_id == edition_id,
+            table.c.status == DeliveryStatus.SENDING,
+            table.c.claimed_at < now - timedelta(seconds=lease),
+        )
+        .values(status=DeliveryStatus.PENDING, claimed_at=None)
+    )
+    conn.commit()
+    return result.rowcount
+
+
+def _release(conn: Connection, ids: list[int]) -> None:
+    if not ids:
+        return
+    table = Delivery.__table__
+    conn.execute(
+        sa.update(table)
+        .where(table.c.id.in_(ids), table.c.status == DeliveryStatus.SENDING)
+        .values(status=DeliveryStatus.PENDING, claimed_at=None)
+    )
+    conn.commit()
+
+
+def _touch_claims(conn: Connection, ids: list[int], now: datetime) -> None:
+    """Renew the lease of a slow batch so no other worker mistakes it for abandoned."""
+    table = Delivery.__table__
+    conn.execute(
+        sa.update(table)
+        .where(table.c.id.in_(ids), table.c.status == DeliveryStatus.SENDING)
+        .values(claimed_at=now)
+    )
+    conn.commit()
+
+
+def mailer_for(
+    edition: Edition, rendered: RenderedEdition, *, subject_prefix: str = ""
+) -> EditionMailer:
+    sender = str(get_setting("sender") or current_app.config["MAIL_DEFAULT_SENDER"])
+    return EditionMailer(
+        rendered,
+        sender=sender,
+        web_url=links.edition_url(edition.number),
+        list_id=f"Feel Good Fridays <feel-good-fridays.{_sender_domain(sender)}>",
+        subject_prefix=subject_prefix,
+    )
+
+
+def _sender_domain(sender: str | None = None) -> str:
+    sender = sender or str(get_setting("sender") or current_app.config["MAIL_DEFAULT_SENDER"])
+    return parseaddr(sender)[1].rpartition("@")[2].lower() or "feelgood.local"
+
+
+# -- 4. finishing --------------------------------------------------------------------------------
+
+
+def finish_edition(edition: Edition, *, now: datetime | None = None) -> bool:
+    """sending → sent once no delivery is open: publish the items, notify people, open the next
+    edition. Exactly one process wins (row lock / write lock, then the version check)."""
+    now = now or utcnow()
+    edition_id = edition.id
+    db.session.commit()
+    try:
+        _lock_edition(edition_id)
+        edition = _get_edition(edition_id, populate=True, with_items=True)
+        if edition.status != E.SENDING or _open_count(edition_id):
+            db.session.rollback()
+            return False
+        counts = delivery_counts(edition_id)
+        edition.sent_count = counts.get(DeliveryStatus.SENT, 0)
+        edition.failed_count = counts.get(DeliveryStatus.FAILED, 0)
+        transition_edition(edition, E.SENT, actor=None, now=now,
+                           sent=edition.sent_count, failed=edition.failed_count)
+        published = _publish_items(edition, now)
+        _notify(edition, published)
+        _ensure_upcoming()
+        db.session.commit()  # the notifications go out after this commit
+    except (StaleDataError, sa.exc.OperationalError):
+        db.session.rollback()
+        log.info("edition %s: finishing lost a race; another process finishes it", edition_id)
+        return False
+    log.info("edition #%s sent: %d delivered, %d failed", edition.number, edition.sent_count,
+             edition.failed_count)
+    return True
+
+
+def _publish_items(edition: Edition, now: datetime) -> list[Story | Quote]:
+    published = []
+    for entry in edition.items:
+        item = entry.content
+        if item is not None and item.status == SubmissionStatus.APPROVED:
+            transition_submission(item, SubmissionStatus.PUBLISHED, actor=None, now=now)
+            published.append(item)
+    return published
+
+
+def _notify(edition: Edition, items: list[Story | Quote]) -> None:
+    """One "published" email per author and one "featured" email per recognized colleague."""
+    from app.notifications import notify_featured, notify_published
+
+    by_author: dict[int, list[Story | Quote]] = {}
+    featured: dict[int, list[Story]] = {}
+    people: dict[int, User] = {}
+    for item in items:
+        by_author.setdefault(item.author_id, []).append(item)
+        people[item.author_id] = item.author
+        if isinstance(item, Story):
+            for recognition in item.recognitions:
+                user = recognition.user
+                if user is not None and user.id != item.author_id:
+                    stories = featured.setdefault(user.id, [])
+                    if item not in stories:
+                        stories.append(item)
+                    people[user.id] = user
+    changes = _editor_changes([i for i in items if isinstance(i, Story)])
+    for author_id, authored in by_author.items():
+        notify_published(people[author_id], authored, edition, changes or None)
+    for user_id, stories in featured.items():
+        notify_featured(people[user_id], stories, edition)
+
+
+def _editor_changes(stories: list[Story]) -> dict[int, str]:
+    """What editors changed in each story since its author last saw it, for the author's email;
+    those revisions are then marked as told."""
+    from app.review.diff import diff_snapshots, summarize
+
+    if not stories:
+        return {}
+    revisions = db.session.scalars(
+        sa.select(Revision)
+        .where(Revision.object_type == "story", Revision.object_id.in_([s.id for s in stories]))
+        .order_by(Revision.object_id, Revision.number)
+    ).all()
+    by_story: dict[int, list[Revision]] = {}
+    for revision in revisions:
+        by_story.setdefault(revision.object_id, []).append(revision)
+    changes: dict[int, str] = {}
+    for story_id, history in by_story.items():
+        untold = [r for r in history if not r.author_notified]
+        if not untold:
+            continue
+        seen = [r for r in history if r.author_notified and r.number < untold[0].number]
+        summary = summarize(diff_snapshots(seen[-1].data if seen else None, history[-1].data))
+        if summary:
+            changes[story_id] = summary
+        for revision in untold:
+            revision.author_notified = True
+    return changes
+
+
+def _ensure_upcoming() -> None:
+    from app.editions.services import ensure_upcoming
+
+    ensure_upcoming()
+
+
+# -- the whole pipeline ---------------------------------------------------------------------------
+
+
+@dataclass
+class RunResult:
+    edition_id: int
+    claimed: bool = False
+    created: RecipientReport | None = None
+    stats: SendStats = field(default_factory=SendStats)
+    finished: bool = False
+    open_deliveries: int = 0
+
+
+def run_edition(
+    edition_id: int,
+    *,
+    now: datetime | None = None,
+    worker_id: str | None = None,
+    progress: Progress | None = None,
+    on_start: Callable[[int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> RunResult:
+    """Claim (if scheduled), build the recipient rows (once), send what is due, finish if done.
+
+    Joining an edition another process is sending is safe and shares the work; a `sent`
+    edition with pending rows (an admin's retry) just gets those sent. `on_start(total)` is
+    called before the first message with the number of open deliveries (progress bars).
+    """
+    worker_id = worker_id or default_worker_id()
+    result = RunResult(edition_id)
+    edition = _get_edition(edition_id, populate=True)
+    if edition.status == E.SCHEDULED:
+        result.claimed = claim_edition(edition_id, now=now, worker_id=worker_id)
+        edition = _get_edition(edition_id, populate=True)
+    if edition.status == E.SENDING:
+        result.created = create_deliveries(edition, now=now)
+    elif edition.status != E.SENT:
+        db.session.rollback()
+        return result
+    if on_start is not None:
+        on_start(_open_count(edition_id))
+    result.stats = send_pending(
+        edition_id, worker_id=worker_id, now=now, progress=progress, should_stop=should_stop
+    )
+    result.open_deliveries = _open_count(edition_id)
+    edition = _get_edition(edition_id, populate=True)
+    if edition.status == E.SENDING and not result.open_deliveries:
+        result.finished = finish_edition(edition, now=now)
+    elif edition.status == E.SENT:
+        refresh_counts(edition_id)
+    db.session.commit()
+    return result
+
+
+# -- admin: retry failed deliveries ---------------------------------------------------------------
+
+
+def retry_failed(edition: Edition, actor: User) -> int:
+    """Put failed deliveries back in the queue; the sender picks them up on its next poll."""
+    if not actor.is_admin:
+        raise PermissionDenied("Only administrators can retry failed deliveries.")
+    if edition.status not in (E.SENDING, E.SENT):
+        raise IllegalTransition(f"Edition #{edition.number} has not been sent.")
+    table = Delivery.__table__
+    result = db.session.execute(
+        sa.update(table)
+        .where(table.c.edition_id == edition.id, table.c.status == DeliveryStatus.FAILED)
+        .values(status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=None, claimed_at=None)
+    )
+    count = int(result.rowcount or 0)
+    if count:
+        audit.record(actor, "edition.retry_failed", edition, deliveries=count)
+    return count
+
+
+def refresh_counts(edition_id: int) -> None:
+    """Copy the delivery outcomes onto the edition (plain UPDATE: not an editor's change)."""
+    counts = delivery_counts(edition_id)
+    table = Edition.__table__
+    db.session.execute(
+        sa.update(table)
+        .where(table.c.id == edition_id)
+        .values(sent_count=counts.get(DeliveryStatus.SENT, 0),
+                failed_count=counts.get(DeliveryStatus.FAILED, 0))
+    )
+
+
+# -- the editor's test send -----------------------------------------------------------------------
+
+
+def send_test(edition: Edition, user: User) -> SendResult:
+    """The edition exactly as recipients get it (same builder), to `user` only, "[TEST]" subject.
+
+    Sent right away through the real mail service: the editor is waiting for it.
+    """
+    mailer = mailer_for(edition, render_edition(edition), subject_prefix="[TEST] ")
+    message = mailer.message(
+        email_address=user.email,
+        name=user.display_name,
+        first_name=user.first_name,
+        message_id=make_msgid(domain=_sender_domain()),
+        unsubscribe_url=links.unsubscribe_url(tokens.make_unsubscribe_token(user_id=user.id)),
+    )
+    with get_backend() as backend:
+        result = send_with(backend, message)
+    audit.record(user, "edition.test_send", edition, to=user.email, result=result.status.value)
+    if not result.ok:
+        log.warning("test send of edition #%s to %s failed: %s", edition.number, user.email,
+                    result.error)
+    return result
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def delivery_counts(edition_id: int) -> dict[DeliveryStatus, int]:
+    rows = db.session.execute(
+        sa.select(Delivery.status, sa.func.count())
+        .where(Delivery.edition_id == edition_id)
+        .group_by(Delivery.status)
+    ).all()
+    return {DeliveryStatus(status): int(count) for status, count in rows}
+
+
+def _open_count(edition_id: int) -> int:
+    return int(
+        db.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Delivery)
+            .where(Delivery.edition_id == edition_id, Delivery.status.in_(OPEN))
+        )
+        or 0
+    )
+
+
+def _has_deliveries(edition_id: int) -> bool:
+    return db.session.scalar(
+        sa.select(Delivery.id).where(Delivery.edition_id == edition_id).limit(1)
+    ) is not None
+
+
+def _lock_edition(edition_id: int) -> None:
+    """Serialize edition-level steps across processes with the first statement of the
+    transaction: a no-op UPDATE locks the row on PostgreSQL and takes SQLite's write lock."""
+    table = Edition.__table__
+    db.session.execute(
+        sa.update(table).where(table.c.id == edition_id).values(version=table.c.version)
+    )
+
+
+def _get_edition(edition_id: int, *, populate: bool = False, with_items: bool = False) -> Edition:
+    options = []
+    if with_items:
+        options = [
+            selectinload(Edition.items).selectinload(EditionItem.story).options(
+                selectinload(Story.recognitions).selectinload(Recognition.user),
+                selectinload(Story.author),
+            ),
+            selectinload(Edition.items).selectinload(EditionItem.quote).selectinload(Quote.author),
+        ]
+    edition = db.session.get(Edition, edition_id, populate_existing=populate, options=options)
+    if edition is None:
+        raise NotFound("There is no such edition.")
+    return edition
+
+
+def _zone():
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(get_setting("timezone"))

@@ -1,0 +1,206 @@
+"""Review forms: they parse what the browser sent; the rules live in `app.review.services`.
+
+Every form that changes an item carries the item's `version` as the editor saw it, so the
+service can refuse a decision or an edit made on a stale page.
+"""
+
+from __future__ import annotations
+
+from flask import request
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired, Optional
+from wtforms.widgets import HiddenInput
+
+from app.models import Edition, Quote, Story
+from app.review.queries import FilterOptions, QueueFilters
+from app.review.services import NOTE_MAX, QuoteEdit, StoryEdit
+
+
+def _initial(data: dict) -> dict | None:
+    """Stored values on GET; on POST the form shows exactly what was sent."""
+    return None if request.method == "POST" else data
+
+
+def _int_or_none(value: object) -> int | None:
+    if value in (None, "", "None"):
+        return None
+    try:
+        return int(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+class Blank(Optional):
+    """Like Optional (an empty value stops validation) without the "(optional)" hint: for
+    fields whose emptiness is meaningful (no subject yet, "use the weekly time")."""
+
+    field_flags: dict = {}
+
+
+class VersionField(IntegerField):
+    """The version of the item the editor is looking at (hidden)."""
+
+    widget = HiddenInput()
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__("Version", validators=[InputRequired("Reload the page and try again.")],
+                         **kwargs)
+
+
+class QueueFilterForm(FlaskForm):
+    """GET filters for the queue (no CSRF: it changes nothing)."""
+
+    class Meta:
+        csrf = False
+
+    # Never validated (a GET filter): no "(optional)" hints, unknown values are ignored.
+    kind = SelectField(
+        "Type",
+        choices=[SelectChoice("", "Stories and quotes"), SelectChoice("story", "Stories"),
+                 SelectChoice("quote", "Quotes")],
+    )
+    team = SelectField("Team", coerce=_int_or_none)
+    touchpoint = SelectField("Touchpoint", coerce=_int_or_none)
+    tag = SelectField("Tag")
+
+    def set_choices(self, options: FilterOptions) -> None:
+        self.team.choices = _choices(options.teams, "All teams")
+        self.touchpoint.choices = _choices(options.touchpoints, "All touchpoints")
+        tags = list(options.tags)
+        if self.tag.data and self.tag.data not in tags:
+            tags.append(self.tag.data)  # keep a filter from a bookmarked URL visible
+        self.tag.choices = _choices([(t, f"#{t}") for t in tags], "All tags")
+
+    def filters(self) -> QueueFilters:
+        kind = self.kind.data if self.kind.data in ("story", "quote") else None
+        return QueueFilters(
+            kind=kind,
+            team_id=_int_or_none(self.team.data),
+            touchpoint_id=_int_or_none(self.touchpoint.data),
+            tag=(self.tag.data or "").strip().lower() or None,
+        )
+
+
+def _choices(rows: list[tuple[object, str]], empty: str) -> list[SelectChoice]:
+    """An "empty" first option, then (value, label) rows."""
+    return [SelectChoice("", empty), *(SelectChoice(str(value), label) for value, label in rows)]
+
+
+def edition_choices(editions: list[Edition], draft_exists: bool) -> list[SelectChoice]:
+    """"Where should it go?": the upcoming edition by default, or another open one."""
+    choices = []
+    for edition in editions:
+        state = "upcoming" if edition.status == "draft" else "scheduled, going out soon"
+        choices.append(SelectChoice(str(edition.id), f"Edition #{edition.number} ({state})"))
+    if not draft_exists:
+        choices.insert(0, SelectChoice("", "The upcoming edition"))
+    return choices
+
+
+class ApproveForm(FlaskForm):
+    version = VersionField()
+    # Checked by the view (the edition may have closed since the page was drawn).
+    edition = SelectField("Add it to", validators=[Optional()], validate_choice=False)
+
+
+class RequestChangesForm(FlaskForm):
+    version = VersionField()
+    note = TextAreaField("Note to the author", render_kw={"maxlength": NOTE_MAX, "rows": 4})
+
+
+class RejectForm(FlaskForm):
+    version = VersionField()
+    reason = TextAreaField("Reason (sent to the author)",
+                           render_kw={"maxlength": NOTE_MAX, "rows": 4})
+
+
+class BulkApproveForm(FlaskForm):
+    """The queue's bulk form; the selected items arrive as repeated `items` values."""
+
+    edition = HiddenField(validators=[Optional()])
+
+
+class StoryEditForm(FlaskForm):
+    version = VersionField()
+    title = StringField("Title")
+    body_md = TextAreaField("The story (Markdown)", render_kw={"rows": 14})
+    touchpoint = SelectField("Touchpoint", coerce=_int_or_none, validators=[Optional()])
+    tags = StringField("Tags", validators=[Optional()])
+    customer_name = StringField("Customer's name", validators=[Optional()])
+    customer_organization = StringField("Customer's organization", validators=[Optional()])
+    customer_segment = StringField("Describe the customer without naming them",
+                                   validators=[Optional()])
+    customer_consent = BooleanField("The customer agreed to be named")
+
+    @classmethod
+    def for_story(cls, story: Story, touchpoints: list[tuple[int, str]]) -> StoryEditForm:
+        form = cls(
+            data=_initial({
+                "version": story.version,
+                "title": story.title,
+                "body_md": story.body_md,
+                "touchpoint": story.touchpoint_id,
+                "tags": ", ".join(t.name for t in story.tags),
+                "customer_name": story.customer_name or "",
+                "customer_organization": story.customer_organization or "",
+                "customer_segment": story.customer_segment or "",
+                "customer_consent": story.customer_consent,
+            })
+        )
+        form.touchpoint.choices = _choices(touchpoints, "Not specified")
+        return form
+
+    def to_edit(self) -> StoryEdit:
+        return StoryEdit(
+            title=self.title.data or "",
+            body_md=self.body_md.data or "",
+            touchpoint_id=_int_or_none(self.touchpoint.data),
+            tags=self.tags.data or "",
+            customer_name=self.customer_name.data or "",
+            customer_organization=self.customer_organization.data or "",
+            customer_segment=self.customer_segment.data or "",
+            customer_consent=bool(self.customer_consent.data),
+        )
+
+
+class QuoteEditForm(FlaskForm):
+    version = VersionField()
+    text = TextAreaField("The quote (Markdown)", render_kw={"rows": 6})
+    anonymous = BooleanField("Keep the customer anonymous")
+    customer_name = StringField("Customer's name", validators=[Optional()])
+    customer_role = StringField("Customer's role", validators=[Optional()])
+    customer_organization = StringField("Customer's organization", validators=[Optional()])
+    customer_consent = BooleanField("The customer agreed to be named")
+
+    @classmethod
+    def for_quote(cls, quote: Quote) -> QuoteEditForm:
+        return cls(
+            data=_initial({
+                "version": quote.version,
+                "text": quote.text,
+                "anonymous": quote.anonymous,
+                "customer_name": quote.customer_name or "",
+                "customer_role": quote.customer_role or "",
+                "customer_organization": quote.customer_organization or "",
+                "customer_consent": quote.customer_consent,
+            })
+        )
+
+    def to_edit(self) -> QuoteEdit:
+        return QuoteEdit(
+            text=self.text.data or "",
+            anonymous=bool(self.anonymous.data),
+            customer_name=self.customer_name.data or "",
+            customer_role=self.customer_role.data or "",
+            customer_organization=self.customer_organization.data or "",
+            customer_consent=bool(self.customer_consent.data),
+        )

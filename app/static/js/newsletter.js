@@ -1,0 +1,95 @@
+/*
+ * Feel Good Fridays: live sending progress on an edition page (editors).
+ *
+ * The section carrying data-progress-url polls that JSON endpoint every few seconds while the
+ * edition is sending or has deliveries pending, updates the figures and the <progress> bar,
+ * announces completion to screen readers, and stops when everything is done (or the tab is
+ * hidden, resuming when it is visible again). Without JavaScript the page shows the figures
+ * of the moment it was loaded.
+ */
+(function () {
+  "use strict";
+
+  var INTERVAL = 3000;
+  var section = document.querySelector("[data-progress-url]");
+  if (!section || !window.fgf) {
+    return;
+  }
+  var url = section.getAttribute("data-progress-url");
+  var meter = section.querySelector("[data-progress-meter]");
+  var note = section.querySelector("[data-progress-note]");
+  var badge = section.querySelector("[data-progress-badge] .badge");
+  var timer = null;
+  var failures = 0;
+  var finished = false;
+
+  function show(data) {
+    ["total", "sent", "failed", "pending"].forEach(function (key) {
+      var el = section.querySelector('[data-progress="' + key + '"]');
+      if (el) {
+        el.textContent = String(data[key]);
+      }
+    });
+    if (meter) {
+      meter.value = data.percent;
+      meter.textContent = data.percent + "%";
+    }
+    if (badge && data.status) {
+      badge.className = "badge badge--" + data.status;
+      badge.textContent = data.status.charAt(0).toUpperCase() + data.status.slice(1);
+    }
+  }
+
+  function finish(data) {
+    finished = true;
+    stop();
+    if (note) {
+      note.textContent = "All done: " + data.sent + " sent, " + data.failed + " failed.";
+    }
+    window.fgf.announce("Sending finished: " + data.sent + " sent, " + data.failed + " failed.");
+  }
+
+  function poll() {
+    window.fgf
+      .getJSON(url)
+      .then(function (data) {
+        failures = 0;
+        show(data);
+        if (data.done) {
+          finish(data);
+        } else {
+          schedule();
+        }
+      })
+      .catch(function () {
+        failures += 1;
+        if (note && failures >= 3) {
+          note.textContent = "Can’t reach the server; retrying.";
+        }
+        schedule(Math.min(INTERVAL * Math.pow(2, failures), 60000));
+      });
+  }
+
+  function schedule(delay) {
+    stop();
+    if (document.visibilityState === "hidden") {
+      return; // resumed by the visibilitychange handler
+    }
+    timer = window.setTimeout(poll, delay || INTERVAL);
+  }
+
+  function stop() {
+    if (timer !== null) {
+      window.clearTimeout(timer);
+      timer = null;
+    }
+  }
+
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible" && timer === null && !finished) {
+      poll();
+    }
+  });
+
+  schedule();
+})();

@@ -1,0 +1,338 @@
+"""Benchmark newsletter sending against a raw smtplib baseline, in the same run.
+
+    .venv/bin/python bench/send.py                          # 20,000 recipients, temp SQLite DB
+    .venv/bin/python bench/send.py --recipients 100000      # the memory target
+    .venv/bin/python bench/send.py --database-url postgresql://postgres@127.0.0.1:5432/postgres
+
+Seeds N active recipients and a realistic edition (four stories, two quotes, ~20 KB of HTML) in a
+throwaway database (a temp SQLite file, or a fresh database on the given PostgreSQL server,
+dropped afterwards). Starts bench/smtp_sink.py, an aiosmtpd server that accepts and counts, in
+its own process. Then, each in its own subprocess so their peak RSS is their own:
+
+* platform: the production code path: `claim_edition`, `create_deliveries` (freeze, one row per
+  recipient), `send_pending` (batch claims, one reused SMTP connection, a committed row update
+  per message), `finish_edition`;
+* baseline: a raw smtplib loop sending one pre-built message (the platform's own bytes for the
+  first recipient) to N addresses over one connection: no database, no rendering, nothing.
+
+Prints messages per second for both (the platform's send phase, and end to end), the ratio, and
+each process's peak RSS (ru_maxrss). Targets: send-phase ratio >= 0.8; platform peak RSS < 200 MB
+at 100,000 recipients.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import smtplib
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import sqlalchemy as sa  # noqa: E402
+
+TARGET_RATIO = 0.8
+TARGET_RSS_MB = 200
+SEED_CHUNK = 5_000
+SENDER = "feelgood@example.com"
+
+STORY = (
+    "A customer called at {hour} pm: her card had been blocked at an airport check-in desk, two "
+    "children in tow and a flight boarding in forty minutes.\n\n**{name}** stayed on the line, "
+    "verified her identity, lifted the block and then called the airline's desk to explain. "
+    "She boarded with ten minutes to spare.\n\n> \"I expected a script. I got a person who cared "
+    "whether we made it.\"\n\n{name} wrote up the gap in our overnight verification process the "
+    "next morning, and Finance changed the rule within a week. A small fix, a big difference: "
+    "the next family in the same situation will not even notice there was a problem. "
+    "[Read the process note](https://intranet.example.com/process/{hour}).\n\n"
+    "- stayed calm\n- owned the problem\n- fixed the cause, not just the case"
+)
+
+
+# -- parent: orchestration ----------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--recipients", type=int, default=20_000)
+    parser.add_argument("--database-url", help="PostgreSQL server URL (a fresh DB is created)")
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--child", choices=["seed", "platform", "baseline"], help=argparse.SUPPRESS)
+    parser.add_argument("--job", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        return _child(args.child, json.loads(args.job))
+
+    load = os.getloadavg()[0]
+    with _database(args.database_url) as url:
+        print(f"seeding {args.recipients:,} recipients in {_redact(url)} ...", flush=True)
+        job = {"url": url, "batch_size": args.batch_size, "recipients": args.recipients}
+        job["edition_id"] = _run_child("seed", job)["edition_id"]
+        sink, port = _start_sink()
+        job["port"] = port
+        try:
+            # Baseline before and after the platform: the machine's speed may drift meanwhile.
+            job["message_file"] = _run_child("seed", {**job, "message_only": True})["message_file"]
+            before = _run_child("baseline", job)
+            platform = _run_child("platform", job)
+            after = _run_child("baseline", job)
+        finally:
+            sink.terminate()
+            count = sink.communicate(timeout=30)[0].strip().splitlines()[-1]
+        Path(job["message_file"]).unlink(missing_ok=True)
+    _report(args, platform, [before, after], count, [load, os.getloadavg()[0]])
+    return 0
+
+
+def _run_child(kind: str, job: dict) -> dict:
+    process = subprocess.run(
+        [sys.executable, __file__, "--child", kind, "--job", json.dumps(job)],
+        capture_output=True, text=True, check=False,
+    )
+    if process.returncode != 0:
+        sys.exit(f"{kind} failed:\n{process.stderr[-4000:]}")
+    return json.loads(process.stdout.strip().splitlines()[-1])
+
+
+def _report(args, platform: dict, baselines: list[dict], sink: str, load: list[float]) -> None:
+    n = args.recipients
+    send_rate = platform["sent"] / platform["send_s"]
+    total_s = platform["prepare_s"] + platform["send_s"] + platform["finish_s"]
+    rates = [b["sent"] / b["send_s"] for b in baselines]
+    base_rate = sum(rates) / len(rates)
+    ratio = send_rate / base_rate
+    rss_mb = platform["hwm_kb"] / 1024
+    base_cpu = sum(b["send_cpu_s"] for b in baselines) / sum(b["sent"] for b in baselines)
+    print()
+    print(f"recipients                 {n:>10,}   batch size {args.batch_size}")
+    print(f"message size               {platform['message_bytes']:>10,} bytes")
+    print(f"platform: prepare          {platform['prepare_s']:>10.2f} s  (claim, freeze, rows)")
+    print(f"platform: send             {platform['send_s']:>10.2f} s  {send_rate:>8.0f} msg/s")
+    print(f"platform: finish           {platform['finish_s']:>10.2f} s")
+    print(f"platform: end to end       {total_s:>10.2f} s  {n / total_s:>8.0f} msg/s")
+    print("baseline: raw smtplib      "
+          + "  ".join(f"{b['send_s']:.2f} s {r:.0f} msg/s" for b, r in zip(baselines, rates,
+                                                                         strict=True))
+          + f"  (mean {base_rate:.0f} msg/s)")
+    print(f"ratio (send / baseline)    {ratio:>10.2f}    target >= {TARGET_RATIO}")
+    print(f"ratio (end to end)         {(n / total_s) / base_rate:>10.2f}")
+    print(f"sender CPU per message     {1e3 * platform['send_cpu_s'] / n:>10.3f} ms"
+          f"  (baseline {1e3 * base_cpu:.3f} ms)")
+    print(f"platform peak RSS          {rss_mb:>10.1f} MB  target < {TARGET_RSS_MB} MB"
+          f"  (ru_maxrss {platform['maxrss_kb'] / 1024:.1f} MB)")
+    print(f"baseline peak RSS          {baselines[0]['hwm_kb'] / 1024:>10.1f} MB")
+    print(f"sink                       {sink}  (messages recipients bytes)")
+    print(f"load average (1 min)       {load[0]:.2f} before, {load[1]:.2f} after"
+          f"  ({os.cpu_count()} CPUs)")
+    ok = ratio >= TARGET_RATIO and (n < 100_000 or rss_mb < TARGET_RSS_MB)
+    print("result                     " + ("OK" if ok else "BELOW TARGET"))
+
+
+def _start_sink() -> tuple[subprocess.Popen, int]:
+    sink = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / "smtp_sink.py")], stdout=subprocess.PIPE, text=True
+    )
+    line = sink.stdout.readline().split()
+    if line[:1] != ["READY"]:
+        sys.exit("the SMTP sink did not start")
+    return sink, int(line[1])
+
+
+class _database:
+    """A throwaway database: temp SQLite file, or a fresh PostgreSQL database (dropped after)."""
+
+    def __init__(self, server_url: str | None) -> None:
+        self.server_url = server_url
+        self.tmp: tempfile.TemporaryDirectory | None = None
+        self.name: str | None = None
+
+    def __enter__(self) -> str:
+        if not self.server_url:
+            self.tmp = tempfile.TemporaryDirectory(prefix="fgf-bench-send-")
+            return f"sqlite:///{self.tmp.name}/bench.db"
+        base = sa.make_url(self.server_url).set(drivername="postgresql+psycopg")
+        self.name = f"fgf_bench_send_{uuid.uuid4().hex[:8]}"
+        self.admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+        with self.admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{self.name}"')
+        return base.set(database=self.name).render_as_string(hide_password=False)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.tmp is not None:
+            self.tmp.cleanup()
+        if self.name is not None:
+            with self.admin.connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+            self.admin.dispose()
+
+
+def _redact(url: str) -> str:
+    return sa.make_url(url).render_as_string(hide_password=True)
+
+
+def _seed(url: str, recipients: int) -> dict:
+    """Schema by the migrations, then bulk Core inserts; returns the scheduled edition's id."""
+    from flask_migrate import upgrade
+
+    from app import create_app
+    from app.extensions import db
+    from app.models import (
+        Edition,
+        EditionItem,
+        EditionStatus,
+        Quote,
+        QuoteSource,
+        Recognition,
+        Role,
+        Story,
+        SubmissionStatus,
+        User,
+        utcnow,
+    )
+    from app.richtext import render_markdown
+
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=url, LOG_LEVEL="WARNING")
+    with app.app_context():
+        upgrade()
+        now = utcnow()
+        users = User.__table__
+        for start in range(0, recipients, SEED_CHUNK):
+            db.session.execute(users.insert(), [
+                {"email": f"person{i}@staff.example.com", "display_name": f"Person{i} Example",
+                 "role": Role.EMPLOYEE, "is_active": True, "email_opt_out": False,
+                 "security_stamp": f"s{i}", "created_at": now}
+                for i in range(start, min(start + SEED_CHUNK, recipients))
+            ])
+        db.session.commit()
+        author, hero, other = db.session.scalars(sa.select(User).order_by(User.id).limit(3)).all()
+        edition = Edition(number=1, status=EditionStatus.SCHEDULED, subject="Four teams, one week",
+                          intro_md="Welcome to **this week's** edition: four stories and two "
+                                   "customers who took the time to say thank you.")
+        edition.intro_html = str(render_markdown(edition.intro_md))
+        for i, name in enumerate(["Noah", "Amina", "Lucas", "Mei"]):
+            body = STORY.format(hour=i + 7, name=name)
+            story = Story(title=f"Story {i + 1}: {name} saved the day", body_md=body,
+                          body_html=str(render_markdown(body)), author=author,
+                          status=SubmissionStatus.APPROVED, customer_segment="retail banking")
+            story.recognitions = [Recognition(user=hero, position=0),
+                                  Recognition(user=other, position=1)]
+            edition.items.append(EditionItem(story=story, position=2 * i))
+        for i in range(2):
+            text = "You made my week. Thank you for listening, and for fixing it for good."
+            quote = Quote(text=text, text_html=str(render_markdown(text)), author=author,
+                          status=SubmissionStatus.APPROVED, source=QuoteSource.SURVEY,
+                          nps_score=10, received_on=date.today())
+            edition.items.append(EditionItem(quote=quote, position=2 * i + 1))
+        db.session.add(edition)
+        db.session.commit()
+        edition_id = edition.id
+        db.engine.dispose()
+    return {"edition_id": edition_id}
+
+
+# -- children: the measured processes -----------------------------------------------------------
+
+
+def _child(kind: str, job: dict) -> int:
+    if kind == "seed":
+        result = _message(job) if job.get("message_only") else _seed(job["url"], job["recipients"])
+    else:
+        result = _platform(job) if kind == "platform" else _baseline(job)
+    result["maxrss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result["hwm_kb"] = _peak_rss_kb()
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+def _peak_rss_kb() -> int:
+    """This process's own peak RSS (VmHWM). ru_maxrss would also count the parent's RSS at
+    fork time, which Linux carries over exec."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _platform(job: dict) -> dict:
+    from app import create_app
+    from app.extensions import db
+    from app.models import Edition
+    from app.newsletter import sending
+
+    app = create_app(
+        "testing",
+        SQLALCHEMY_DATABASE_URI=job["url"],
+        MAIL_BACKEND="smtp",
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT=job["port"],
+        MAIL_DEFAULT_SENDER=f"Feel Good Fridays <{SENDER}>",
+        NEWSLETTER_BATCH_SIZE=job["batch_size"],
+        LOG_LEVEL="WARNING",
+    )
+    with app.app_context():
+        edition_id = job["edition_id"]
+        t0 = time.perf_counter()
+        assert sending.claim_edition(edition_id)
+        edition = db.session.get(Edition, edition_id)
+        report = sending.create_deliveries(edition)
+        t1, c1 = time.perf_counter(), time.process_time()
+        stats = sending.send_pending(edition_id)
+        t2, c2 = time.perf_counter(), time.process_time()
+        edition = db.session.get(Edition, edition_id)
+        sending.finish_edition(edition, now=datetime.now(UTC))
+        t3 = time.perf_counter()
+        db.engine.dispose()
+    assert report is not None and stats.sent == report.count == job["recipients"], stats
+    return {"prepare_s": t1 - t0, "send_s": t2 - t1, "finish_s": t3 - t2, "sent": stats.sent,
+            "send_cpu_s": c2 - c1, "message_bytes": Path(job["message_file"]).stat().st_size}
+
+
+def _message(job: dict) -> dict:
+    """The bytes the baseline replays: this edition's message to its first recipient, built
+    by the platform (compiled as at send time) before anything is sent."""
+    from app import create_app
+    from app.extensions import db
+    from app.models import Edition
+    from app.newsletter import links, sending, tokens
+    from app.newsletter.compose import compile_edition
+
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=job["url"], LOG_LEVEL="WARNING",
+                     MAIL_DEFAULT_SENDER=f"Feel Good Fridays <{SENDER}>")
+    with app.app_context():
+        edition = db.session.get(Edition, job["edition_id"])
+        message = sending.mailer_for(edition, compile_edition(edition)).message(
+            email_address="person0@staff.example.com", name="Person0 Example",
+            first_name="Person0", message_id="<bench@example.com>",
+            unsubscribe_url=links.unsubscribe_url(tokens.make_unsubscribe_token(user_id=1)),
+        )
+        db.engine.dispose()
+    path = Path(tempfile.gettempdir()) / f"fgf-bench-message-{uuid.uuid4().hex}.eml"
+    path.write_bytes(message.wire_bytes())
+    return {"message_file": str(path)}
+
+
+def _baseline(job: dict) -> dict:
+    data = Path(job["message_file"]).read_bytes()
+    n = job["recipients"]
+    addresses = [f"person{i}@staff.example.com" for i in range(n)]
+    t0, c0 = time.perf_counter(), time.process_time()
+    with smtplib.SMTP("127.0.0.1", job["port"], timeout=30) as conn:
+        for address in addresses:
+            conn.sendmail(SENDER, [address], data)
+    return {"send_s": time.perf_counter() - t0, "send_cpu_s": time.process_time() - c0, "sent": n}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""In a real browser: an editor approves from the queue (one from its page, the rest in bulk),
+arranges the upcoming edition by drag and drop and with the keyboard, and previews it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from app.editions.queries import ordered_items
+from app.extensions import db
+from app.models import Edition, EditionStatus, Role, SubmissionStatus
+from tests.browser.conftest import sign_in
+
+pytestmark = pytest.mark.browser
+S = SubmissionStatus
+
+
+def _titles(page) -> list[str]:
+    return page.locator("[data-edition-items] .edition-item__title").all_inner_texts()
+
+
+def _saved_order() -> list[str]:
+    db.session.rollback()  # end this thread's read snapshot: the server committed since
+    edition = db.session.scalar(db.select(Edition).where(Edition.status == EditionStatus.DRAFT))
+    return [e.content.title for e in ordered_items(edition)]
+
+
+def test_approve_reorder_and_preview(page, make_user, make_story):
+    from playwright.sync_api import expect
+
+    editor = make_user(Role.EDITOR, display_name="Dana Whitfield", email="dana@example.com")
+    noah = make_user(display_name="Noah Levi")
+    now = datetime.now(UTC)
+    for age, title in ((4, "Alpha: the late-night call"), (3, "Bravo: cake at the till"),
+                       (2, "Charlie: the umbrella")):
+        make_story(status=S.SUBMITTED, title=title, colleagues=[noah],
+                   submitted_at=now - timedelta(days=age))
+    db.session.commit()
+    page.on("dialog", lambda dialog: dialog.accept())  # the bulk form's confirmation
+
+    sign_in(page, editor, next_path="/review")
+    nav = page.get_by_role("navigation", name="Main")
+    expect(nav.get_by_role("link", name="Review 3 waiting")).to_be_visible()
+
+    # Approve the oldest from its review page.
+    page.get_by_role("link", name="Review Alpha: the late-night call").click()
+    expect(page.get_by_role("heading", name="As it will appear in the newsletter")).to_be_visible()
+    page.get_by_role("button", name="Approve", exact=True).click()
+    expect(page.get_by_role("status").filter(has_text="lined up for edition #1")).to_be_visible()
+
+    # The rest in bulk: "select all" exists only with JavaScript.
+    page.get_by_label("Select all on this page").check()
+    expect(page.get_by_role("button", name="Approve selected (2)")).to_be_visible()
+    page.get_by_role("button", name="Approve selected (2)").click()
+    expect(page.get_by_text("Approved 2 of 2 selected items")).to_be_visible()
+    expect(page.get_by_role("heading", name="All caught up")).to_be_visible()
+
+    # The upcoming edition, in approval order.
+    nav.get_by_role("link", name="Upcoming edition").click()
+    expect(page.locator("[data-edition-items] .edition-item")).to_have_count(3)
+    assert _titles(page) == ["Alpha: the late-night call", "Bravo: cake at the till",
+                             "Charlie: the umbrella"]
+
+    # Drag Charlie above Alpha; the order is saved without a reload.
+    items = page.locator("[data-edition-items] .edition-item")
+    items.nth(2).drag_to(items.nth(0), target_position={"x": 40, "y": 4})
+    expect(page.locator("[data-edition-items] .edition-item__title").first).to_have_text(
+        "Charlie: the umbrella")
+    # Announced once the server has saved it.
+    expect(page.locator("#fgf-live")).to_contain_text("Charlie: the umbrella is now number 1")
+    assert _saved_order() == ["Charlie: the umbrella", "Alpha: the late-night call",
+                              "Bravo: cake at the till"]
+
+    # Keyboard: "Down" on the first item moves it, and focus stays on that button.
+    first_down = page.locator("#" + page.locator("[data-edition-items] .edition-item").first
+                              .get_attribute("id") + " [data-move-button='down']")
+    first_down.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("[data-edition-items] .edition-item__title").nth(1)).to_have_text(
+        "Charlie: the umbrella")
+    expect(first_down).to_be_focused()
+    expect(page.locator("#fgf-live")).to_contain_text("Charlie: the umbrella is now number 2")
+    assert _saved_order() == ["Alpha: the late-night call", "Charlie: the umbrella",
+                              "Bravo: cake at the till"]
+
+    # A reload shows the saved order (and positions).
+    page.reload()
+    assert _titles(page) == ["Alpha: the late-night call", "Charlie: the umbrella",
+                             "Bravo: cake at the till"]
+    expect(page.locator("[data-position]").nth(1)).to_have_text("2")
+
+    # Preview: the email in its sandboxed frame, the plain text and the web page.
+    page.get_by_role("link", name="Preview", exact=True).click()
+    expect(page.get_by_role("heading", name="Preview of edition #1")).to_be_visible()
+    frame = page.frame_locator("iframe.preview-frame")
+    expect(frame.get_by_text("Charlie: the umbrella").first).to_be_visible()
+    expect(page.locator(".preview-text")).to_contain_text("Alpha: the late-night call")
+    expect(page.locator(".preview-web")).to_contain_text("Bravo: cake at the till")

@@ -1,0 +1,110 @@
+"""Applause: one per person per published story, with and without JavaScript."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import sqlalchemy as sa
+
+from app.errors import NotFound
+from app.models import Reaction, SubmissionStatus
+from app.reading import services
+
+P = SubmissionStatus.PUBLISHED
+
+
+def reactions(db, story_id: int) -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(Reaction).where(Reaction.story_id == story_id)
+    )
+
+
+@pytest.fixture
+def story(db, make_story):
+    story = make_story(status=P, title="Applaudable")
+    db.session.commit()
+    return story
+
+
+def test_form_post_applauds_and_redirects_back(db, employee_client, story):
+    response = employee_client.post(f"/stories/{story.id}/applause", data={"applaud": "1"})
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(f"/stories/{story.id}#applause")
+    assert reactions(db, story.id) == 1
+
+    page = employee_client.get(f"/stories/{story.id}").get_data(as_text=True)
+    assert 'aria-pressed="true"' in page
+    assert re.search(r'data-applause-count>1<', page)
+    # The count shows in lists too.
+    home = employee_client.get("/").get_data(as_text=True)
+    assert re.search(r"</svg> 1<span class=\"visually-hidden\"> applause", home)
+
+
+def test_applause_is_one_per_person_and_can_be_taken_back(db, employee_client, story):
+    url = f"/stories/{story.id}/applause"
+    employee_client.post(url, data={"applaud": "1"})
+    employee_client.post(url, data={"applaud": "1"})  # a double click changes nothing
+    assert reactions(db, story.id) == 1
+    employee_client.post(url, data={"applaud": "0"})
+    assert reactions(db, story.id) == 0
+    employee_client.post(url)  # no explicit state: toggle
+    assert reactions(db, story.id) == 1
+    employee_client.post(url)
+    assert reactions(db, story.id) == 0
+
+
+def test_safe_return_address_only(db, employee_client, story):
+    url = f"/stories/{story.id}/applause"
+    response = employee_client.post(url, data={"applaud": "1", "next": "/search?q=x"})
+    assert response.headers["Location"].endswith("/search?q=x#applause")
+    response = employee_client.post(url, data={"applaud": "1", "next": "https://evil.example/"})
+    assert response.headers["Location"].endswith(f"/stories/{story.id}#applause")
+
+
+@pytest.mark.app_config(WTF_CSRF_ENABLED=True)
+def test_json_toggle_with_csrf_header(db, employee_client, story):
+    page = employee_client.get(f"/stories/{story.id}").get_data(as_text=True)
+    token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
+    headers = {"Accept": "application/json", "X-CSRFToken": token}
+    url = f"/stories/{story.id}/applause"
+
+    response = employee_client.post(url, json={"applaud": True}, headers=headers)
+    assert response.status_code == 200
+    assert response.get_json() == {"applauded": True, "count": 1}
+    response = employee_client.post(url, json={"applaud": False}, headers=headers)
+    assert response.get_json() == {"applauded": False, "count": 0}
+
+    refused = employee_client.post(url, json={"applaud": True}, headers={"Accept": "application/json"})
+    assert refused.status_code == 400
+    assert reactions(db, story.id) == 0
+
+
+def test_only_published_stories_can_be_applauded(db, employee_client, make_story):
+    draft = make_story(status=SubmissionStatus.APPROVED)
+    db.session.commit()
+    response = employee_client.post(
+        f"/stories/{draft.id}/applause", headers={"Accept": "application/json"}
+    )
+    assert response.status_code == 404
+    assert "published" in response.get_json()["error"]
+    assert employee_client.post("/stories/999999/applause").status_code == 404
+    assert reactions(db, draft.id) == 0
+
+
+def test_anonymous_visitors_are_sent_to_sign_in(client, story):
+    response = client.post(f"/stories/{story.id}/applause")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_service_counts_everyone_and_tolerates_a_race(db, make_user, story):
+    first, second = make_user(), make_user()
+    assert services.set_applause(story.id, first, True) == services.ApplauseState(True, 1)
+    assert services.set_applause(story.id, second, None) == services.ApplauseState(True, 2)
+    # The row is already there (another tab, a concurrent click): the insert's unique
+    # violation is absorbed in a savepoint, and the transaction carries on.
+    assert services.set_applause(story.id, first, True) == services.ApplauseState(True, 2)
+    db.session.commit()
+    assert reactions(db, story.id) == 2
+    with pytest.raises(NotFound):
+        services.set_applause(999999, first, True)
