@@ -74,7 +74,11 @@ def test_home_a_year_ago_this_week(db, employee_client, make_story):
     ("now", "tz", "expected_start"),
     [
         # Thursday of ISO week 2026-W48 -> Monday of 2025-W48 in Paris (UTC+1 in winter).
-        (datetime(2026, 11, 26, 12, tzinfo=UTC), "Europe/Paris", datetime(2025, 11, 23, 23, tzinfo=UTC)),
+        (
+            datetime(2026, 11, 26, 12, tzinfo=UTC),
+            "Europe/Paris",
+            datetime(2025, 11, 23, 23, tzinfo=UTC),
+        ),
         # Week 53 of 2026 has no twin in 2025: it maps to 2025-W52.
         (datetime(2026, 12, 31, 12, tzinfo=UTC), "UTC", datetime(2025, 12, 22, tzinfo=UTC)),
         # Late Sunday evening UTC is already Monday in Tokyo: the local week counts.
@@ -176,7 +180,9 @@ def test_who_applauded_is_shown_to_the_author_and_the_recognized_only(
 # --------------------------------------------------------------------------- people, teams
 
 
-def test_person_page_lists_recognized_and_shared_stories(db, employee_client, make_user, make_story):
+def test_person_page_lists_recognized_and_shared_stories(
+    db, employee_client, make_user, make_story
+):
     person = make_user(display_name="Noah Levi")
     older = published(
         make_story, title="Older kudos", colleagues=[person], when=utcnow() - timedelta(days=9)
@@ -276,13 +282,16 @@ def test_keyset_pages_walk_forward_and_back(db, employee_client, make_team, make
     team = make_team("Retail")
     base = utcnow() - timedelta(days=40)
     stories = [
-        published(make_story, team=team, title=f"Story number {i:02d}", when=base + timedelta(hours=i))
+        published(
+            make_story, team=team, title=f"Story number {i:02d}", when=base + timedelta(hours=i)
+        )
         for i in range(30)
     ]
     # Two stories with the same publication time: the id breaks the tie, none is skipped.
     stories[5].published_at = stories[6].published_at
     db.session.commit()
-    expected = [s.title for s in sorted(stories, key=lambda s: (s.published_at, s.id), reverse=True)]
+    newest_first = sorted(stories, key=lambda s: (s.published_at, s.id), reverse=True)
+    expected = [s.title for s in newest_first]
 
     seen, urls, url = [], [], f"/teams/{team.id}"
     while url:

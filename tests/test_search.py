@@ -125,15 +125,20 @@ def test_diacritics_and_stemming(db, make_story):
 def test_filters_team_touchpoint_tag_and_dates(db, make_team, make_user, make_story, make_quote):
     team_a, team_b = make_team("Alpha"), make_team("Beta")
     now = utcnow()
-    a = make_story(status=P, team=team_a, title="Kindness one", tags=["care"], touchpoint_slug="phone")
-    b = make_story(status=P, team=team_b, title="Kindness two", tags=["speed"], touchpoint_slug="store")
+    a = make_story(
+        status=P, team=team_a, title="Kindness one", tags=["care"], touchpoint_slug="phone"
+    )
+    b = make_story(
+        status=P, team=team_b, title="Kindness two", tags=["speed"], touchpoint_slug="store"
+    )
     b.published_at = now - timedelta(days=30)
     author = make_user(team=team_a)
     q = make_quote(author=author, status=P, text="Such kindness")
     db.session.flush()
 
     assert set(found("kindness")) == {("story", a.id), ("story", b.id), ("quote", q.id)}
-    assert set(found("kindness", SearchFilters(team_id=team_a.id))) == {("story", a.id), ("quote", q.id)}
+    in_team_a = SearchFilters(team_id=team_a.id)
+    assert set(found("kindness", in_team_a)) == {("story", a.id), ("quote", q.id)}
     phone = db.session.scalar(sa.text("SELECT id FROM touchpoints WHERE slug = 'phone'"))
     assert found("kindness", SearchFilters(touchpoint_id=phone)) == [("story", a.id)]
     care = db.session.scalar(sa.text("SELECT id FROM tags WHERE name = 'care'"))

@@ -252,9 +252,9 @@ def recognition_section(data: queries.RecognitionCoverage, period: Period) -> Se
     people_table = _table(
         "recognition-people",
         "Most recognized colleagues",
-        ["Rank", "Colleague", "Team", "Stories"],
-        [[i, p.name, p.team or queries.NO_TEAM, p.stories] for i, p in enumerate(data.people, 1)],
-        numeric=[True, False, False, True],
+        ["Colleague", "Team", "Stories"],
+        [[p.name, p.team or queries.NO_TEAM, p.stories] for p in data.people],
+        text_columns=2,
     )
     figures = [
         Figure(

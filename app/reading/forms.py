@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from datetime import date, datetime, time, timedelta, tzinfo
+from typing import Any, ClassVar
 
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from wtforms import DateField, SearchField, SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional, ValidationError
+from wtforms.widgets import Select
 
 from app.reading.queries import FilterOptions
 from app.reading.search import SearchFilters
@@ -19,15 +24,40 @@ def _optional_int(value: object) -> int | None:
     return int(value)  # type: ignore[arg-type]
 
 
+class _RememberedSelect(Select):
+    """A <select> rendered once per distinct (field, options, choice, attributes).
+
+    The filter lists (every team, touchpoint and tag) are re-read on each request but rarely
+    change, and rendering a hundred <option>s through WTForms costs more than the search.
+    """
+
+    _rendered: ClassVar[OrderedDict[tuple[Any, ...], Markup]] = OrderedDict()
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+    SIZE: ClassVar[int] = 256
+
+    def __call__(self, field: SelectField, **kwargs: Any) -> Markup:
+        choices = tuple((c.value, c.label) for c in field.choices or ())
+        key = (field.id, field.name, choices, field.data, tuple(sorted(kwargs.items())))
+        with self._lock:
+            html = self._rendered.get(key)
+        if html is None:
+            html = super().__call__(field, **kwargs)
+            with self._lock:
+                self._rendered[key] = html
+                if len(self._rendered) > self.SIZE:
+                    self._rendered.popitem(last=False)
+        return html
+
+
 class SearchForm(FlaskForm):
     class Meta:
         csrf = False
 
     # No Optional() on these: every field of a search form is optional, the hint would be noise.
     q = SearchField("Search stories and quotes", validators=[Length(max=200)])
-    team = SelectField("Team", coerce=_optional_int)
-    touchpoint = SelectField("Touchpoint", coerce=_optional_int)
-    tag = SelectField("Tag", coerce=_optional_int)
+    team = SelectField("Team", coerce=_optional_int, widget=_RememberedSelect())
+    touchpoint = SelectField("Touchpoint", coerce=_optional_int, widget=_RememberedSelect())
+    tag = SelectField("Tag", coerce=_optional_int, widget=_RememberedSelect())
     date_from = DateField("Published from", validators=[Optional()])
     date_to = DateField("Published until", validators=[Optional()])
 

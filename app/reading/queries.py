@@ -409,8 +409,22 @@ class HomeFeed:
 
 @cache
 def _latest_edition() -> sa.Select:
+    def items(column: sa.ColumnElement[Any]) -> sa.ScalarSelect[int]:
+        return (
+            sa.select(sa.func.count(EditionItem.id))
+            .where(EditionItem.edition_id == Edition.id, column.is_not(None))
+            .scalar_subquery()
+        )
+
     return (
-        sa.select(Edition.id, Edition.number, Edition.subject, Edition.sent_at)
+        sa.select(
+            Edition.id,
+            Edition.number,
+            Edition.subject,
+            Edition.sent_at,
+            items(EditionItem.story_id).label("story_count"),
+            items(EditionItem.quote_id).label("quote_count"),
+        )
         .where(Edition.status == EditionStatus.SENT)
         .order_by(Edition.sent_at.desc(), Edition.number.desc())
         .limit(1)
@@ -418,11 +432,14 @@ def _latest_edition() -> sa.Select:
 
 
 @cache
-def _edition_items() -> sa.Select:
+def _edition_stories() -> sa.Select:
+    """The first stories of an edition, in newsletter order."""
     return (
-        sa.select(EditionItem.story_id, EditionItem.quote_id)
+        _card_select(by_date=False)
+        .join(EditionItem, EditionItem.story_id == Story.id)
         .where(EditionItem.edition_id == sa.bindparam("edition_id"))
         .order_by(EditionItem.position, EditionItem.id)
+        .limit(_limit())
     )
 
 
@@ -463,14 +480,12 @@ def home_feed(
     batch, so each story appears once and costs nothing extra)."""
     conn = _conn()
     edition = conn.execute(_latest_edition()).first()
-    story_ids: list[int] = []
-    quote_count = 0
-    if edition is not None:
-        items = conn.execute(_edition_items(), {"edition_id": edition.id}).all()
-        story_ids = [i.story_id for i in items if i.story_id is not None]
-        quote_count = len(items) - len(story_ids)
-    featured = story_ids[:highlights]
-    featured_rows = conn.execute(_cards_by_id(), {"ids": featured or [0]}).all()
+    featured_rows = (
+        conn.execute(_edition_stories(), {"edition_id": edition.id, "limit": highlights}).all()
+        if edition is not None
+        else []
+    )
+    featured = [r.id for r in featured_rows]
     start, end = year_ago_window(now, tz)
     year_ago_rows = conn.execute(
         _year_ago(), {"start": start, "end": end, "limit": year_ago}
@@ -485,9 +500,9 @@ def home_feed(
             number=edition.number,
             subject=edition.subject,
             sent_at=edition.sent_at,
-            stories=[cards[i] for i in featured if i in cards],
-            story_count=len(story_ids),
-            quote_count=quote_count,
+            stories=[cards[i] for i in featured],
+            story_count=edition.story_count,
+            quote_count=edition.quote_count,
         )
     return HomeFeed(
         edition=highlights_block,
@@ -565,7 +580,6 @@ class StoryDetail:
     applauded: bool
     # None when the viewer may not see who applauded (only the author and the recognized may).
     applauders: list[Colleague] | None
-    quotes: list[QuoteCard]
 
     @property
     def recognized_ids(self) -> set[int]:
@@ -612,16 +626,6 @@ def _applause_state() -> sa.Select:
     ).where(Reaction.story_id == sa.bindparam("story_id"))
 
 
-@cache
-def _story_quotes() -> sa.Select:
-    return (
-        sa.select(*_QUOTE_COLUMNS)
-        .where(Quote.story_id == sa.bindparam("story_id"), _published(Quote, indexed=False))
-        .order_by(Quote.published_at.desc(), Quote.id.desc())
-        .limit(3)
-    )
-
-
 def story_detail(story_id: int, viewer_id: int) -> StoryDetail | None:
     """Everything the story page shows, for a published story; None otherwise."""
     conn = _conn()
@@ -650,7 +654,6 @@ def story_detail(story_id: int, viewer_id: int) -> StoryDetail | None:
         applause=state.count,
         applauded=bool(state.mine),
         applauders=None,
-        quotes=[_quote_card(r) for r in conn.execute(_story_quotes(), params)],
     )
     if viewer_id == story.author_id or viewer_id in detail.recognized_ids:
         detail.applauders = applauders(story_id)

@@ -12,7 +12,6 @@ from sqlalchemy.orm import selectinload
 from app.errors import NotFound, PermissionDenied
 from app.extensions import db
 from app.models import (
-    Edition,
     EditionItem,
     EditionStatus,
     Quote,
@@ -244,6 +243,3 @@ def referenced_cover_images() -> set[str]:
         db.session.scalars(sa.select(Story.cover_image).where(Story.cover_image.is_not(None)))
     )
 
-
-def edition_by_number(number: int) -> Edition | None:
-    return db.session.scalar(sa.select(Edition).where(Edition.number == number))

@@ -66,7 +66,8 @@ def axe_page(browser, live_server, axe_source) -> Iterator:
     contexts = []
 
     def _open(width: int, height: int):
-        context = browser.new_context(base_url=live_server, viewport={"width": width, "height": height})
+        viewport = {"width": width, "height": height}
+        context = browser.new_context(base_url=live_server, viewport=viewport)
         context.set_default_timeout(TIMEOUT_MS)
         context.add_init_script(script=axe_source)
         contexts.append(context)
