@@ -3,16 +3,18 @@ past edition, so every page has something to show. Idempotent: a second run chan
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 from werkzeug.security import generate_password_hash
 
+from app.demo_history import DemoContext, build_history
+from app.editions.services import ensure_upcoming
 from app.extensions import db
 from app.models import (
-    Edition,
-    EditionItem,
-    EditionStatus,
+    AuditEvent,
     Quote,
     QuoteSource,
     Recognition,
@@ -26,7 +28,9 @@ from app.models import (
     utcnow,
 )
 from app.richtext import render_markdown
+from app.settings import set_settings
 
+DEMO_TIMEZONE = "Europe/London"
 DEMO_PASSWORD = "feelgood-demo"  # noqa: S105 - demo accounts on a developer's machine
 S = SubmissionStatus
 
@@ -39,6 +43,7 @@ TEAMS = [
     "IT Operations",
     "Logistics",
     "People & Culture",
+    "Legal",
 ]
 
 PEOPLE = [
@@ -58,6 +63,24 @@ PEOPLE = [
     ("omar@example.com", "Omar Haddad", Role.EMPLOYEE, "Finance"),
     ("ella@example.com", "Ella Novak", Role.EMPLOYEE, "Logistics"),
     ("ravi@example.com", "Ravi Patel", Role.EMPLOYEE, "IT Operations"),
+]
+
+# More colleagues so lists paginate and every team has people (names only; roles: employee).
+EXTRA_PEOPLE = [
+    ("Hugo Lambert", "Retail Stores"),
+    ("Zara Ahmed", "Contact Centre"),
+    ("Felix Wagner", "Digital"),
+    ("Ines Costa", "Field Service"),
+    ("Yusuf Demir", "Finance"),
+    ("Chloe Martin", "IT Operations"),
+    ("Kwame Mensah", "Logistics"),
+    ("Anya Petrova", "People & Culture"),
+    ("Leo Rossi", "Retail Stores"),
+    ("Maya Cohen", "Contact Centre"),
+    ("Oscar Lindqvist", "Legal"),
+    ("Nina Schulz", "Digital"),
+    ("Diego Alvarez", "Field Service"),
+    ("Fatima Zahra", "Finance"),
 ]
 
 STORIES = [
@@ -273,6 +296,7 @@ def _logins() -> list[tuple[str, str]]:
 
 
 def seed_demo() -> SeedResult:
+    """Load the demo once; returns the logins to print."""
     if db.session.scalar(db.select(User.id).where(User.email == PEOPLE[0][0])) is not None:
         return SeedResult(created=False, logins=_logins())
     now = utcnow()
@@ -284,9 +308,11 @@ def seed_demo() -> SeedResult:
     for email, name, role, team in PEOPLE:
         user = User(email=email, display_name=name, role=role, team=teams[team])
         user.password_hash = password_hash
-        user.created_at = now - timedelta(days=120)
+        user.created_at = now - timedelta(days=400)
+        user.last_login_at = now - timedelta(days=len(users) % 9, hours=len(users))
         users[email] = user
         db.session.add(user)
+    extra = _extra_people(teams, password_hash, now)
     touchpoints = {t.slug: t for t in db.session.scalars(db.select(Touchpoint))}
     tags: dict[str, Tag] = {}
 
@@ -349,9 +375,78 @@ def seed_demo() -> SeedResult:
         quotes.append(quote)
         db.session.add(quote)
 
-    _past_edition(stories, quotes, now)
+    set_settings({"timezone": DEMO_TIMEZONE}, actor=users[PEOPLE[0][0]])
+    db.session.flush()
+    for item in [*stories, *quotes]:
+        _current_events(item, users)
+    recent = [i for i in [*stories, *quotes] if i.status == S.PUBLISHED]
+    everyone = [*users.values(), *extra]
+    ctx = DemoContext(
+        users=[u for u in everyone if u.is_active_user and u.has_password],
+        editors=[u for u in users.values() if u.is_editor],
+        teams=teams,
+        touchpoints=touchpoints,
+        tag=tag,
+        zone=ZoneInfo(DEMO_TIMEZONE),
+        now=now,
+        rng=random.Random(2026),
+    )
+    build_history(ctx, recent)
+    db.session.flush()
+    ensure_upcoming()  # approved items waiting for an edition join the upcoming one
     db.session.commit()
     return SeedResult(created=True, logins=_logins())
+
+
+def _extra_people(teams: dict[str, Team], password_hash: str, now) -> list[User]:
+    """Colleagues beyond the named cast, including the states admins need to see: an invitation
+    not yet accepted, a deactivated account, and someone who turned the weekly email off."""
+    people = []
+    for i, (name, team) in enumerate(EXTRA_PEOPLE):
+        email = name.split()[0].lower() + "." + name.split()[-1].lower() + "@example.com"
+        user = User(email=email, display_name=name, team=teams[team])
+        user.created_at = now - timedelta(days=400)
+        user.password_hash = password_hash
+        user.last_login_at = now - timedelta(days=i % 12, hours=i)
+        people.append(user)
+    people[-1].password_hash = None  # invited, has not joined yet
+    people[-1].invited_at = now - timedelta(days=2)
+    people[-1].last_login_at = None
+    people[-2].is_active_user = False
+    people[-3].email_opt_out = True
+    people[-3].opted_out_at = now - timedelta(days=20)
+    db.session.add_all(people)
+    return people
+
+
+def _current_events(item: Story | Quote, users: dict[str, User]) -> None:
+    """The audit trail the workflow would have written for the named demo items."""
+    editor = users["dana@example.com"]
+    steps = []
+    if item.submitted_at:
+        steps.append((item.author, "submit", item.submitted_at, "draft", "submitted", None))
+    decisions = {
+        S.APPROVED: "approve",
+        S.PUBLISHED: "approve",
+        S.REJECTED: "reject",
+        S.CHANGES_REQUESTED: "request_changes",
+    }
+    if item.status in decisions and item.decided_at:
+        to = "approved" if item.status == S.PUBLISHED else item.status.value
+        action = decisions[item.status]
+        steps.append((editor, action, item.decided_at, "submitted", to, item.editor_note))
+    for actor, action, when, frm, to, note in steps:
+        details = {"from": frm, "to": to} | ({"note": note} if note else {})
+        db.session.add(
+            AuditEvent(
+                actor=actor,
+                action=f"{item.kind}.{action}",
+                object_type=item.kind,
+                object_id=item.id,
+                details=details,
+                created_at=when,
+            )
+        )
 
 
 def _stamp(item: Story | Quote, status: SubmissionStatus, created) -> None:
@@ -371,29 +466,3 @@ def _stamp(item: Story | Quote, status: SubmissionStatus, created) -> None:
             "we look for moments that went beyond it."
         )
 
-
-def _past_edition(stories: list[Story], quotes: list[Quote], now) -> None:
-    published = [s for s in stories if s.status == S.PUBLISHED] + [
-        q for q in quotes if q.status == S.PUBLISHED
-    ]
-    sent_at = now - timedelta(days=10)
-    edition = Edition(
-        number=1,
-        iso_week="{}-W{:02d}".format(*sent_at.isocalendar()[:2]),
-        subject="A holiday saved and a suit that fit",
-        intro_md="Welcome to the very first Feel Good Fridays! Two stories, two teams, "
-        "and a reminder that great service is a team sport.",
-        status=EditionStatus.SENT,
-        sent_at=sent_at,
-        sending_started_at=sent_at,
-        recipients_count=len(PEOPLE),
-        sent_count=len(PEOPLE),
-    )
-    edition.intro_html = render_markdown(edition.intro_md)
-    for position, item in enumerate(published):
-        item.published_at = sent_at
-        if isinstance(item, Story):
-            edition.items.append(EditionItem(story=item, position=position))
-        else:
-            edition.items.append(EditionItem(quote=item, position=position))
-    db.session.add(edition)
