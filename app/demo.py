@@ -312,6 +312,7 @@ def seed_demo() -> SeedResult:
         user.last_login_at = now - timedelta(days=len(users) % 9, hours=len(users))
         users[email] = user
         db.session.add(user)
+    users["sam@example.com"].timezone = "America/New_York"  # shows send times in two zones
     extra = _extra_people(teams, password_hash, now)
     touchpoints = {t.slug: t for t in db.session.scalars(db.select(Touchpoint))}
     tags: dict[str, Tag] = {}

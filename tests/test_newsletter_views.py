@@ -78,6 +78,7 @@ def test_unsent_editions_are_hidden_from_readers(app, employee_client, editor_cl
 
 
 def test_editors_see_live_progress(app, editor_client, employee_client):
+    factories.make_user(email="broken@localhost")
     edition = seed_edition(recipients=3)
     db.session.commit()
     assert sending.claim_edition(edition.id)
@@ -90,6 +91,7 @@ def test_editors_see_live_progress(app, editor_client, employee_client):
 
     page = editor_client.get(f"/editions/{edition.number}").get_data(as_text=True)
     assert "data-progress-url" in page and "js/newsletter.js" in page
+    assert "1 invalid address was skipped: broken@localhost." in page
     assert "550 5.1.1 No such user" in page
     data = editor_client.get(f"/editions/{edition.number}/progress").get_json()
     assert data == {"status": "sending", "total": len(rows), "sent": 1, "failed": 1,

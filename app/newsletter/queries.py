@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import Delivery, DeliveryStatus, Edition, EditionItem, EditionStatus
+from app.models import AuditEvent, Delivery, DeliveryStatus, Edition, EditionItem, EditionStatus
 
 PER_PAGE = 12
 FEED_SIZE = 20
@@ -132,6 +132,18 @@ def progress(edition: Edition) -> Progress:
         failed=counts.get(DeliveryStatus.FAILED, 0),
         pending=pending,
     )
+
+
+def recipient_report(edition_id: int) -> dict[str, object] | None:
+    """What building the recipient list found (invalid addresses skipped, duplicates)."""
+    event = db.session.scalar(
+        sa.select(AuditEvent)
+        .where(AuditEvent.action == "edition.recipients", AuditEvent.object_type == "edition",
+               AuditEvent.object_id == edition_id)
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    )
+    return dict(event.details or {}) if event is not None else None
 
 
 def failed_deliveries(edition_id: int, *, limit: int = FAILED_LIST_LIMIT) -> list[Delivery]:

@@ -66,6 +66,7 @@ def edition(number: int):
         is_preview=not is_sent and not item.content_html,
         progress=queries.progress(item) if curator else None,
         failed=queries.failed_deliveries(item.id) if curator else [],
+        report=queries.recipient_report(item.id) if curator else None,
     )
 
 
