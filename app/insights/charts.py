@@ -108,7 +108,7 @@ def column_chart(
     ticks = nice_scale(peak)
     top_value = ticks[-1]
     band = plot_w / n
-    group = band * (0.7 if n > 1 else 0.4)
+    group = min(band * 0.7, 72)  # a few categories make columns, not walls
     bar_w = group if stacked else group / max(len(series), 1)
     body = _y_axis(ticks, left, width - right, top, plot_h)
     for i, label in enumerate(labels):
@@ -252,9 +252,11 @@ def line_chart(
     step = _every(n, plot_w, max((len(label) for label in labels), default=1) * FONT_WIDTH + 10)
     for i, label in enumerate(labels):
         if i % step == 0 or (n > 1 and i == n - 1 and (n - 1) % step >= step / 2):
+            # The end labels sit at the plot's edges: anchor them inwards so they are not cut.
+            anchor = "start" if i == 0 and n > 1 else "end" if i == n - 1 and n > 1 else "middle"
             body.append(
                 f'<text class="chart-label" x="{x_at(i):.1f}" y="{height - bottom + 18}" '
-                f'text-anchor="middle">{escape(label)}</text>'
+                f'text-anchor="{anchor}">{escape(label)}</text>'
             )
     body.append(
         f'<line class="chart-axis" x1="{left}" x2="{width - right}" '

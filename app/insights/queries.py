@@ -151,8 +151,8 @@ class Events:
     indexed: bool = True
 
 
-# One shared instance: SQLAlchemy memoizes a type's cache key per instance, and a fresh instance
-# per literal cost ~100 ms a page in cache-key computation alone.
+# One shared instance: SQLAlchemy memoizes a type's cache key per instance, so a fresh instance
+# per literal would recompute it for every week of every statement.
 _UTC = UTCDateTime()
 
 

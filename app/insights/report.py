@@ -132,6 +132,10 @@ def _count(value: int) -> str:
     return f"{value:,}"
 
 
+def _stories(n: int) -> str:
+    return f"{n:,} {'story' if n == 1 else 'stories'}"
+
+
 def _week_labels(weeks: Sequence[Week]) -> list[str]:
     return [w.short_label for w in weeks]
 
@@ -434,7 +438,7 @@ def touchpoints_section(data: queries.Touchpoints, period: Period) -> Section:
     ]
     if busiest and busiest.total:
         key_figures.append(
-            KeyFigure("Most stories from", busiest.label, "", f"{_count(busiest.total)} stories")
+            KeyFigure("Most stories from", busiest.label, "", _stories(busiest.total))
         )
     return Section(
         slug="touchpoints",

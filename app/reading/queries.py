@@ -570,20 +570,23 @@ class StoryView:
     customer_display: str
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class StoryDetail:
+    """What the story page shows to everyone (the viewer's own applause is asked apart)."""
+
     story: StoryView
     colleagues: list[Colleague]
     tags: list[str]
     edition: EditionRef | None
     applause: int
-    applauded: bool
-    # None when the viewer may not see who applauded (only the author and the recognized may).
-    applauders: list[Colleague] | None
+    # Shown only to the author and the recognized colleagues (`may_see_applauders`).
+    applauders: list[Colleague]
+    more_from_team: list[StoryCard]
 
-    @property
-    def recognized_ids(self) -> set[int]:
-        return {c.user_id for c in self.colleagues if c.user_id is not None}
+    def may_see_applauders(self, viewer_id: int) -> bool:
+        return viewer_id == self.story.author_id or any(
+            c.user_id == viewer_id for c in self.colleagues
+        )
 
 
 @cache
@@ -618,16 +621,19 @@ def _first_edition_of() -> sa.Select:
 
 
 @cache
-def _applause_state() -> sa.Select:
-    mine = sa.case((Reaction.user_id == sa.bindparam("viewer_id"), 1), else_=0)
-    return sa.select(
-        sa.func.count(Reaction.id).label("count"),
-        sa.func.coalesce(sa.func.max(mine), 0).label("mine"),
-    ).where(Reaction.story_id == sa.bindparam("story_id"))
+def _has_applauded() -> sa.Select:
+    return sa.select(Reaction.id).where(
+        Reaction.story_id == sa.bindparam("story_id"), Reaction.user_id == sa.bindparam("user_id")
+    )
 
 
-def story_detail(story_id: int, viewer_id: int) -> StoryDetail | None:
-    """Everything the story page shows, for a published story; None otherwise."""
+def has_applauded(story_id: int, user_id: int) -> bool:
+    params = {"story_id": story_id, "user_id": user_id}
+    return _conn().execute(_has_applauded(), params).first() is not None
+
+
+def story_detail(story_id: int) -> StoryDetail | None:
+    """Everything the story page shows everyone, for a published story; None otherwise."""
     conn = _conn()
     row = conn.execute(_story(), {"story_id": story_id}).first()
     if row is None:
@@ -637,27 +643,25 @@ def story_detail(story_id: int, viewer_id: int) -> StoryDetail | None:
         # The model's own rule for naming the customer (anonymous without consent).
         customer_display=Story.customer_display.fget(row),
     )
-    params = {"ids": [story_id], "story_id": story_id, "viewer_id": viewer_id}
-    colleagues, tags = [], []
+    params = {"ids": [story_id], "story_id": story_id, "limit": APPLAUDERS_SHOWN}
+    colleagues, tags, applause = [], [], 0
     for r in conn.execute(_card_parts(), params):
         if r.part == 0:
             colleagues.append(Colleague(r.text, r.number))
         elif r.part == 1:
             tags.append(r.text)
+        else:
+            applause = r.number
     edition = conn.execute(_first_edition_of(), params).first()
-    state = conn.execute(_applause_state(), params).one()
-    detail = StoryDetail(
+    return StoryDetail(
         story=story,
         colleagues=colleagues,
         tags=tags,
         edition=EditionRef(*edition) if edition else None,
-        applause=state.count,
-        applauded=bool(state.mine),
-        applauders=None,
+        applause=applause,
+        applauders=[Colleague(name, uid) for uid, name in conn.execute(_applauders(), params)],
+        more_from_team=more_from_team(story.team_id, story_id),
     )
-    if viewer_id == story.author_id or viewer_id in detail.recognized_ids:
-        detail.applauders = applauders(story_id)
-    return detail
 
 
 @cache
@@ -669,12 +673,6 @@ def _applauders() -> sa.Select:
         .order_by(Reaction.created_at.desc(), Reaction.id.desc())
         .limit(_limit())
     )
-
-
-def applauders(story_id: int, limit: int = APPLAUDERS_SHOWN) -> list[Colleague]:
-    """Who applauded, most recent first (the page says how many more there are)."""
-    rows = _conn().execute(_applauders(), {"story_id": story_id, "limit": limit})
-    return [Colleague(name, user_id) for user_id, name in rows]
 
 
 @cache

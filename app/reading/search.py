@@ -714,9 +714,13 @@ _install()
 # --------------------------------------------------------------------------- migrations
 
 
+OUTSIDE_MODELS = frozenset({POSTGRES_TABLE, "reading_content_version"})
+
+
 def is_search_object(name: str | None) -> bool:
-    """The FTS5 table and its shadow tables, or the PostgreSQL documents table."""
-    return bool(name) and (name == POSTGRES_TABLE or str(name).startswith(SQLITE_TABLE))
+    """Tables the reading feature keeps outside the models: the FTS5 table and its shadow
+    tables, the PostgreSQL documents table, the cache's content version (app.reading.cache)."""
+    return bool(name) and (name in OUTSIDE_MODELS or str(name).startswith(SQLITE_TABLE))
 
 
 def include_name(name: str | None, type_: str, parent_names: dict[str, Any]) -> bool:

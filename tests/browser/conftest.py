@@ -45,8 +45,16 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+_RUNNING: list = []  # the one Playwright driver of this test session
+
+
 @pytest.fixture(scope="session")
 def playwright_instance():
+    """One driver per session, even when another module imports this fixture (pytest then
+    registers a second copy, and Playwright's sync API cannot run two at once)."""
+    if _RUNNING:
+        yield _RUNNING[0]
+        return
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -54,7 +62,11 @@ def playwright_instance():
     if not Path(CHROMIUM).is_file() or not os.access(CHROMIUM, os.X_OK):
         _unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)")
     with sync_playwright() as playwright:
-        yield playwright
+        _RUNNING.append(playwright)
+        try:
+            yield playwright
+        finally:
+            _RUNNING.clear()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,173 @@
+"""What the reading pages read, remembered until the content changes.
+
+Everyone opens the same home page, the same popular stories and searches. Reading them costs a
+dozen queries; checking whether anything changed costs one. So results are kept per process,
+keyed by what was asked plus a content version: one row in `reading_content_version` (migration
+0004, outside the models) that goes up after every commit that touched something these pages
+show (stories, quotes, recognitions, applause, people, teams, touchpoints, tags, editions,
+settings). The bump runs right after that commit, on its own connection: a reader that sees
+the new version therefore also sees the new data, and no writer waits on a shared row.
+
+Writes that bypass the ORM session (raw SQL on a connection) are not seen; `MAX_AGE_SECONDS`
+(config `READING_CACHE_SECONDS`, default 60; 0 turns remembering off) bounds how stale such a
+page can get. Entries live in the app (`app.extensions`), so each app - each test - starts empty.
+Only values that are never mutated after they are built may be remembered.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from flask import current_app, has_request_context, request
+from sqlalchemy import event
+from sqlalchemy.orm import ORMExecuteState, Session
+
+from app.extensions import db
+from app.models import (
+    Edition,
+    EditionItem,
+    Quote,
+    Reaction,
+    Recognition,
+    Setting,
+    Story,
+    Tag,
+    Team,
+    Touchpoint,
+    User,
+)
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+VERSION_TABLE = "reading_content_version"
+MAX_AGE_SECONDS = 60
+SIZE = 2048
+WATCHED = (Story, Quote, Recognition, Reaction, User, Team, Touchpoint, Tag, Edition, EditionItem,
+           Setting)  # fmt: skip
+WATCHED_TABLES = frozenset(
+    {m.__table__.name for m in WATCHED} | {"story_tags"}  # type: ignore[attr-defined]
+)
+_CHANGED = "reading_content_changed"
+
+_version = sa.text(f"SELECT version FROM {VERSION_TABLE} WHERE id = 1")  # noqa: S608
+_bump = sa.text(f"UPDATE {VERSION_TABLE} SET version = version + 1 WHERE id = 1")  # noqa: S608
+
+
+class _Store:
+    """A bounded, thread-safe map of (key, version) -> (value, stored at)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[Hashable, tuple[Any, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, max_age: float) -> tuple[bool, Any]:
+        with self._lock:
+            found = self._items.get(key)
+            if found is None or time.monotonic() - found[1] > max_age:
+                return False, None
+            self._items.move_to_end(key)
+            return True, found[0]
+
+    def put(self, key: Hashable, value: Any) -> None:
+        with self._lock:
+            self._items[key] = (value, time.monotonic())
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+def _store() -> _Store:
+    store = current_app.extensions.get("reading_cache")
+    if store is None:
+        store = current_app.extensions.setdefault("reading_cache", _Store(SIZE))
+    return store
+
+
+def max_age() -> float:
+    return float(current_app.config.get("READING_CACHE_SECONDS", MAX_AGE_SECONDS))
+
+
+def content_version() -> int:
+    """The content version, read once per request (kept in the WSGI environ, which unlike `g`
+    never outlives the request)."""
+    environ = request.environ if has_request_context() else {}
+    version = environ.get("fgf.reading_version")
+    if version is None:
+        db.session.flush()
+        version = db.session.connection().execute(_version).scalar_one()
+        environ["fgf.reading_version"] = version
+    return version
+
+
+def remember(key: Hashable, compute: Callable[[], T]) -> T:
+    """`compute()`'s result for `key` at the current content version (computed at most once
+    per process and version, within `max_age`)."""
+    age = max_age()
+    if age <= 0:
+        return compute()
+    full_key = (key, content_version())
+    store = _store()
+    found, value = store.get(full_key, age)
+    if not found:
+        value = compute()
+        store.put(full_key, value)
+    return value
+
+
+# --------------------------------------------------------------------------- invalidation
+
+
+def _touches_content(session: Session) -> bool:
+    return any(
+        isinstance(obj, WATCHED) for group in (session.new, session.dirty, session.deleted)
+        for obj in group
+    )  # fmt: skip
+
+
+def _after_flush(session: Session, _context: Any) -> None:
+    if not session.info.get(_CHANGED) and _touches_content(session):
+        session.info[_CHANGED] = True
+
+
+def _on_orm_execute(state: ORMExecuteState) -> None:
+    if state.is_update or state.is_delete:
+        table = getattr(state.statement, "table", None)
+        if getattr(table, "name", None) in WATCHED_TABLES:
+            state.session.info[_CHANGED] = True
+
+
+def _after_commit(session: Session) -> None:
+    if not session.info.pop(_CHANGED, False):
+        return
+    try:
+        with session.get_bind().begin() as conn:
+            conn.execute(_bump)
+    except sa.exc.SQLAlchemyError:
+        # The data is committed; pages catch up within max_age at worst.
+        log.warning("could not bump the reading content version", exc_info=True)
+
+
+def _after_transaction_end(session: Session, transaction: Any) -> None:
+    # After a commit the flag is already gone; after a rollback of the whole transaction the
+    # changes are too. (A rolled-back savepoint keeps the flag: one needless bump at worst.)
+    if transaction.parent is None:
+        session.info.pop(_CHANGED, None)
+
+
+def _install() -> None:
+    if not event.contains(Session, "after_commit", _after_commit):
+        event.listen(Session, "after_flush", _after_flush)
+        event.listen(Session, "do_orm_execute", _on_orm_execute)
+        event.listen(Session, "after_commit", _after_commit)
+        event.listen(Session, "after_transaction_end", _after_transaction_end)
+
+
+_install()
