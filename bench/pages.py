@@ -277,7 +277,7 @@ def _free_port() -> int:
 
 
 @contextmanager
-def server(url: str, workdir: Path, workers: int) -> Iterator[int]:
+def server(url: str, workdir: Path, workers: int, cache_seconds: int) -> Iterator[int]:
     port = _free_port()
     env = {
         **os.environ,
@@ -290,6 +290,7 @@ def server(url: str, workdir: Path, workers: int) -> Iterator[int]:
         "INSTANCE_PATH": str(workdir / "instance"),
         "MAIL_BACKEND": "memory",
         "LOG_LEVEL": "WARNING",
+        "READING_CACHE_SECONDS": str(cache_seconds),
     }
     cmd = [
         sys.executable, "-m", "gunicorn", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
@@ -450,6 +451,10 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per page")
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--rounds", type=int, default=3, help="runs per page; the best counts")
+    parser.add_argument(
+        "--cache-seconds", type=int, default=60,
+        help="READING_CACHE_SECONDS for the server (0: every request runs its queries)",
+    )  # fmt: skip
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
 
@@ -457,7 +462,7 @@ def main() -> int:
     try:
         with database(args.database_url, workdir) as url:
             seeded = prepare(url, args)
-            with server(url, workdir, args.workers) as port:
+            with server(url, workdir, args.workers, args.cache_seconds) as port:
                 cookies = [sign_in(port) for _ in range(args.clients)]
                 pages = {
                     "ceiling": ["/bench/ceiling"],
@@ -476,7 +481,8 @@ def main() -> int:
     ceiling = results[0].rps or float("nan")
     engine = "PostgreSQL" if args.database_url else "SQLite"
     print(f"\n{engine}, {args.clients} clients, gunicorn {args.workers} sync workers, "
-          f"best of {args.rounds} x {args.duration:g} s per page, {os.cpu_count()} CPUs")
+          f"best of {args.rounds} x {args.duration:g} s per page, {os.cpu_count()} CPUs, "
+          f"reading cache {args.cache_seconds} s")
     print(f"{'page':<10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'ratio':>8}{'errors':>8}  verdict")
     failed = False
     for r in results:

@@ -7,10 +7,14 @@ whatever the machine. It exists only here, never in the app.
 
 from __future__ import annotations
 
+import os
+
 from app import create_app
 from app.auth.access import public
 
 app = create_app()
+# bench/pages.py --cache-seconds N (config.py does not read this variable yet).
+app.config["READING_CACHE_SECONDS"] = int(os.environ.get("READING_CACHE_SECONDS", "60"))
 
 
 @public

@@ -179,7 +179,7 @@ def test_reset_link_errors(app, client, employee, outbox):
     link = _link(outbox[0])
     response = client.post(link, data={"password": "short", "confirm": "short"})
     assert response.status_code == 200
-    assert "Field must be between 10 and 200 characters long." in response.get_data(as_text=True)
+    assert "Use at least 10 characters (and at most 200)." in response.get_data(as_text=True)
 
     forged = client.get(link[:-3] + "xyz")
     assert forged.status_code == 400

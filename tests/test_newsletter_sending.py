@@ -422,3 +422,13 @@ def test_authors_hear_what_editors_changed_once(app, smtp):
     text = published.message.get_body(("plain",)).get_content()
     assert "Original title" in text
     assert db.session.scalars(sa.select(Revision.author_notified)).all() == [True, True]
+
+
+def test_a_failing_recorder_stops_the_sender_instead_of_hanging(app):
+    from app.newsletter.sending import _Recorder
+
+    failing = pytest.raises(RuntimeError, match="recording delivery outcomes failed")
+    with failing, _Recorder(db.engine) as recorder:
+        recorder.put({"b_id": 1, "b_status": "no-such-status", "b_attempts": 1,
+                      "b_error": None, "b_next": None, "b_sent_at": None})
+        recorder.flush()

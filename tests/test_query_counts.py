@@ -1,7 +1,9 @@
 """Every reading page costs the same number of SQL queries with 5 items as with 200.
 
 Each test builds a page's data with 5 items, counts the queries of one request (after a warm-up
-request, so per-process caches are equal), grows the data to 200 items and counts again.
+request, so per-process caches are equal), grows the data to 200 items and counts again. The
+reading cache (app/reading/cache.py) is off here, so the real queries are counted;
+tests/test_reading_cache.py covers what a page costs when it is on.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from app.models import (
 )
 from tests.querycount import count_queries
 
+pytestmark = pytest.mark.app_config(READING_CACHE_SECONDS=0)
 P = SubmissionStatus.PUBLISHED
 SMALL, LARGE = 5, 200
 # A generous ceiling, so a page that quietly grew a query per widget is noticed too.

@@ -20,7 +20,14 @@ class ForgotPasswordForm(FlaskForm):
 class SetPasswordForm(FlaskForm):
     password = PasswordField(
         "New password",
-        validators=[DataRequired(), Length(min=PASSWORD_MIN, max=PASSWORD_MAX)],
+        validators=[
+            DataRequired(),
+            Length(
+                min=PASSWORD_MIN,
+                max=PASSWORD_MAX,
+                message=f"Use at least {PASSWORD_MIN} characters (and at most {PASSWORD_MAX}).",
+            ),
+        ],
         description=f"At least {PASSWORD_MIN} characters. A short sentence is easy to remember.",
     )
     confirm = PasswordField(

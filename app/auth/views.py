@@ -68,19 +68,25 @@ def forgot_password():
     return render_template("auth/forgot_password.html", form=form)
 
 
+def _bad_link(error: TokenError, purpose: str):
+    """An invitation cannot be renewed by its recipient (an admin re-sends it); a reset link can."""
+    invite = purpose == auth.INVITE
+    return render_template("auth/bad_link.html", message=error.message, invite=invite), 400
+
+
 def _token_page(token: str, purpose: str, template: str, apply):
     """Shared flow for invitation and reset links: check the link first, then the new password."""
     try:
         user = auth.user_from_token(token, purpose)
     except TokenError as error:
-        return render_template("auth/bad_link.html", message=error.message), 400
+        return _bad_link(error, purpose)
     form = SetPasswordForm()
     if form.validate_on_submit():
         try:
             user = apply(token, form.password.data)
         except TokenError as error:
             db.session.rollback()
-            return render_template("auth/bad_link.html", message=error.message), 400
+            return _bad_link(error, purpose)
         except DomainError as error:
             db.session.rollback()
             form.password.errors.append(error.message)

@@ -42,10 +42,10 @@ from app.submissions.services import InvalidInput
 from app.web.nav import CURATORS, nav_entry
 
 nav_entry(
-    "Upcoming edition",
+    "Upcoming",
     "editions.upcoming",
     roles=CURATORS,
-    order=30,
+    order=50,
     also_active=("editions.edition", "editions.preview", "editions.preview_upcoming",
                  "editions.confirm_skip", "editions.confirm_send"),
 )
@@ -440,7 +440,12 @@ def _web_url(number: int) -> str:
 def _personalized(edition: Edition) -> tuple[compose.RenderedEdition, str, str, str]:
     """The edition as this editor would receive it: (rendered, email html, text, web html)."""
     me = _me()
-    rendered = compose.render_edition(edition)
+    due = send_times(me).get(edition.id) if edition.status in OPEN_STATUSES else None
+    if due is not None and not edition.content_html:
+        # Not frozen yet: dated by when it will go out, not by today.
+        rendered = compose.compile_edition(edition, now=due.at)
+    else:
+        rendered = compose.render_edition(edition)
     values = {
         "first_name": me.first_name,
         "unsubscribe_url": links.unsubscribe_url(tokens.make_unsubscribe_token(user_id=me.id)),

@@ -11,7 +11,7 @@ from app.insights.queries import Filters
 from app.settings import get_setting
 from app.web.nav import CURATORS, nav_entry
 
-nav_entry("Insights", "insights.index", roles=CURATORS, order=40)
+nav_entry("Insights", "insights.index", roles=CURATORS, order=60)
 
 
 def _filters() -> tuple[Filters, str | None, list[tuple[int, str]]]:

@@ -7,7 +7,7 @@ from flask import render_template
 from app.auth.access import login_required, public
 from app.main import bp
 from app.models import utcnow
-from app.reading import queries
+from app.reading import cache, queries
 from app.web.context import org_timezone
 from app.web.nav import nav_entry
 
@@ -28,9 +28,11 @@ def home():
     """Latest edition, newest stories and quotes, a year ago this week, and a way to share."""
     tz = org_timezone()
     now = utcnow()
+    week = now.astimezone(tz).isocalendar()[:2]  # "a year ago this week" moves weekly
+    feed = cache.remember(("home", str(tz), week), lambda: queries.home_feed(now, tz))
     return render_template(
         "main/home.html",
-        feed=queries.home_feed(now, tz),
+        feed=feed,
         greeting=greeting(now.astimezone(tz).hour),
         now=now,
         tz=tz,

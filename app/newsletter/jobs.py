@@ -262,7 +262,7 @@ def _send_nudge_emails(at: datetime) -> int:
         rendered, sender=sender, web_url=share_url,
         list_id=f"Feel Good Fridays <feel-good-fridays.{domain}>",
     )
-    signer = tokens.serializer()
+    signer = tokens.signer()
     prefix = links.unsubscribe_url("-")[:-1]
     stamp = f"{at:%Y%m%d}.{secrets.token_hex(4)}"
     sent = 0
@@ -287,7 +287,8 @@ def _send_nudge_emails(at: datetime) -> int:
                         name=name,
                         first_name=(name.split() or [None])[0],
                         message_id=f"<fgf.nudge.{stamp}.u{user_id}@{domain}>",
-                        unsubscribe_url=prefix + signer.dumps({"u": user_id}),
+                        unsubscribe_url=prefix
+                        + tokens.make_unsubscribe_token(user_id=user_id, using=signer),
                     )
                 except ValueError as exc:
                     log.warning("nudge to %s not sent: %s", address, exc)

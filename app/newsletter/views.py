@@ -24,7 +24,7 @@ from app.newsletter.tokens import read_unsubscribe_token
 from app.settings import get_setting
 from app.web.nav import nav_entry
 
-nav_entry("Editions", "newsletter.archive", order=30, also_active=("newsletter.edition",))
+nav_entry("Editions", "newsletter.archive", order=20, also_active=("newsletter.edition",))
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 

@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 
 VERSION_TABLE = "reading_content_version"
 MAX_AGE_SECONDS = 60
-SIZE = 2048
+SIZE = 1024
 WATCHED = (Story, Quote, Recognition, Reaction, User, Team, Touchpoint, Tag, Edition, EditionItem,
            Setting)  # fmt: skip
 WATCHED_TABLES = frozenset(
@@ -145,7 +145,8 @@ def _on_orm_execute(state: ORMExecuteState) -> None:
 
 
 def _after_commit(session: Session) -> None:
-    if not session.info.pop(_CHANGED, False):
+    # Releasing a savepoint "commits" too; only the outermost commit makes data visible.
+    if session.in_nested_transaction() or not session.info.pop(_CHANGED, False):
         return
     try:
         with session.get_bind().begin() as conn:

@@ -795,12 +795,35 @@ def team_recognized_people(team_id: int, limit: int = 12) -> list[RecognizedPers
     return [RecognizedPerson(*r) for r in rows]
 
 
-def tag_by_name(name: str) -> Tag | None:
-    return db.session.scalar(sa.select(Tag).where(Tag.name == name.strip().lower()))
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """A tag or a touchpoint, with one page of its stories."""
+
+    id: int
+    title: str
+    stories: Page[StoryCard]
 
 
-def touchpoint_by_slug(slug: str) -> Touchpoint | None:
-    return db.session.scalar(sa.select(Touchpoint).where(Touchpoint.slug == slug))
+@cache
+def _tag_named() -> sa.Select:
+    return sa.select(Tag.id, Tag.name).where(Tag.name == sa.bindparam("name"))
+
+
+@cache
+def _touchpoint_slugged() -> sa.Select:
+    return sa.select(Touchpoint.id, Touchpoint.label).where(
+        Touchpoint.slug == sa.bindparam("slug")
+    )
+
+
+def tag_topic(name: str, cursor: str | None) -> Topic | None:
+    row = _conn().execute(_tag_named(), {"name": name.strip().lower()}).first()
+    return Topic(row.id, f"#{row.name}", tag_stories(row.id, cursor)) if row else None
+
+
+def touchpoint_topic(slug: str, cursor: str | None) -> Topic | None:
+    row = _conn().execute(_touchpoint_slugged(), {"slug": slug}).first()
+    return Topic(row.id, row.label, touchpoint_stories(row.id, cursor)) if row else None
 
 
 # --------------------------------------------------------------------------- search

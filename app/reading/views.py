@@ -7,6 +7,7 @@ from collections import OrderedDict
 from datetime import tzinfo
 from typing import Any
 
+import click
 from flask import (
     abort,
     current_app,
@@ -24,7 +25,7 @@ from werkzeug.wrappers import Response
 
 from app.auth.access import login_required
 from app.extensions import db
-from app.reading import bp, queries, services
+from app.reading import bp, cache, queries, search, services
 from app.reading.forms import SearchForm
 from app.reading.pagination import Page
 from app.web.context import org_timezone
@@ -32,7 +33,7 @@ from app.web.nav import nav_entry
 from app.web.security import is_safe_redirect
 
 READING_PAGES = ("reading.story", "reading.team", "reading.tag", "reading.touchpoint")
-nav_entry("Stories", "reading.search", order=10, also_active=READING_PAGES)
+nav_entry("Stories", "reading.search", order=30, also_active=READING_PAGES)
 nav_entry("Your page", "reading.me", menu="user", order=5, also_active=("reading.person",))
 
 
@@ -69,12 +70,12 @@ class _RenderedCards:
     """Story cards rendered once per distinct content, then reused (bounded, least recent out).
 
     Cards are most of the HTML of every list page and rendering one through the shared macros
-    costs far more than the queries behind it. The key is everything the card shows (fetched
-    fresh on every request), so a cached card can never be stale: a changed title, a new
-    applause or a renamed colleague is a different key.
+    costs far more than the queries behind it. The key is everything the card shows, so a
+    cached card can never be stale: a changed title, a new applause or a renamed colleague is a
+    different key. 8,192 cards of about 2.5 KB: at most some 20 MB per process.
     """
 
-    def __init__(self, size: int = 4096) -> None:
+    def __init__(self, size: int = 8192) -> None:
         self.size = size
         self._items: OrderedDict[tuple[Any, ...], Markup] = OrderedDict()
         self._lock = threading.Lock()
@@ -96,13 +97,17 @@ class _RenderedCards:
 _rendered_cards = _RenderedCards()
 
 
+def render_macro(template: str, name: str, *args: Any) -> Markup:
+    """A template macro's output, to keep or insert as is (Jinja escaped it already)."""
+    return Markup(get_template_attribute(template, name)(*args))  # noqa: S704
+
+
 def card_html(card: queries.StoryCard, tz: tzinfo, heading_level: int = 3) -> Markup:
     """The story card for `card` (see `_RenderedCards`)."""
     key = (card.content_key(), str(tz), heading_level, request.script_root)
     html = _rendered_cards.get(key)
     if html is None:
-        macro = get_template_attribute("reading/_cards.html", "story_card")
-        html = Markup(macro(card, tz, heading_level))  # noqa: S704 - rendered by Jinja
+        html = render_macro("reading/_cards.html", "story_card", card, tz, heading_level)
         _rendered_cards.put(key, html)
     return html
 
@@ -135,7 +140,7 @@ def pager_urls(page: Page, param: str = "cursor") -> tuple[str | None, str | Non
 @bp.route("/stories/<int:story_id>")
 @login_required
 def story(story_id: int):
-    detail = queries.story_detail(story_id, current_user.id)
+    detail = cache.remember(("story", story_id), lambda: queries.story_detail(story_id))
     if detail is None:
         status = queries.story_status(story_id)
         may_see_draft = status is not None and (
@@ -149,7 +154,8 @@ def story(story_id: int):
         "reading/story.html",
         detail=detail,
         story=detail.story,
-        more=queries.more_from_team(detail.story.team_id, story_id),
+        applauded=queries.has_applauded(story_id, current_user.id),
+        show_applauders=detail.may_see_applauders(current_user.id),
         tz=org_timezone(),
     )
 
@@ -180,11 +186,22 @@ def me() -> Response:
 @bp.route("/people/<int:user_id>")
 @login_required
 def person(user_id: int):
-    profile = queries.person_profile(user_id)
-    if profile is None:
+    recognized_at, shared_at = request.args.get("recognized"), request.args.get("shared")
+
+    def load():
+        profile = queries.person_profile(user_id)
+        if profile is None:
+            return None
+        return (
+            profile,
+            queries.stories_recognizing(user_id, recognized_at),
+            queries.stories_shared_by(user_id, shared_at),
+        )
+
+    found = cache.remember(("person", user_id, recognized_at, shared_at), load)
+    if found is None:
         abort(404)
-    recognized = queries.stories_recognizing(user_id, request.args.get("recognized"))
-    shared = queries.stories_shared_by(user_id, request.args.get("shared"))
+    profile, recognized, shared = found
     return render_template(
         "reading/person.html",
         profile=profile,
@@ -200,16 +217,39 @@ def person(user_id: int):
 @bp.route("/teams/<int:team_id>")
 @login_required
 def team(team_id: int):
-    profile = queries.team_profile(team_id)
-    if profile is None:
+    cursor = request.args.get("cursor")
+
+    def load():
+        profile = queries.team_profile(team_id)
+        if profile is None:
+            return None
+        people = queries.team_recognized_people(team_id)
+        return profile, people, queries.team_stories(team_id, cursor)
+
+    found = cache.remember(("team", team_id, cursor), load)
+    if found is None:
         abort(404)
-    stories = queries.team_stories(team_id, request.args.get("cursor"))
+    profile, people, stories = found
     return render_template(
         "reading/team.html",
         profile=profile,
-        people=queries.team_recognized_people(team_id),
+        people=people,
         stories=stories,
         pager=pager_urls(stories),
+        tz=org_timezone(),
+    )
+
+
+def _topic_page(kind: str, topic: queries.Topic | None):
+    if topic is None:
+        abort(404)
+    return render_template(
+        "reading/topic.html",
+        kind=kind,
+        title=topic.title,
+        filter_args={kind: topic.id},
+        stories=topic.stories,
+        pager=pager_urls(topic.stories),
         tz=org_timezone(),
     )
 
@@ -217,58 +257,72 @@ def team(team_id: int):
 @bp.route("/tags/<name>")
 @login_required
 def tag(name: str):
-    found = queries.tag_by_name(name)
-    if found is None:
-        abort(404)
-    stories = queries.tag_stories(found.id, request.args.get("cursor"))
-    return render_template(
-        "reading/topic.html",
-        kind="tag",
-        title=f"#{found.name}",
-        filter_args={"tag": found.id},
-        stories=stories,
-        pager=pager_urls(stories),
-        tz=org_timezone(),
-    )
+    cursor = request.args.get("cursor")
+    key = ("tag", name.strip().lower(), cursor)
+    return _topic_page("tag", cache.remember(key, lambda: queries.tag_topic(name, cursor)))
 
 
 @bp.route("/touchpoints/<slug>")
 @login_required
 def touchpoint(slug: str):
-    found = queries.touchpoint_by_slug(slug)
-    if found is None:
-        abort(404)
-    stories = queries.touchpoint_stories(found.id, request.args.get("cursor"))
-    return render_template(
-        "reading/topic.html",
-        kind="touchpoint",
-        title=found.label,
-        filter_args={"touchpoint": found.id},
-        stories=stories,
-        pager=pager_urls(stories),
-        tz=org_timezone(),
+    cursor = request.args.get("cursor")
+    found = cache.remember(
+        ("touchpoint", slug, cursor), lambda: queries.touchpoint_topic(slug, cursor)
     )
+    return _topic_page("touchpoint", found)
 
 
 @bp.route("/search", endpoint="search")
 @login_required
 def search_page():
-    """Search (words given) or browse everything published (no words), with filters."""
+    """Search (words given) or browse everything published (no words), with filters.
+
+    The form and the results are each rendered once per distinct query string and content
+    version (`cache.remember`): popular searches and the browse pages cost no queries.
+    """
     form = SearchForm(request.args)
-    form.set_choices(queries.filter_options())
+    form.set_choices(cache.remember(("filter_options",), queries.filter_options))
     form.validate()
     tz = org_timezone()
-    results = queries.search_results(form.q.data, form.filters(tz), request.args.get("cursor"))
-    template = (
-        "reading/_search_results.html"
-        if request.headers.get("X-Requested-With") == "fetch"
-        else "reading/search.html"
+    query = (form.q.data or "").strip()
+    cursor = request.args.get("cursor")
+
+    def render_results() -> Markup:
+        results = queries.search_results(form.q.data, form.filters(tz), cursor)
+        html = render_template(
+            "reading/_search_results.html",
+            form=form,
+            query=query,
+            results=results,
+            pager=pager_urls(results),
+            tz=tz,
+        )
+        return Markup(html)  # noqa: S704 - rendered by Jinja
+
+    args = tuple(sorted(request.args.items(multi=True)))
+    place = (str(tz), request.script_root)
+    results_html = cache.remember(("search-results", args, place), render_results)
+    if request.headers.get("X-Requested-With") == "fetch":  # results as you type (reading.js)
+        return results_html
+    without_cursor = tuple(item for item in args if item[0] != "cursor")
+    form_html = cache.remember(
+        ("search-form", without_cursor, request.script_root),
+        lambda: render_macro("reading/_search_form.html", "search_form", form, query),
     )
     return render_template(
-        template,
-        form=form,
-        query=(form.q.data or "").strip(),
-        results=results,
-        pager=pager_urls(results),
-        tz=tz,
+        "reading/search.html", form_html=form_html, results_html=results_html, query=query
     )
+
+
+# --------------------------------------------------------------------------- command line
+
+
+@bp.cli.command("reindex")
+def reindex_command() -> None:
+    """Rebuild the search index from the published stories and quotes (`flask reading reindex`).
+
+    Needed only after data was loaded behind the ORM's back (bulk SQL, a restore).
+    """
+    count = search.rebuild()
+    db.session.commit()
+    click.echo(f"Indexed {count} published stories and quotes.")

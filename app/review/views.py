@@ -39,7 +39,7 @@ from app.richtext import excerpt
 from app.submissions.services import InvalidInput
 from app.web.nav import CURATORS, nav_entry
 
-nav_entry("Review", "review.queue", roles=CURATORS, order=20, badge=lambda _user: waiting_count())
+nav_entry("Review", "review.queue", roles=CURATORS, order=40, badge=lambda _user: waiting_count())
 
 
 @bp.context_processor

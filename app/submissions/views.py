@@ -27,8 +27,8 @@ from app.submissions import bp, queries, services, uploads
 from app.submissions.forms import ConfirmForm, QuoteForm, StoryForm
 from app.web.nav import nav_entry
 
-nav_entry("Share a story", "submissions.new_story", order=10)
-nav_entry("Share a quote", "submissions.new_quote", order=11)
+# One "Share" entry: the story and quote forms switch between each other (story_form/quote_form).
+nav_entry("Share", "submissions.new_story", order=10, also_active=("submissions.new_quote",))
 nav_entry("My submissions", "submissions.mine", menu="user", order=20)
 
 S = SubmissionStatus

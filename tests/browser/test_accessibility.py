@@ -79,6 +79,12 @@ def axe_page(browser, live_server, axe_source) -> Iterator:
 
 
 def _violations(page) -> list[str]:
+    # Colours are only final once transitions (menus opening, fades) have finished.
+    page.evaluate(
+        """Promise.all(document.getAnimations()
+            .filter(a => a.effect && a.effect.getTiming().iterations !== Infinity)
+            .map(a => a.finished))"""
+    )
     results = page.evaluate(
         """async () => {
             const r = await axe.run(document, {resultTypes: ["violations"]});

@@ -57,7 +57,7 @@ def test_approve_reorder_and_preview(page, make_user, make_story):
     expect(page.get_by_role("heading", name="All caught up")).to_be_visible()
 
     # The upcoming edition, in approval order.
-    nav.get_by_role("link", name="Upcoming edition").click()
+    nav.get_by_role("link", name="Upcoming", exact=True).click()
     expect(page.locator("[data-edition-items] .edition-item")).to_have_count(3)
     assert _titles(page) == ["Alpha: the late-night call", "Bravo: cake at the till",
                              "Charlie: the umbrella"]
