@@ -91,10 +91,11 @@ def app(migrated_url: str, app_overrides: dict, tmp_path: Path) -> Iterator[Flas
     app = create_app("testing", **config)
 
     # The test keeps one app context open across requests, so `g` would keep the previous
-    # request's user; production gets a fresh context per request.
+    # request's values (the signed-in user, cached settings); production gets a fresh `g`.
     @app.before_request
-    def _forget_cached_user():
-        g.pop("_login_user", None)
+    def _fresh_g():
+        for name in list(g):
+            g.pop(name, None)
 
     ctx = app.app_context()
     ctx.push()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, has_request_context, request, url_for
+from flask import Flask, current_app, g, has_request_context, request, url_for
 from flask_login import current_user
 
 from app.web.nav import NavItem, entries
@@ -26,10 +26,21 @@ def _nav_items(menu: str) -> list[NavItem]:
 
 
 def org_timezone() -> ZoneInfo:
-    """The organization's timezone (admin setting, falling back to the TIMEZONE config)."""
+    """The organization's timezone (admin setting, else TIMEZONE), read once per request."""
     from app.settings import get_setting
 
-    return ZoneInfo(get_setting("timezone"))
+    zone = g.get("_org_timezone")
+    if zone is None:
+        zone = g._org_timezone = ZoneInfo(get_setting("timezone"))
+    return zone
+
+
+def local_time(value: datetime | None) -> datetime | None:
+    """A stored UTC time in the organization's timezone, for display."""
+    if value is None or not isinstance(value, datetime):
+        return value
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return aware.astimezone(org_timezone())
 
 
 def format_datetime(
@@ -57,4 +68,5 @@ def init_template_context(app: Flask) -> None:
 
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["excerpt"] = excerpt
+    app.jinja_env.filters["localtime"] = local_time
     app.jinja_env.globals["app_name"] = "Feel Good Fridays"
