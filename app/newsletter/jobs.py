@@ -109,10 +109,13 @@ def deliver(
     worker_id: str | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> list[sending.RunResult]:
+    """Continue what is being sent, then send what is due. `now` fixes the clock for tests;
+    without it the senders read the real clock as they go (a long send outlives the tick)."""
+    clock = now
     now = now or utcnow()
     worker_id = worker_id or sending.default_worker_id()
     results = [
-        sending.run_edition(edition_id, now=now, worker_id=worker_id, should_stop=should_stop)
+        sending.run_edition(edition_id, now=clock, worker_id=worker_id, should_stop=should_stop)
         for edition_id in _editions_to_continue(now)
     ]
     values = get_settings("missed_run_grace_hours", "empty_edition_policy")
@@ -130,7 +133,7 @@ def deliver(
             edition.id, now=now, worker_id=worker_id, from_draft=edition.status == E.DRAFT
         ):
             results.append(
-                sending.run_edition(edition.id, now=now, worker_id=worker_id,
+                sending.run_edition(edition.id, now=clock, worker_id=worker_id,
                                     should_stop=should_stop)
             )
     db.session.commit()

@@ -7,10 +7,11 @@ The rows are the whole state, so any process can resume after any crash:
 2. `create_deliveries`: freezes the compiled edition on the row and inserts one `pending`
    Delivery per recipient, in one transaction (all or nothing; a resumed run sees them or not).
 3. `send_pending`: claims batches (pending → sending, `FOR UPDATE SKIP LOCKED` on PostgreSQL, so
-   several processes share the work; SQLite serializes the claim itself), sends them over one
-   SMTP connection and commits each row's outcome right after the server answers. Rows left in
-   `sending` by a killed process are taken back after NEWSLETTER_CLAIM_TIMEOUT_SECONDS, so at
-   most the messages of the batch in flight can go out twice, under the same Message-ID.
+   several processes share the work; SQLite serializes the claim itself) and sends them over one
+   SMTP connection; each row's outcome is committed within milliseconds of the server's answer
+   (`_Recorder`). Rows left in `sending` by a killed process are taken back after
+   NEWSLETTER_CLAIM_TIMEOUT_SECONDS, so at most the messages of the batch in flight can go out
+   twice, under the same Message-ID.
 4. `finish_edition`: once no row is pending, the edition becomes `sent`, its items `published`,
    authors and recognized colleagues are notified (after the commit) and the next draft exists.
 
@@ -35,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import make_msgid, parseaddr
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
@@ -930,7 +932,5 @@ def _get_edition(edition_id: int, *, populate: bool = False, with_items: bool = 
     return edition
 
 
-def _zone():
-    from zoneinfo import ZoneInfo
-
+def _zone() -> ZoneInfo:
     return ZoneInfo(get_setting("timezone"))
