@@ -8,7 +8,7 @@ from app.auth.access import login_required, public
 from app.main import bp
 from app.models import utcnow
 from app.reading import cache, queries
-from app.web.context import org_timezone
+from app.reading.views import local_timezone
 from app.web.nav import nav_entry
 
 nav_entry("Home", "main.home", order=0)
@@ -26,7 +26,7 @@ def greeting(hour: int) -> str:
 @login_required
 def home():
     """Latest edition, newest stories and quotes, a year ago this week, and a way to share."""
-    tz = org_timezone()
+    tz = local_timezone()
     now = utcnow()
     week = now.astimezone(tz).isocalendar()[:2]  # "a year ago this week" moves weekly
     feed = cache.remember(("home", str(tz), week), lambda: queries.home_feed(now, tz))

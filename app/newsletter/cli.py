@@ -99,10 +99,13 @@ def scheduler_run_command() -> None:
     """Run the scheduler until Ctrl-C (its own process; never inside the web server)."""
     from app.newsletter.scheduler import run
 
-    logging.basicConfig(
-        level=current_app.config.get("LOG_LEVEL", "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    # The app's own messages go through the app logger; APScheduler only reports problems (its
+    # "Running job" lines every 15 seconds would drown them).
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("[%(asctime)s] %(levelname)s in %(name)s: %(message)s"))
+    scheduler_log = logging.getLogger("apscheduler")
+    scheduler_log.addHandler(handler)
+    scheduler_log.setLevel(logging.WARNING)
     run(current_app._get_current_object())  # type: ignore[attr-defined]
 
 

@@ -115,7 +115,7 @@ def compile_edition(edition: Edition, *, now: datetime | None = None) -> Rendere
     zone = ZoneInfo(get_setting("timezone"))
     local = when.astimezone(zone)
     nonce = secrets.token_hex(8)
-    tmp = {key: f"%%FGF-{nonce}:{key}%%" for key in _KEYS}
+    markers = {key: f"%%FGF-{nonce}:{key}%%" for key in _KEYS}  # made canonical in _finish
     context = {
         "edition": edition,
         "items": items,
@@ -127,10 +127,10 @@ def compile_edition(edition: Edition, *, now: datetime | None = None) -> Rendere
         "intro_text": render_plain_text(edition.intro_md or ""),
         "preheader": _preheader(edition, stories, quotes),
         "base_url": links.base_url(),
-        "home_url": _share_url(),
-        "first_name": tmp[FIRST_NAME],
-        "unsubscribe_url": tmp[UNSUBSCRIBE_URL],
-        "web_url": tmp[WEB_URL],
+        "share_url": _share_url(),
+        "first_name": markers[FIRST_NAME],
+        "unsubscribe_url": markers[UNSUBSCRIBE_URL],
+        "web_url": markers[WEB_URL],
         "join_names": join_names,
     }
     text, email_html = render_email("newsletter", **context)

@@ -100,5 +100,6 @@ def run(app: Flask) -> None:
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
-    log.info("scheduler started")
+    log.info("scheduler started: deliveries every %s s, reminders and nudge every %s s",
+             *(job.trigger.interval.total_seconds() for job in scheduler.get_jobs()))
     scheduler.start()

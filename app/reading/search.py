@@ -92,10 +92,6 @@ class SearchFilters:
     published_before: datetime | None = None
 
     @property
-    def includes_quotes(self) -> bool:
-        return self.touchpoint_id is None and self.tag_id is None
-
-    @property
     def shape(self) -> tuple[bool, ...]:
         """Which filters are set: the statement depends on this, never on the values."""
         return tuple(value is not None for value in self.params().values())

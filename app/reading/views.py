@@ -97,6 +97,11 @@ class _RenderedCards:
 _rendered_cards = _RenderedCards()
 
 
+def local_timezone() -> tzinfo:
+    """The organization's time zone (an admin setting), remembered like page content."""
+    return cache.remember(("org-timezone",), org_timezone)
+
+
 def render_macro(template: str, name: str, *args: Any) -> Markup:
     """A template macro's output, to keep or insert as is (Jinja escaped it already)."""
     return Markup(get_template_attribute(template, name)(*args))  # noqa: S704
@@ -156,7 +161,7 @@ def story(story_id: int):
         story=detail.story,
         applauded=queries.has_applauded(story_id, current_user.id),
         show_applauders=detail.may_see_applauders(current_user.id),
-        tz=org_timezone(),
+        tz=local_timezone(),
     )
 
 
@@ -210,7 +215,7 @@ def person(user_id: int):
         recognized_pager=pager_urls(recognized, "recognized"),
         shared=shared,
         shared_pager=pager_urls(shared, "shared"),
-        tz=org_timezone(),
+        tz=local_timezone(),
     )
 
 
@@ -236,7 +241,7 @@ def team(team_id: int):
         people=people,
         stories=stories,
         pager=pager_urls(stories),
-        tz=org_timezone(),
+        tz=local_timezone(),
     )
 
 
@@ -250,7 +255,7 @@ def _topic_page(kind: str, topic: queries.Topic | None):
         filter_args={kind: topic.id},
         stories=topic.stories,
         pager=pager_urls(topic.stories),
-        tz=org_timezone(),
+        tz=local_timezone(),
     )
 
 
@@ -283,7 +288,7 @@ def search_page():
     form = SearchForm(request.args)
     form.set_choices(cache.remember(("filter_options",), queries.filter_options))
     form.validate()
-    tz = org_timezone()
+    tz = local_timezone()
     query = (form.q.data or "").strip()
     cursor = request.args.get("cursor")
 
