@@ -14,6 +14,7 @@ from app.models.content import (
     story_tags,
 )
 from app.models.editions import Delivery, DeliveryStatus, Edition, EditionItem, EditionStatus
+from app.models.outbox import OutboxMessage, OutboxStatus
 from app.models.users import Role, Team, User
 
 __all__ = [
@@ -24,6 +25,8 @@ __all__ = [
     "Edition",
     "EditionItem",
     "EditionStatus",
+    "OutboxMessage",
+    "OutboxStatus",
     "Quote",
     "QuoteSource",
     "Reaction",

@@ -58,6 +58,12 @@ class Edition(Base):
     sent_count: Mapped[int] = mapped_column(default=0)
     failed_count: Mapped[int] = mapped_column(default=0)
     web_views: Mapped[int] = mapped_column(default=0)
+    # The mail server could not be reached or refused the session: sending waits (no attempt is
+    # charged to anyone) and the scheduler tries again at `send_retry_at`, backing off.
+    send_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # outage start
+    send_pause_reason: Mapped[str | None] = mapped_column(sa.Text)
+    send_retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    send_pause_count: Mapped[int] = mapped_column(default=0)  # passes stopped in a row
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
