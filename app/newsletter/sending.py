@@ -583,7 +583,14 @@ def _error(result: SendResult) -> str:
 
 
 def _claim_batch(conn: Connection, edition_id: int, now: datetime, size: int) -> list[Row]:
-    """pending → sending for up to `size` due rows, returned to this worker only."""
+    """pending → sending for up to `size` due rows, returned to this worker only.
+
+    The ids are picked once, in a MATERIALIZED CTE joined by `UPDATE ... FROM`: with the
+    usual `WHERE id IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)` PostgreSQL may re-run the
+    limited subquery for each candidate row and claim every pending delivery in one call.
+    A materialized CTE is evaluated exactly once. SQLite has no row locks (the statement holds
+    the write lock) and takes the same form.
+    """
     table = Delivery.__table__
     due = (
         sa.select(table.c.id)
@@ -594,11 +601,13 @@ def _claim_batch(conn: Connection, edition_id: int, now: datetime, size: int) ->
         )
         .order_by(table.c.id)
         .limit(size)
-        .with_for_update(skip_locked=True)  # PostgreSQL; SQLite holds the write lock instead
     )
+    if conn.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    picked = due.cte("picked").prefix_with("MATERIALIZED", dialect="postgresql")
     rows = conn.execute(
         sa.update(table)
-        .where(table.c.id.in_(due.scalar_subquery()), table.c.status == DeliveryStatus.PENDING)
+        .where(table.c.id == picked.c.id, table.c.status == DeliveryStatus.PENDING)
         .values(status=DeliveryStatus.SENDING, claimed_at=now)
         .returning(*(table.c[c.key] for c in _CLAIM_COLUMNS))
     ).all()
