@@ -56,7 +56,10 @@ class Config:
     DEV_OUTBOX = False
 
     UPLOAD_DIR = env("UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))
-    MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 6 * 1024 * 1024)
+    # The hard cap on a whole request body (abuse). It is well above the 5 MB cover-image limit
+    # so that an oversized picture still arrives with the form: the story form then says how big
+    # the picture is and keeps what the person typed (app.submissions.uploads).
+    MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)
 
     # Signed links: lifetimes in seconds.
     INVITE_TOKEN_MAX_AGE = env_int("INVITE_TOKEN_MAX_AGE", 7 * 24 * 3600)
@@ -82,8 +85,16 @@ class Config:
     NEWSLETTER_RETRY_BASE_SECONDS = env_int("NEWSLETTER_RETRY_BASE_SECONDS", 60)
     NEWSLETTER_RETRY_MAX_SECONDS = env_int("NEWSLETTER_RETRY_MAX_SECONDS", 3600)
     NEWSLETTER_CLAIM_TIMEOUT_SECONDS = env_int("NEWSLETTER_CLAIM_TIMEOUT_SECONDS", 300)
+    # Mail server unreachable or refusing the session: the edition pauses (nobody is charged an
+    # attempt) and is retried after a backoff; editors see a banner after the alert delay.
+    NEWSLETTER_OUTAGE_RETRY_BASE_SECONDS = env_int("NEWSLETTER_OUTAGE_RETRY_BASE_SECONDS", 30)
+    NEWSLETTER_OUTAGE_RETRY_MAX_SECONDS = env_int("NEWSLETTER_OUTAGE_RETRY_MAX_SECONDS", 300)
+    NEWSLETTER_OUTAGE_ALERT_MINUTES = env_int("NEWSLETTER_OUTAGE_ALERT_MINUTES", 30)
     SCHEDULER_DELIVER_SECONDS = env_int("SCHEDULER_DELIVER_SECONDS", 15)
     SCHEDULER_HOUSEKEEPING_SECONDS = env_int("SCHEDULER_HOUSEKEEPING_SECONDS", 60)
+    # Notification emails (mail_outbox): the scheduler sends what web processes did not.
+    SCHEDULER_OUTBOX_SECONDS = env_int("SCHEDULER_OUTBOX_SECONDS", 10)
+    MAIL_OUTBOX_KEEP_DAYS = env_int("MAIL_OUTBOX_KEEP_DAYS", 30)
     READING_CACHE_SECONDS = env_int("READING_CACHE_SECONDS", 60)
 
     LOG_LEVEL = env("LOG_LEVEL", "INFO")

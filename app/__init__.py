@@ -27,6 +27,7 @@ def create_app(config: str | type | None = None, **overrides) -> Flask:
 
     register_logging(app)
     register_extensions(app)
+    register_url_converters(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_security(app)
@@ -65,6 +66,12 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     login_manager.init_app(app)
     mail.init_app(app)
+
+
+def register_url_converters(app: Flask) -> None:
+    from app.web.converters import init_url_converters
+
+    init_url_converters(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -1,4 +1,4 @@
-"""Command-line entry points: `flask users ...`, `flask demo seed`.
+"""Command-line entry points: `flask users ...`, `flask demo seed`, `flask mail outbox`.
 
 Commands are thin: they parse arguments and call the same service functions the web views use.
 """
@@ -13,7 +13,9 @@ from flask.cli import AppGroup
 
 from app.errors import DomainError
 from app.extensions import db
+from app.mail.cli import mail_cli
 from app.models import Role, Team
+from app.text import clean_text
 
 users_cli = AppGroup("users", help="Manage user accounts.")
 demo_cli = AppGroup("demo", help="Demo data for trying the app locally.")
@@ -39,6 +41,7 @@ def create_user_command(email: str, name: str, role: str, team: str | None, pass
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     team_obj = None
+    team = clean_text(team, name=True)  # as the admin's team form would store it
     if team:
         team_obj = db.session.scalar(db.select(Team).where(Team.name == team)) or Team(name=team)
     try:
@@ -68,3 +71,4 @@ def seed_command():
 def init_cli(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(mail_cli)

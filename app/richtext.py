@@ -8,9 +8,9 @@ results use `excerpt`.
 Pipeline
 --------
 1. Input hygiene: C0 control characters other than tab/newline/CR are dropped and lone
-   surrogates become U+FFFD (they cannot be encoded as UTF-8 and break emails). Text is NOT
-   Unicode-normalised: NFC/NFD input comes out exactly as typed (NFC would also rewrite CJK
-   compatibility ideographs that people use in names); browsers render both forms alike.
+   surrogates become U+FFFD (they cannot be encoded as UTF-8 and break emails). The renderer
+   does not Unicode-normalise: stored text is already NFC (`app.text.clean_text` at save time,
+   which keeps CJK compatibility ideographs as typed), and a preview shows what will be saved.
 
 2. Python-Markdown with a fixed extension set (`MARKDOWN_EXTENSIONS`), built once per thread:
 

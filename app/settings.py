@@ -19,6 +19,7 @@ from app import audit
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import Setting, User
+from app.text import clean_text
 
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
@@ -72,7 +73,7 @@ def _sender(value: Any) -> str:
     text = str(value or "").strip()
     if "\r" in text or "\n" in text:
         raise ValidationError("The sender cannot contain line breaks.")
-    return text
+    return clean_text(text)
 
 
 def _emails(value: Any) -> list[str]:

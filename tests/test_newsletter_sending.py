@@ -202,14 +202,14 @@ def test_temporary_failures_are_retried_with_backoff(app, smtp):
     db.session.commit()
     now = datetime(2026, 6, 5, 7, 0, tzinfo=UTC)
     smtp.fail_next_data(2, code=451)
-    smtp.fail_next_data(1, code=421)  # 421 also closes the connection
+    smtp.fail_next_data(1, code=452)  # (a 421 is the session's: tests/test_newsletter_outage.py)
 
     result = sending.run_edition(edition.id, now=now)
     assert result.stats.deferred == 3 and not result.finished
     waiting = [d for d in deliveries(edition.id) if d.status == DeliveryStatus.PENDING]
     assert len(waiting) == 3
     assert all(d.next_attempt_at == now + timedelta(seconds=60) for d in waiting)
-    assert {d.last_error.split()[0] for d in waiting} == {"451", "421"}
+    assert {d.last_error.split()[0] for d in waiting} == {"451", "452"}
 
     jobs.deliver(now + timedelta(seconds=30))  # not due yet
     assert len([d for d in deliveries(edition.id) if d.status == DeliveryStatus.PENDING]) == 3
@@ -265,15 +265,38 @@ def test_transient_failures_give_up_after_the_limit(app, smtp):
 
 
 def test_dropped_connection_does_not_poison_the_batch(app, smtp):
+    """A hang-up after the message's body was sent is that message's outcome (the server had
+    it): one attempt charged, a fresh connection for the rest of the batch."""
     edition = seed_edition(recipients=4)
     db.session.commit()
     now = datetime(2026, 6, 5, 7, 0, tzinfo=UTC)
     smtp.drop_connection_next(1)
     result = sending.run_edition(edition.id, now=now)
     assert result.stats.deferred == 1 and result.stats.sent == len(receiving_addresses()) - 1
+    assert result.stats.outage is None and not result.paused
     assert smtp.count_connections == 2  # reconnected once, then reused
     sending.run_edition(edition.id, now=now + timedelta(minutes=2))
     assert sorted(a for m in newsletter_messages(smtp) for a in m.rcpt_tos) == receiving_addresses()
+
+
+def test_a_message_that_always_makes_the_server_hang_up_fails_alone(app, smtp):
+    """Such a message must end `failed` after the attempt limit, never hold up the edition."""
+    app.config["NEWSLETTER_MAX_ATTEMPTS"] = 3
+    edition = seed_edition(recipients=4)
+    db.session.commit()
+    poison = receiving_addresses()[0]
+    smtp.fail_data_for(poison, "drop", times=10)
+    now = datetime(2026, 6, 5, 7, 0, tzinfo=UTC)
+    for hour in range(4):
+        sending.run_edition(edition.id, now=now + timedelta(hours=hour))
+    rows = {d.email: d for d in deliveries(edition.id)}
+    assert rows[poison].status == DeliveryStatus.FAILED and rows[poison].attempts == 3
+    assert "connection lost after the message was sent" in rows[poison].last_error
+    others = [r for a, r in rows.items() if a != poison]
+    assert {r.status for r in others} == {DeliveryStatus.SENT}
+    assert {r.attempts for r in others} == {1}
+    db.session.refresh(edition)
+    assert edition.status == EditionStatus.SENT and edition.send_paused_at is None
 
 
 def test_unreachable_server_stops_the_pass_and_resumes_later(app, smtp):
@@ -286,10 +309,10 @@ def test_unreachable_server_stops_the_pass_and_resumes_later(app, smtp):
     now = datetime(2026, 6, 5, 7, 0, tzinfo=UTC)
     result = sending.run_edition(edition.id, now=now)
     assert result.stats.stopped and "cannot connect" in result.stats.stopped
-    assert result.stats.processed == 1  # one row charged an attempt, the rest untouched
+    assert result.stats.processed == 0  # nobody is charged an attempt for the server's outage
     rows = deliveries(edition.id)
     assert {d.status for d in rows} == {DeliveryStatus.PENDING}
-    assert sum(d.attempts for d in rows) == 1
+    assert sum(d.attempts for d in rows) == 0
 
     app.config["MAIL_PORT"] = smtp.port
     sending.run_edition(edition.id, now=now + timedelta(minutes=2))

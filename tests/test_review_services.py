@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from app.database import begin_write
 from app.errors import Conflict, IllegalTransition, PermissionDenied, ValidationError
 from app.extensions import db as _db
 from app.models import (
@@ -183,11 +184,12 @@ def test_true_race_between_two_connections_on_the_same_row(app, db, make_story, 
     flushed, release, errors, thread = _in_other_connection(app, dana_approves)
     assert flushed.wait(10)
     threading.Timer(0.3, release.set).start()
+    begin_write()  # Sam's POST: SQLite queues it behind Dana's write, PostgreSQL at her row lock
     with pytest.raises(Conflict, match=r"^Already approved by Dana Whitfield at \d\d:\d\d\.$"):
         services.reject(mine, actor=sam, seen_version=1, reason="Not for us")
+    db.session.rollback()  # Sam's request ends (on SQLite its lock would hold Dana's mail up)
     thread.join(10)
     assert errors == []
-    db.session.rollback()
     db.session.expire_all()
     assert db.session.get(Story, story_id).status == S.APPROVED
     assert _actions(db, "story").count("story.approve") == 1
@@ -210,12 +212,13 @@ def test_true_race_between_two_edits_loses_nothing(app, db, make_story, dana, sa
     flushed, release, errors, thread = _in_other_connection(app, dana_edits)
     assert flushed.wait(10)
     threading.Timer(0.3, release.set).start()
+    begin_write()  # Sam's POST (see above)
     with pytest.raises(Conflict, match="Dana Whitfield edited this story at"):
         services.edit_item(mine, StoryEdit(title="Sam's title", body_md=body), actor=sam,
                            seen_version=1)
+    db.session.rollback()
     thread.join(10)
     assert errors == []
-    db.session.rollback()
     db.session.expire_all()
     assert db.session.get(Story, story_id).title == "Dana's title"
     titles = [r.data["title"] for r in db.session.scalars(

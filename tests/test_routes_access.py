@@ -11,7 +11,10 @@ from werkzeug.routing import Rule
 from app.models import Role
 from tests.conftest import login
 
-DUMMY_VALUES = {"integer": 999999, "int": 999999, "default": "x", "string": "x", "path": "x"}
+DUMMY_VALUES = {
+    "integer": 999999, "int": 999999, "boundedint": 999999,  # app.web.converters
+    "default": "x", "string": "x", "path": "x",
+}
 
 
 def _guarded_rules(app) -> list[Rule]:

@@ -2,15 +2,17 @@
 characters, quotes, Markdown look-alikes) in every field: never a 500, and what is stored and
 shown again is what was typed.
 
-"What was typed" follows the documented hygiene (app.submissions.services): one-line fields
-turn line breaks and tabs into a space and are trimmed; Markdown fields get LF line endings and
-lose trailing whitespace; control characters other than tab/LF/CR are dropped. Text is never
-Unicode-normalised. The expectations below restate those rules independently.
+"What was typed" follows the documented hygiene (app.text.clean_text): control characters
+other than tab/LF/CR are dropped and text is NFC-normalised; one-line fields turn each run of
+spaces, tabs and line breaks into one space and are trimmed; Markdown fields get LF line endings
+and lose trailing whitespace; names (colleagues) also lose bidi controls and zero-width spaces
+and collapse every kind of space. The expectations below restate those rules independently.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import pytest
 import sqlalchemy as sa
@@ -20,16 +22,25 @@ from app.models import Quote, Story
 from tests.corpora import awkward_strings
 from tests.test_submissions import Page, quote_form, story_form
 
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-BREAKS = re.compile(r"[\t\r\n\x85\u2028\u2029]+")
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufffe\uffff]")
+SPACES = re.compile(r"[ \t\r\n\x85\u2028\u2029]+")
+DISGUISE = re.compile(r"[\u202a-\u202e\u2066-\u2069\u200b\u2060\ufeff]")
+
+
+def _common(value: str) -> str:
+    return unicodedata.normalize("NFC", CONTROL.sub("", value))  # no CJK compat ideographs here
 
 
 def one_line(value: str) -> str:
-    return BREAKS.sub(" ", CONTROL.sub("", value)).strip()
+    return SPACES.sub(" ", _common(value)).strip()
+
+
+def name_line(value: str) -> str:
+    return " ".join(DISGUISE.sub("", _common(value)).split())
 
 
 def multi_line(value: str) -> str:
-    value = CONTROL.sub("", value).replace("\r\n", "\n").replace("\r", "\n")
+    value = _common(value).replace("\r\n", "\n").replace("\r", "\n").replace("\x85", "\n")
     return value.rstrip().lstrip("\n")
 
 
@@ -80,7 +91,7 @@ def test_everything_awkward_at_once_never_fails(client, text):
 def test_story_round_trip(client, text):
     title = text if fits(text, 3, 150) else f"Story: {text}"[:150]
     body = f"{text}\n\nThe customer left smiling, and so did we."
-    names = [one_line(line) for line in text.splitlines() if one_line(line)]
+    names = [name_line(line) for line in text.splitlines() if name_line(line)]
     names = [n for n in names if len(n) <= 120][:10]
     tags = tag_parts(text)
     short = text if fits(text, 0, 120) else text[:100]

@@ -114,7 +114,7 @@ def test_cmyk_jpeg_is_stored_as_rgb(app):
         (image_bytes("TIFF"), "isn't a picture"),
         (image_bytes("JPEG")[:400], "isn't a picture"),  # truncated
         (b"", "empty"),
-        (b"\xff" * (5 * 1024 * 1024 + 1), "larger than 5 MB"),
+        (b"\xff" * (5 * 1024 * 1024 + 1), "just over 5 MB; the limit is 5 MB"),
         (png_header_only(30_000, 30_000), "too many pixels"),
         (png_header_only(0x7FFFFFFF, 1), "too many pixels"),
     ],
@@ -208,8 +208,10 @@ def test_too_large_request_gets_a_clear_page(employee_client):
     response = employee_client.post(
         "/stories/new", data=body, content_type=f"multipart/form-data; boundary={boundary}"
     )
-    assert response.status_code == 400
-    assert "too large" in response.get_data(as_text=True)
+    assert response.status_code == 413  # the form comes back, with what was typed
+    page = Page(response.get_data(as_text=True))
+    assert "The picture is 7 MB; the limit is 5 MB." in page.text
+    assert page.value("title") == story_form()["title"]
 
 
 def test_picture_survives_a_validation_error_and_is_saved_next_time(employee_client):

@@ -20,7 +20,8 @@ from app import notifications
 from app.extensions import db
 from app.models import EditionStatus, Quote, Story, SubmissionStatus
 from app.richtext import ALLOWED_ATTRIBUTES, ALLOWED_TAGS
-from app.submissions.services import NAME_MAX, TITLE_MAX, clean_line
+from app.submissions.services import NAME_MAX, TITLE_MAX
+from app.text import clean_text
 from tests.corpora import xss_payloads
 from tests.test_submissions import Element, Page, quote_form, story_form
 
@@ -42,10 +43,10 @@ def _png() -> bytes:
 
 def fit(text: str, limit: int, minimum: int = 1, pad: str = " ok") -> str:
     """Make a payload acceptable to a field's limits without neutralising it."""
-    line = clean_line(text)
+    line = clean_text(text)
     if len(line) < minimum:
         text = text + pad * minimum
-    return text[:limit] if len(clean_line(text)) > limit else text
+    return text[:limit] if len(clean_text(text)) > limit else text
 
 
 def tag_for(payload: str) -> str:

@@ -8,13 +8,12 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from app.account.services import DISPLAY_NAME_MAX
 from app.auth.forms import ChangePasswordForm, DisplayNameField
+from app.numbers import optional_int
 
 
 def _coerce_int(value: object) -> int:
-    try:
-        return int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return 0
+    """"" means "no team" (0); a value that is not a usable id is a field error."""
+    return optional_int(value) or 0
 
 
 class ProfileForm(FlaskForm):

@@ -15,8 +15,9 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.mail import send_email_after_commit
 from app.models import Team, User, utcnow
+from app.text import clean_text
 
-DISPLAY_NAME_MAX = 120
+DISPLAY_NAME_MAX = auth.DISPLAY_NAME_MAX
 
 
 class FieldError(ValidationError):
@@ -48,7 +49,7 @@ def update_profile(
     weekly_email: bool,
 ) -> dict[str, Any]:
     """Apply the profile form; returns the changes (each also recorded in the audit log)."""
-    display_name = " ".join((display_name or "").split())
+    display_name = clean_text(display_name, name=True)
     if not display_name:
         raise FieldError("display_name", "Enter your name.")
     if len(display_name) > DISPLAY_NAME_MAX:

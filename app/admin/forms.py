@@ -11,7 +11,6 @@ from wtforms import (
     DateField,
     EmailField,
     HiddenField,
-    IntegerField,
     RadioField,
     SelectField,
     StringField,
@@ -25,7 +24,9 @@ from app.admin.queries import UserStatus
 from app.auth.forms import DisplayNameField
 from app.errors import ValidationError
 from app.models import Role
+from app.numbers import optional_int
 from app.settings import WEEKDAYS
+from app.web.fields import BoundedIntegerField
 
 
 def as_choices(pairs: Iterable[tuple[object, str]]) -> list[SelectChoice]:
@@ -39,11 +40,9 @@ NO_TEAM = (0, "No team")
 
 
 def _coerce_int(value: object) -> int:
-    """Select values arrive as strings; anything non-numeric becomes 0 ("none")."""
-    try:
-        return int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return 0
+    """Select values arrive as strings; "" is 0 ("none"); a value that is not a usable number is
+    a field error (WTForms reports a coerce ValueError as "Invalid Choice")."""
+    return optional_int(value) or 0
 
 
 class _GetForm(FlaskForm):
@@ -129,11 +128,11 @@ class SettingsForm(FlaskForm):
         validators=[_setting("send_weekday")],
     )
     send_time = StringField("Send time", validators=[InputRequired(), _setting("send_time")])
-    reminder_hours_before = IntegerField(
+    reminder_hours_before = BoundedIntegerField(
         "Editor reminder (hours before the send)",
         validators=[InputRequired(), _setting("reminder_hours_before")],
     )
-    missed_run_grace_hours = IntegerField(
+    missed_run_grace_hours = BoundedIntegerField(
         "Grace period for a missed send (hours)",
         validators=[InputRequired(), _setting("missed_run_grace_hours")],
     )
@@ -189,6 +188,6 @@ class AuditFilterForm(_GetForm):
     actor = StringField("Actor (name or email)", validators=[_Blank(), Length(max=120)])
     action = StringField("Action starts with", validators=[_Blank(), Length(max=64)])
     object_type = SelectField("Object type", validate_choice=False)
-    object_id = IntegerField("Object id", validators=[_Blank()])
+    object_id = BoundedIntegerField("Object id", validators=[_Blank()])
     date_from = DateField("From", validators=[_Blank()])
     date_to = DateField("To", validators=[_Blank()])

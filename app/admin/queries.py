@@ -23,6 +23,7 @@ from sqlalchemy.orm import joinedload
 
 from app.extensions import db
 from app.models import AuditEvent, Role, Team, Touchpoint, User
+from app.numbers import bounded_int
 
 T = TypeVar("T")
 USERS_PER_PAGE = 25
@@ -169,7 +170,7 @@ def list_users(
         (sort_name, User.id),
         cursor,
         per_page=per_page,
-        parse_key=lambda key: (str(key[0]), int(key[1])),
+        parse_key=lambda key: (str(key[0]), bounded_int(key[1])),
         row_key=lambda row: (row.sort_name, row.User.id),
         row_item=lambda row: row.User,
     )
@@ -258,7 +259,8 @@ def list_audit_events(
         cursor,
         per_page=per_page,
         descending=True,
-        parse_key=lambda key: (datetime.fromisoformat(key[0]).astimezone(UTC), int(key[1])),
+        parse_key=lambda key: (datetime.fromisoformat(key[0]).astimezone(UTC),
+                               bounded_int(key[1])),
         row_key=lambda row: (row.AuditEvent.created_at.isoformat(), row.AuditEvent.id),
         row_item=lambda row: row.AuditEvent,
     )

@@ -22,6 +22,7 @@ from app.extensions import db
 from app.models import Role, Team, Touchpoint, User
 from app.models.users import new_security_stamp
 from app.settings import SETTINGS, set_settings
+from app.text import clean_text
 
 TEAM_NAME_MAX = 80
 TOUCHPOINT_LABEL_MAX = 80
@@ -64,7 +65,8 @@ def _other_active_admin_ids(user: User, *, lock: bool = True) -> list[int]:
 
     The lock makes "is there another admin?" and the demotion one decision: on PostgreSQL two
     admins demoting each other at once are serialized and the second sees it would leave nobody
-    (Conflict). SQLite ignores FOR UPDATE, but its single writer makes the second commit fail.
+    (Conflict). SQLite ignores FOR UPDATE, but a request that writes begins with the write lock
+    (app/database.py): the second waits for the first to commit, then sees it.
     """
     stmt = (
         sa.select(User.id)
@@ -144,7 +146,7 @@ def resend_invite(user: User, *, actor: User) -> None:
 
 # Teams -------------------------------------------------------------------------------------------
 def _clean_team_name(name: str, *, exclude_id: int | None = None) -> str:
-    name = " ".join((name or "").split())
+    name = clean_text(name, name=True)
     if not name:
         raise ValidationError("Enter a team name.")
     if len(name) > TEAM_NAME_MAX:
@@ -194,7 +196,7 @@ def _ordered_touchpoints() -> list[Touchpoint]:
 
 
 def _clean_label(label: str, *, exclude_id: int | None = None) -> str:
-    label = " ".join((label or "").split())
+    label = clean_text(label, name=True)
     if not label:
         raise ValidationError("Enter a label.")
     if len(label) > TOUCHPOINT_LABEL_MAX:

@@ -5,6 +5,7 @@ from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from app.auth.services import PASSWORD_MAX, PASSWORD_MIN
+from app.text import clean_text
 
 
 class LoginForm(FlaskForm):
@@ -43,9 +44,9 @@ class ChangePasswordForm(SetPasswordForm):
 
 
 class DisplayNameField(StringField):
-    """Trimmed text input, shared by account forms."""
+    """A person's name as it will be stored (app.text), so length checks see the real value."""
 
     def process_formdata(self, valuelist):
         super().process_formdata(valuelist)
         if self.data:
-            self.data = self.data.strip()
+            self.data = clean_text(self.data, name=True)

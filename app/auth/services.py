@@ -16,8 +16,10 @@ from app.errors import PermissionDenied, TokenError, ValidationError
 from app.extensions import db
 from app.mail import send_email_after_commit
 from app.models import Role, Team, User, utcnow
+from app.text import clean_text
 
 INVITE = "invite"
+DISPLAY_NAME_MAX = 120  # the column size
 RESET = "reset"
 PASSWORD_MIN = 10
 PASSWORD_MAX = 200
@@ -96,9 +98,11 @@ def create_user(
     actor: User | None = None,
 ) -> User:
     email = normalize_email(email)
-    display_name = display_name.strip()
+    display_name = clean_text(display_name, name=True)
     if not display_name:
         raise ValidationError("Enter the person's name.")
+    if len(display_name) > DISPLAY_NAME_MAX:
+        raise ValidationError(f"Use at most {DISPLAY_NAME_MAX} characters for the name.")
     if db.session.scalar(db.select(User.id).where(User.email == email)) is not None:
         raise ValidationError(f"{email} already has an account.")
     user = User(email=email, display_name=display_name, role=role, team=team)

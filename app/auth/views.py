@@ -92,6 +92,10 @@ def _token_page(token: str, purpose: str, template: str, apply):
             form.password.errors.append(error.message)
         else:
             db.session.commit()
+            # Only here, after a valid link and a POST, may the session change: whoever was
+            # signed in on this browser gives way to the person who set the password.
+            if current_user.is_authenticated:
+                logout_user()
             login_user(user)
             flash("Your password is set. Welcome to Feel Good Fridays!", "success")
             return redirect(url_for("main.home"))
@@ -101,8 +105,8 @@ def _token_page(token: str, purpose: str, template: str, apply):
 @bp.route("/invite/<token>", methods=["GET", "POST"])
 @public
 def accept_invite(token: str):
-    if current_user.is_authenticated:
-        logout_user()
+    """GET only shows the form (any page can make a browser GET a link, so it must not sign
+    anyone out); `_token_page` switches the session after a valid POST."""
     return _token_page(token, auth.INVITE, "auth/accept_invite.html", auth.accept_invite)
 
 

@@ -10,8 +10,6 @@ each package's __init__ imports its views.
 
 from __future__ import annotations
 
-import sqlite3
-import time as time_module
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -19,7 +17,6 @@ from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -94,38 +91,23 @@ def when_label(at: datetime, now: datetime | None = None) -> str:
 
 T = TypeVar("T")
 BUSY = "Someone else was saving at the same moment. Please try again."
-# About five seconds in all, like SQLite's own busy timeout.
-SQLITE_RETRY_PAUSES = (0.02, 0.05, 0.1, 0.2, 0.4, 0.8, 1.2, 1.2, 1.2)
-
-
-def _stale_snapshot(exc: OperationalError) -> bool:
-    return isinstance(exc.orig, sqlite3.OperationalError) and "locked" in str(exc.orig)
 
 
 def guarded(action: Callable[[], T], describe: Callable[[], str]) -> T:
     """Run one change in a savepoint and turn a lost race into a Conflict saying who won.
 
-    `action` re-checks the version the user saw, so it is safe to run again. PostgreSQL reports
-    a concurrent change as StaleDataError (UPDATE ... WHERE version = seen matched no row): only
-    the savepoint is rolled back, so a bulk action carries on with the next item. SQLite refuses
-    to turn a read transaction into a write while another connection writes, or once its
-    snapshot is stale ("database is locked", without waiting). Nothing has been written by this
-    transaction then (a writer holds the lock, so it cannot be us): it is rolled back and
-    `action` runs again on fresh rows after a short pause, where the version check gives the
-    precise message.
+    `action` re-checks the version the user saw. On PostgreSQL a change committed since then
+    surfaces as StaleDataError (UPDATE ... WHERE version = seen matched no row); only the
+    savepoint is rolled back, so a bulk action carries on with the next item. On SQLite the
+    request began with the write lock (app/database.py), so the winner has committed before
+    `action` reads, and its version check raises the Conflict itself.
     """
-    for pause in SQLITE_RETRY_PAUSES:
-        try:
-            with db.session.begin_nested():
-                return action()
-        except StaleDataError:
-            raise Conflict(describe()) from None
-        except OperationalError as exc:
-            if not _stale_snapshot(exc):
-                raise
-            db.session.rollback()
-            time_module.sleep(pause)
-    raise Conflict(BUSY)
+    try:
+        with db.session.begin_nested():
+            return action()
+    except StaleDataError:
+        raise Conflict(describe()) from None
+
 
 # Where an approved item's placement is decided; the latest one tells "held" from "waiting".
 PLACEMENT_ACTIONS = ("add_to_edition", "remove_from_edition", "move_to_later", "roll_over")

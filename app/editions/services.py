@@ -32,6 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from app import audit
+from app.database import begin_write
 from app.editions.queries import (
     BUSY,
     OPEN_STATUSES,
@@ -59,7 +60,8 @@ from app.models import (
     utcnow,
 )
 from app.richtext import render_markdown
-from app.submissions.services import InvalidInput, clean_line, clean_text
+from app.submissions.services import InvalidInput
+from app.text import clean_text
 from app.workflow import transition_edition
 
 T = TypeVar("T")
@@ -96,8 +98,13 @@ def ensure_upcoming() -> Edition:
 
 
 def open_upcoming() -> Edition:
-    """`ensure_upcoming` for a page load, safe against a concurrent creator on SQLite too."""
-    return guarded(ensure_upcoming, lambda: BUSY)
+    """`ensure_upcoming` for a page load (GET): it reads, and only when the draft is missing
+    turns the transaction into a write one (a GET begins as a reader: app/database.py)."""
+    draft = draft_edition()
+    if draft is not None:
+        return draft
+    begin_write()
+    return ensure_upcoming()
 
 
 def _take_waiting_pool(edition: Edition) -> None:
@@ -390,8 +397,8 @@ def update_content(
     edition: Edition, *, subject: str, intro_md: str, actor: User, seen_version: int
 ) -> bool:
     """Subject line and the editor's intro (Markdown, same renderer and sanitizer as stories)."""
-    subject = clean_line(subject)
-    intro = clean_text(intro_md)
+    subject = clean_text(subject)
+    intro = clean_text(intro_md, multiline=True)
     errors = {}
     if len(subject) > SUBJECT_MAX:
         errors["subject"] = (

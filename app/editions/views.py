@@ -35,6 +35,8 @@ from app.errors import Conflict, DomainError, NotFound, ValidationError
 from app.extensions import db
 from app.models import Edition, User
 from app.newsletter import compose, links, tokens
+from app.newsletter.queries import send_outage_alerts
+from app.numbers import bounded_int
 from app.review.queries import model_for
 from app.review.services import display_title as _title
 from app.richtext import excerpt
@@ -187,6 +189,7 @@ def _edition_page(
         action_form=ActionForm(data={"version": edition.version}),
         later=later,
         conflict=conflict,
+        send_outages=send_outage_alerts(),  # an edition stuck sending, on the page editors watch
     ), status
 
 
@@ -264,7 +267,7 @@ def reorder(edition_id: int) -> Response:
     data = request.get_json(silent=True) or {}
     raw = data.get("order") if request.is_json else request.form.get("order", "").split(",")
     try:
-        order = [int(v) for v in (raw or [])]
+        order = [bounded_int(v) for v in (raw or [])]
         changed = services.reorder(edition, order, actor=_me(), seen_version=_version())
     except (ValueError, TypeError):
         return _refused(edition_id, ValidationError("The new order was not understood."))
@@ -281,7 +284,7 @@ def add(edition_id: int) -> Response:
     kind, _, raw_id = (request.form.get("item") or "").partition(":")
     try:
         model_for(kind)
-        item = services.add_from_pool(edition, kind, int(raw_id), actor=_me(),
+        item = services.add_from_pool(edition, kind, bounded_int(raw_id), actor=_me(),
                                       seen_version=_version())
     except ValueError:
         return _refused(edition_id, ValidationError("Choose an item from the pool."))

@@ -8,6 +8,7 @@ from app.auth.access import curator_required
 from app.insights import bp, export, queries, report
 from app.insights.periods import PERIOD_CHOICES, resolve_period
 from app.insights.queries import Filters
+from app.numbers import bounded_int
 from app.settings import get_setting
 from app.web.nav import CURATORS, nav_entry
 
@@ -18,7 +19,7 @@ def _filters() -> tuple[Filters, str | None, list[tuple[int, str]]]:
     """Period and team from the query string; unknown values fall back with a message."""
     period, problem = resolve_period(request.args, timezone=get_setting("timezone"))
     teams = queries.team_choices()
-    team_id = request.args.get("team", type=int)
+    team_id = request.args.get("team", type=bounded_int)
     if team_id is not None and team_id not in {tid for tid, _ in teams}:
         team_id = None
         problem = " ".join(p for p in (problem, "Unknown team; showing all teams.") if p)

@@ -1,8 +1,11 @@
 """The app's mail service: render a template pair, build a safe message, hand it to a backend.
 
-Features call `send_email` (now) or `send_email_after_commit` (inside a write transaction, so the
-email goes out only if the change it announces was committed). Delivery failures are logged and
-reported as a `SendResult`; they never propagate into the request that caused them.
+Features call `send_email` (now, nothing stored: test sends) or `send_email_after_commit` (inside
+a write transaction): the latter records the rendered message in the `mail_outbox` table in that
+same transaction, so the email exists if and only if the change it announces was committed, and
+survives a process killed right after the commit. The committing process sends its rows at once;
+the scheduler's outbox job (app.mail.outbox) sends whatever is left. Delivery failures are logged
+and recorded; they never propagate into the request that caused them.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from email.message import EmailMessage
 from typing import Any
 
 import css_inline
-from flask import Flask, current_app, render_template
+import sqlalchemy as sa
+from flask import Flask, current_app, has_app_context, render_template
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -25,6 +29,8 @@ from app.mail.backends import (
     get_outbox,
 )
 from app.mail.message import HeaderInjectionError, build_message
+from app.mail.outbox import deliver_outbox, insert_now, new_row
+from app.models import OutboxMessage
 
 __all__ = [
     "HeaderInjectionError",
@@ -116,11 +122,13 @@ def send_email_after_commit(
     sender: str | None = None,
     **context: Any,
 ) -> None:
-    """Render now, deliver once the current `db.session` transaction commits; drop on rollback.
+    """Render now and record the email in the current `db.session` transaction; send after commit.
 
-    Rendering inside the transaction makes the email describe the state being committed; a
-    rolled-back savepoint discards only the mail queued inside it. Without an active transaction
-    there is nothing to wait for, so the email is sent right away.
+    Rendering inside the transaction makes the email describe the state being committed. The
+    `mail_outbox` row commits or rolls back with the change (a rolled-back savepoint drops only
+    the rows added inside it); after the commit this process sends its rows at once, and the
+    scheduler sends anything this process could not (crash, mail server down). Without an active
+    transaction the row is committed on its own, then sent.
     """
     from app.extensions import db
 
@@ -128,15 +136,17 @@ def send_email_after_commit(
         log.info("email %r not queued: no recipient", template)
         return
     msg = _compose(to, subject, template, headers, sender, context)
+    row = new_row(template, msg)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     session = db.session()
     if not session.in_transaction():
-        _deliver(app, [msg])
+        _deliver_committed(app, insert_now([row]))
         return
     _listen_for_transactions()
     transaction = session.get_nested_transaction() or session.get_transaction()
     assert transaction is not None
-    session.info.setdefault(PENDING_KEY, []).append(_Pending(transaction, app, msg))
+    session.add(row)
+    session.info.setdefault(PENDING_KEY, []).append(_Pending(transaction, app, row))
 
 
 def _deliver(app: Flask, messages: list[EmailMessage]) -> list[SendResult]:
@@ -160,11 +170,30 @@ def _deliver(app: Flask, messages: list[EmailMessage]) -> list[SendResult]:
     return results
 
 
+def _deliver_committed(app: Flask, ids: list[int]) -> None:
+    """Send these committed outbox rows now, if no one else has claimed them yet.
+
+    Never raises: the data is committed and the rows stay pending for the scheduler, so a mail
+    problem must not turn the request into an error.
+    """
+    if not ids:
+        return
+    current = current_app._get_current_object() if has_app_context() else None  # type: ignore
+    try:
+        if current is app:
+            deliver_outbox(ids=ids)
+        else:
+            with app.app_context():
+                deliver_outbox(ids=ids)
+    except Exception:
+        log.exception("sending %d email(s) after commit failed; the scheduler retries", len(ids))
+
+
 @dataclass(frozen=True, slots=True)
 class _Pending:
     transaction: SessionTransaction  # innermost transaction when queued: decides on rollback
     app: Flask
-    msg: EmailMessage
+    row: OutboxMessage
 
 
 def _listen_for_transactions() -> None:
@@ -190,12 +219,17 @@ def _after_commit(session: Session) -> None:
         parent = nested.parent
         assert parent is not None
         session.info[PENDING_KEY] = [
-            _Pending(parent, p.app, p.msg) if p.transaction is nested else p for p in pending
+            _Pending(parent, p.app, p.row) if p.transaction is nested else p for p in pending
         ]
         return
-    # Committed. Deliver in after_transaction_end, once the DB connection is back in the pool,
-    # so slow SMTP never holds a connection.
-    session.info[COMMITTED_KEY] = session.info.pop(PENDING_KEY)
+    # Committed: the rows exist. Deliver in after_transaction_end, once the session's connection
+    # is back in the pool, so slow SMTP never holds it.
+    committed: list[tuple[Flask, int]] = []
+    for p in session.info.pop(PENDING_KEY):
+        identity = sa.inspect(p.row).identity  # no query: the key survives expire-on-commit
+        if identity is not None:
+            committed.append((p.app, identity[0]))
+    session.info[COMMITTED_KEY] = committed
 
 
 def _after_soft_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
@@ -216,14 +250,9 @@ def _after_transaction_end(session: Session, transaction: SessionTransaction) ->
     discarded = session.info.pop(PENDING_KEY, None)
     if discarded:
         log.info("discarded %d email(s): transaction ended without commit", len(discarded))
-    committed: list[_Pending] = session.info.pop(COMMITTED_KEY, None) or []
-    for app in dict.fromkeys(p.app for p in committed):
-        messages = [p.msg for p in committed if p.app is app]
-        try:
-            _deliver(app, messages)
-        except Exception:
-            # The data is committed; a mail problem must not turn the request into an error.
-            log.exception("sending %d email(s) after commit failed", len(messages))
+    committed: list[tuple[Flask, int]] = session.info.pop(COMMITTED_KEY, None) or []
+    for app in dict.fromkeys(a for a, _id in committed):
+        _deliver_committed(app, [row_id for a, row_id in committed if a is app])
 
 
 def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:

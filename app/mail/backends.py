@@ -2,7 +2,10 @@
 
 Every backend reports one `SendResult` per message and never raises for a per-message failure,
 so a batch (e.g. a newsletter edition) can record each delivery and retry only the transient
-ones. Backends are context managers; only SMTP holds a resource (one reused connection).
+ones. A result with `session=True` says the mail service itself failed (unreachable, refused the
+session, closed the connection) and nothing about the message: callers stop and wait for the
+server instead of charging the message an attempt. Backends are context managers; only SMTP holds
+a resource (one reused connection).
 """
 
 from __future__ import annotations
@@ -41,6 +44,10 @@ class SendResult:
     status: SendStatus
     code: int | None = None
     error: str | None = None
+    # True when the failure is about the connection or session (connect refused, DNS, timeout,
+    # 421 anywhere, greeting/HELO/MAIL FROM refused, STARTTLS/AUTH failure, disconnect), not
+    # about this message; a 4xx/5xx reply to the message's RCPT or DATA is session=False.
+    session: bool = False
 
     @property
     def ok(self) -> bool:
@@ -65,19 +72,68 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
+# 421: "service not available, closing transmission channel", whatever command it answers.
+CLOSING = 421
+
+
 def _classify(exc: OSError) -> SendResult:
-    """Map a failed transaction to a result: the reply code decides, silence is transient."""
+    """Map a failed transaction to a result: the reply code decides, silence is the session's.
+
+    Only a reply to this message's RCPT or DATA is about the message. A 421 (the server is
+    closing the channel), a refused HELO or MAIL FROM (the same for every message we send), a
+    disconnect or a timeout say the server cannot take mail right now.
+    """
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         # {rcpt: (code, reply)}; one transient refusal is enough to make a retry worthwhile.
         replies = list(exc.recipients.values())
         code, reply = next(
             ((c, r) for c, r in replies if status_for_code(c) is SendStatus.TRANSIENT), replies[0]
         )
-        return SendResult(status_for_code(code), code, f"recipient refused: {code} {_text(reply)}")
-    if isinstance(exc, smtplib.SMTPResponseException):  # sender or DATA refused
-        return SendResult(status_for_code(exc.smtp_code), exc.smtp_code, _describe(exc))
+        session = any(c == CLOSING for c, _r in replies)
+        return SendResult(status_for_code(code), code, f"recipient refused: {code} {_text(reply)}",
+                          session=session)
+    if isinstance(exc, smtplib.SMTPResponseException):
+        session = exc.smtp_code == CLOSING or isinstance(
+            exc, smtplib.SMTPHeloError | smtplib.SMTPSenderRefused
+        )
+        return SendResult(status_for_code(exc.smtp_code), exc.smtp_code, _describe(exc),
+                          session=session)
+    if isinstance(exc, smtplib.SMTPNotSupportedError):  # e.g. SMTPUTF8 needed; the server is fine
+        return SendResult(SendStatus.TRANSIENT, None, _describe(exc))
     # Disconnects, timeouts, resets: the message may simply not have arrived; try again later.
-    return SendResult(SendStatus.TRANSIENT, None, _describe(exc))
+    return SendResult(SendStatus.TRANSIENT, None, _describe(exc), session=True)
+
+
+class _PayloadTracking:
+    """Remembers whether the current message's body went out after the server's 354.
+
+    A connection that drops or times out after that point failed on this message (the server
+    had it in hand), so it is charged an attempt: a message that makes the relay hang up every
+    time must end as `failed`, not hold up everyone queued behind it forever. Before that point
+    a drop says nothing about the message and is the session's.
+    """
+
+    payload_sent = False
+    _last_command = ""
+
+    def putcmd(self, cmd: str, args: str = "") -> None:
+        self._last_command = ""  # the command line itself is not the body
+        self.payload_sent = False
+        super().putcmd(cmd, args)  # type: ignore[misc]
+        self._last_command = cmd.lower()
+
+    def send(self, s: bytes | str) -> None:
+        if self._last_command == "data":
+            self.payload_sent = True  # only the body is sent after DATA without a new command
+        super().send(s)  # type: ignore[misc]
+
+
+class _SMTP(_PayloadTracking, smtplib.SMTP):
+    pass
+
+
+class _SMTP_SSL(_PayloadTracking, smtplib.SMTP_SSL):  # noqa: N801 - mirrors smtplib's name
+    pass
 
 
 class MailBackend:
@@ -155,9 +211,9 @@ class SMTPBackend(MailBackend):
         context = self.ssl_context or ssl.create_default_context()
         conn: smtplib.SMTP
         if self.use_ssl:
-            conn = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+            conn = _SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
         else:
-            conn = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            conn = _SMTP(self.host, self.port, timeout=self.timeout)
         try:
             if self.use_tls:
                 conn.starttls(context=context)
@@ -189,17 +245,22 @@ class SMTPBackend(MailBackend):
         try:
             self.open()
         except OSError as exc:  # smtplib.SMTPException is an OSError too
-            # Greeting/TLS/AUTH/connect trouble says nothing about this message: transient, and
-            # remembered until close() so a batch does not wait out the timeout once per message.
+            # Greeting/TLS/AUTH/connect trouble says nothing about this message: transient, a
+            # session failure, and remembered until close() so a batch does not wait out the
+            # timeout once per message.
             code = exc.smtp_code if isinstance(exc, smtplib.SMTPResponseException) else None
             error = f"cannot connect to {self.host}:{self.port}: {_describe(exc)}"
-            self._setup_failure = SendResult(SendStatus.TRANSIENT, code, error)
+            self._setup_failure = SendResult(SendStatus.TRANSIENT, code, error, session=True)
             return self._setup_failure
         assert self._conn is not None
         try:
             refused = self._conn.send_message(msg, from_addr=from_addr, to_addrs=to_addrs)
         except OSError as exc:
             result = _classify(exc)
+            if result.session and result.code is None and getattr(self._conn, "payload_sent", 0):
+                # Dropped or timed out after the body was sent: the message's own outcome.
+                result = SendResult(SendStatus.TRANSIENT, None,
+                                    f"connection lost after the message was sent: {result.error}")
             self._recover()
             return result
         if refused:
@@ -247,7 +308,9 @@ class FileBackend(MailBackend):
         except OSError as exc:
             with contextlib.suppress(OSError):
                 partial.unlink(missing_ok=True)
-            return SendResult(SendStatus.TRANSIENT, None, f"cannot write {target}: {exc}")
+            # A full or unwritable directory is this backend's outage, not the message's fault.
+            return SendResult(SendStatus.TRANSIENT, None, f"cannot write {target}: {exc}",
+                              session=True)
         return SENT
 
 

@@ -2,7 +2,8 @@
 
 The commands call the same service functions as the scheduler: `send` hands the edition to the
 sending pipeline (draft/scheduled → due now) and then runs it in this process with a progress
-bar; a scheduler running at the same time can only share the work, never duplicate it.
+bar; a scheduler running at the same time can only share the work, never duplicate it. Its exit
+status tells a script what happened (EXIT_* below).
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ from app.extensions import db
 from app.models import Delivery, DeliveryStatus, Edition, EditionStatus, utcnow
 from app.newsletter import jobs, sending
 
+# `flask editions send` exit statuses (also in its help and README.md). 1 and 2 are click's
+# (an error such as an unknown edition, a usage error).
+EXIT_OK = 0
+EXIT_PAUSED = 3  # the mail server could not be reached: the edition waits, nothing is lost
+EXIT_FAILED = 4  # some deliveries failed for good (see the edition page; admins can retry)
+
 editions_cli = AppGroup("editions", help="Send newsletter editions.")
 scheduler_cli = AppGroup("scheduler", help="The newsletter scheduler process.")
 
@@ -30,7 +37,16 @@ scheduler_cli = AppGroup("scheduler", help="The newsletter scheduler process.")
 @click.option("--wait/--no-wait", default=False, show_default=True,
               help="Stay until deferred retries (temporary mail server errors) are done too.")
 def send_command(number: int, wait: bool) -> None:
-    """Send edition NUMBER now (or resume it), showing progress."""
+    """Send edition NUMBER now (or resume it), showing progress.
+
+    \b
+    Exit status:
+      0  sent, or the rest waits for per-recipient retries the scheduler makes
+      3  paused: the mail server is unreachable or refused the session; nothing
+         is lost and no one is charged an attempt; the scheduler (or a new run)
+         goes on when it answers
+      4  finished with failed deliveries (an admin can retry them)
+    """
     edition = db.session.scalar(sa.select(Edition).where(Edition.number == number))
     if edition is None:
         raise click.ClickException(f"There is no edition #{number}.")
@@ -44,8 +60,11 @@ def send_command(number: int, wait: bool) -> None:
     if edition.status == EditionStatus.SKIPPED:
         raise click.ClickException(f"Edition #{number} was skipped.")
 
+    first = True
     while True:
-        result = _run_with_progress(edition.id, number)
+        # The operator asked for this run: try now even if an outage pause says later.
+        result = _run_with_progress(edition.id, number, force=first)
+        first = False
         stats = result.stats
         click.echo(f"#{number}: {stats.sent} sent, {stats.failed} failed, {stats.deferred} to retry"
                    + (f" ({stats.stopped})" if stats.stopped else ""))
@@ -55,14 +74,32 @@ def send_command(number: int, wait: bool) -> None:
         click.echo(f"{result.open_deliveries} deliveries wait for a retry; next in {pause:.0f} s.")
         time.sleep(pause)
     db.session.refresh(edition)
-    if edition.status == EditionStatus.SENT:
+    if result.paused:
+        retry_at = edition.send_retry_at
+        click.echo(f"The mail server is unavailable: {edition.send_pause_reason}", err=True)
+        click.echo(f"Edition #{number} is paused; nothing is lost and no one was charged an "
+                   "attempt. The scheduler tries again"
+                   + (f" at {retry_at:%Y-%m-%d %H:%M:%S} UTC" if retry_at else "")
+                   + " (or run this command again).", err=True)
+    elif edition.status == EditionStatus.SENT:
         click.echo(f"Edition #{number} is sent: {edition.sent_count} delivered, "
                    f"{edition.failed_count} failed.")
     elif result.open_deliveries:
         click.echo("The scheduler retries the rest (or run this command again with --wait).")
+    status = _exit_status(edition, result)
+    if status != EXIT_OK:
+        click.get_current_context().exit(status)
 
 
-def _run_with_progress(edition_id: int, number: int) -> sending.RunResult:
+def _exit_status(edition: Edition, result: sending.RunResult) -> int:
+    if result.paused:
+        return EXIT_PAUSED
+    failed = sending.delivery_counts(edition.id).get(DeliveryStatus.FAILED, 0)
+    db.session.commit()
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _run_with_progress(edition_id: int, number: int, *, force: bool) -> sending.RunResult:
     bars: list = []
 
     def on_start(total: int) -> None:
@@ -76,7 +113,8 @@ def _run_with_progress(edition_id: int, number: int) -> sending.RunResult:
             bars[0].update(step)
 
     try:
-        return sending.run_edition(edition_id, progress=progress, on_start=on_start)
+        return sending.run_edition(edition_id, progress=progress, on_start=on_start,
+                                   force=force)
     finally:
         for bar in bars:
             bar.__exit__(None, None, None)
@@ -88,7 +126,12 @@ def _seconds_until_next_retry(edition_id: int) -> float:
             Delivery.edition_id == edition_id, Delivery.status == DeliveryStatus.PENDING
         )
     )
+    paused_until: datetime | None = db.session.scalar(
+        sa.select(Edition.send_retry_at).where(Edition.id == edition_id)
+    )
     db.session.commit()
+    if paused_until is not None:  # a mail server outage: nothing is due before this
+        next_at = paused_until if next_at is None else max(next_at, paused_until)
     if next_at is None:
         return 5.0
     return min(max((next_at - utcnow()).total_seconds(), 1.0), 3600.0)

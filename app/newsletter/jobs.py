@@ -3,7 +3,8 @@
 Two jobs, both re-reading settings and rows every time:
 
 * `deliver(now)`: continue editions that are sending (resume after a crash, retries that are
-  due, an admin's "retry failed"), then send the open edition whose time has come. Late by at
+  due, an admin's "retry failed"; an edition paused by a mail server outage only once its
+  `send_retry_at` has come), then send the open edition whose time has come. Late by at
   most `missed_run_grace_hours`: it still goes out, once. Later than that: the editors are
   emailed once and the week is given up (they can send it by hand; otherwise the edition takes
   the next weekly slot). Empty at send time: `empty_edition_policy` says skip the week or send
@@ -141,13 +142,18 @@ def deliver(
 
 
 def _editions_to_continue(now: datetime) -> list[int]:
-    """Editions being sent (or resumed), and sent ones with due pending rows (retries)."""
-    sending_ids = db.session.scalars(sa.select(Edition.id).where(Edition.status == E.SENDING))
+    """Editions being sent (or resumed), and sent ones with due pending rows (retries); an
+    edition paused by a mail server outage waits for its `send_retry_at`."""
+    not_paused = sa.or_(Edition.send_retry_at.is_(None), Edition.send_retry_at <= now)
+    sending_ids = db.session.scalars(
+        sa.select(Edition.id).where(Edition.status == E.SENDING, not_paused)
+    )
     retry_ids = db.session.scalars(
         sa.select(Delivery.edition_id)
         .join(Edition, Edition.id == Delivery.edition_id)
         .where(
             Edition.status == E.SENT,
+            not_paused,
             Delivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.SENDING)),
             sa.or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
         )

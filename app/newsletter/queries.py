@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from app.database import begin_write
 from app.extensions import db
-from app.models import AuditEvent, Delivery, DeliveryStatus, Edition, EditionItem, EditionStatus
+from app.models import (
+    AuditEvent,
+    Delivery,
+    DeliveryStatus,
+    Edition,
+    EditionItem,
+    EditionStatus,
+    utcnow,
+)
+from app.newsletter.sending import setting
 
 PER_PAGE = 12
 FEED_SIZE = 20
@@ -134,6 +145,44 @@ def progress(edition: Edition) -> Progress:
     )
 
 
+@dataclass(frozen=True)
+class SendPause:
+    """An edition waiting for the mail server after an outage stopped its sending."""
+
+    number: int
+    since: datetime
+    reason: str
+    retry_at: datetime | None
+    alert: bool  # unavailable for NEWSLETTER_OUTAGE_ALERT_MINUTES or more: the banner shows
+
+
+def send_pause(edition: Edition, now: datetime | None = None) -> SendPause | None:
+    """The edition's pause, if its sending waits for the mail server (no query)."""
+    since = edition.send_paused_at
+    if since is None or edition.status not in (EditionStatus.SENDING, EditionStatus.SENT):
+        return None
+    alert_after = timedelta(minutes=setting("NEWSLETTER_OUTAGE_ALERT_MINUTES"))
+    return SendPause(
+        number=edition.number,
+        since=since,
+        reason=edition.send_pause_reason or "the mail server did not answer",
+        retry_at=edition.send_retry_at,
+        alert=(now or utcnow()) - since >= alert_after,
+    )
+
+
+def send_outage_alerts(now: datetime | None = None) -> list[SendPause]:
+    """Editions whose mail server has been unavailable past the alert delay (one query)."""
+    editions = db.session.scalars(
+        sa.select(Edition)
+        .where(Edition.send_paused_at.is_not(None),
+               Edition.status.in_((EditionStatus.SENDING, EditionStatus.SENT)))
+        .order_by(Edition.number)
+    )
+    pauses = (send_pause(edition, now) for edition in editions)
+    return [pause for pause in pauses if pause is not None and pause.alert]
+
+
 def recipient_report(edition_id: int) -> dict[str, object] | None:
     """What building the recipient list found (invalid addresses skipped, duplicates)."""
     event = db.session.scalar(
@@ -170,8 +219,12 @@ def feed_editions(limit: int = FEED_SIZE) -> list[Edition]:
 
 def count_view(edition: Edition) -> None:
     """web_views + 1 in SQL: concurrent readers never lose a count, and no version bump (a
-    reader is not an editor's change)."""
+    reader is not an editor's change). The page is a GET, which begins as a reader; the count
+    needs a write transaction (`begin_write`), so on SQLite it waits for the lock instead of
+    failing. The caller commits."""
     table = Edition.__table__
+    edition_id = edition.id
+    begin_write()
     db.session.execute(
-        sa.update(table).where(table.c.id == edition.id).values(web_views=table.c.web_views + 1)
+        sa.update(table).where(table.c.id == edition_id).values(web_views=table.c.web_views + 1)
     )

@@ -7,10 +7,13 @@ and a run missed while the process was down is seen from the rows when it comes 
 
 * deliver (every SCHEDULER_DELIVER_SECONDS, default 15 s): "send now" is picked up within this.
 * housekeeping (every SCHEDULER_HOUSEKEEPING_SECONDS, default 60 s): reminders and the nudge.
+* mail outbox (every SCHEDULER_OUTBOX_SECONDS, default 10 s): notification emails recorded by
+  `send_email_after_commit` that their process did not send (killed after the commit, mail
+  server down, retries due), and pruning of old sent rows (app.mail.outbox).
 
 Jobs never overlap themselves (max_instances=1, coalesced) but run beside each other, so a long
-send does not hold back a reminder. Running two schedulers by mistake is harmless: claims are
-atomic and delivery rows are shared, never duplicated.
+send does not hold back a reminder or an approval email. Running two schedulers by mistake is
+harmless: claims are atomic and delivery and outbox rows are shared, never duplicated.
 """
 
 from __future__ import annotations
@@ -28,12 +31,14 @@ from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 
 from app.extensions import db
+from app.mail.outbox import run_outbox
 from app.newsletter import jobs
 
 log = logging.getLogger(__name__)
 
 DEFAULT_DELIVER_SECONDS = 15
 DEFAULT_HOUSEKEEPING_SECONDS = 60
+DEFAULT_OUTBOX_SECONDS = 10
 
 
 def _run_in_app(app: Flask, name: str, job: Callable[[], object]) -> Callable[[], None]:
@@ -60,7 +65,7 @@ def _seconds(app: Flask, name: str, default: int) -> float:
 
 def build_scheduler(app: Flask, stop: threading.Event) -> BlockingScheduler:
     scheduler = BlockingScheduler(
-        executors={"default": ThreadPoolExecutor(max_workers=2)}, timezone=UTC
+        executors={"default": ThreadPoolExecutor(max_workers=3)}, timezone=UTC
     )
     # A tick that starts late is still wanted (there is no stale tick); never two at once.
     options = {"max_instances": 1, "coalesce": True, "misfire_grace_time": None}
@@ -85,6 +90,15 @@ def build_scheduler(app: Flask, stop: threading.Event) -> BlockingScheduler:
         next_run_time=start,
         **options,
     )
+    outbox_every = _seconds(app, "SCHEDULER_OUTBOX_SECONDS", DEFAULT_OUTBOX_SECONDS)
+    scheduler.add_job(
+        _run_in_app(app, "mail outbox", lambda: run_outbox(should_stop=stop.is_set)),
+        IntervalTrigger(seconds=outbox_every, start_date=start),
+        id="mail_outbox",
+        name="Send notification emails left in the mail outbox, retry, prune old ones",
+        next_run_time=start,
+        **options,
+    )
     return scheduler
 
 
@@ -100,6 +114,7 @@ def run(app: Flask) -> None:
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
-    log.info("scheduler started: deliveries every %s s, reminders and nudge every %s s",
+    log.info("scheduler started: deliveries every %s s, reminders and nudge every %s s, "
+             "mail outbox every %s s",
              *(job.trigger.interval.total_seconds() for job in scheduler.get_jobs()))
     scheduler.start()

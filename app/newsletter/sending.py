@@ -12,8 +12,16 @@ The rows are the whole state, so any process can resume after any crash:
    (`_Recorder`). Rows left in `sending` by a killed process are taken back after
    NEWSLETTER_CLAIM_TIMEOUT_SECONDS, so at most the messages of the batch in flight can go out
    twice, under the same Message-ID.
+   Attempts are charged only for a recipient's own outcome (the reply to its RCPT or DATA). When
+   the mail server cannot be reached or refuses the session (`SendResult.session`: connect
+   errors, timeouts, 421, a refused greeting, TLS or AUTH failure, a dropped connection), the
+   pass stops, the claimed rows go back to pending untouched and the edition is paused
+   (`pause_sending`: `send_paused_at`, reason, `send_retry_at` with a capped backoff); the
+   scheduler skips it until then, and the first pass the server answers clears the pause. An
+   outage therefore never fails a delivery.
 4. `finish_edition`: once no row is pending, the edition becomes `sent`, its items `published`,
    authors and recognized colleagues are notified (after the commit) and the next draft exists.
+   Every delivery is then settled by a recipient-level outcome.
 
 `run_edition` chains these steps; the scheduler and `flask editions send N` both call it. These
 functions commit: each step must be durable before the next starts (call them outside another
@@ -49,6 +57,7 @@ from app.errors import IllegalTransition, NotFound, PermissionDenied, Validation
 from app.extensions import db
 from app.mail import HeaderInjectionError, SendResult, SendStatus, get_backend
 from app.models import (
+    AuditEvent,
     Delivery,
     DeliveryStatus,
     Edition,
@@ -79,10 +88,11 @@ DEFAULTS: dict[str, int] = {
     "NEWSLETTER_RETRY_BASE_SECONDS": 60,
     "NEWSLETTER_RETRY_MAX_SECONDS": 3600,
     "NEWSLETTER_CLAIM_TIMEOUT_SECONDS": 300,
+    "NEWSLETTER_OUTAGE_RETRY_BASE_SECONDS": 30,
+    "NEWSLETTER_OUTAGE_RETRY_MAX_SECONDS": 300,
+    "NEWSLETTER_OUTAGE_ALERT_MINUTES": 30,
 }
 INSERT_CHUNK = 1000
-# Transient failures in a row without any SMTP reply: the server is unreachable; stop this pass.
-CONNECTION_FAILURE_LIMIT = 3
 OPEN = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
 E = EditionStatus
 
@@ -280,7 +290,9 @@ class SendStats:
     failed: int = 0
     deferred: int = 0  # transient failure, retried later with backoff
     batches: int = 0
-    stopped: str | None = None  # why a pass ended early (mail server unreachable)
+    stopped: str | None = None  # why a pass ended early (mail server unreachable, shutdown)
+    outage: SendResult | None = None  # the session failure that stopped the pass, if any
+    answered: int = 0  # messages the server gave a verdict on (it was reachable)
 
     @property
     def processed(self) -> int:
@@ -320,6 +332,7 @@ def send_pending(
         return stats  # nothing frozen means no deliveries yet
     mailer = mailer_for(edition, render_edition(edition))
     number = edition.number
+    paused_since = edition.send_paused_at
     db.session.commit()  # the loop below has its own connection; hold no session transaction
     size = batch_size or setting("NEWSLETTER_BATCH_SIZE")
     lease = setting("NEWSLETTER_CLAIM_TIMEOUT_SECONDS")
@@ -339,6 +352,10 @@ def send_pending(
                 break
             stats.batches += 1
             sender.send_batch(conn, backend, rows)
+    if stats.outage is not None:
+        pause_sending(edition_id, stats.outage, now=clock(), fresh=stats.answered > 0)
+    elif stats.answered:
+        _resume_sending(edition_id, number, paused_since)
     log.info(
         "edition #%s, %s: %d sent, %d failed, %d deferred%s",
         number, worker_id or default_worker_id(), stats.sent, stats.failed, stats.deferred,
@@ -373,25 +390,21 @@ class _BatchSender:
 
     def send_batch(self, conn: Connection, backend: Any, rows: Sequence[Row]) -> None:
         claimed_at = time.monotonic()
-        connection_failures = 0
         for index, row in enumerate(rows):
             if time.monotonic() - claimed_at > self.lease / 2:
                 _touch_claims(conn, [r.id for r in rows[index:]], self.clock())
                 claimed_at = time.monotonic()
             self.recorder.check()  # never send what could not be recorded
             result = self._send_one(backend, row)
+            if result.session:
+                # The server failed, not this recipient: nobody is charged an attempt. This row
+                # and the rest of the batch go back to pending as they were; the pass stops.
+                self.recorder.flush()
+                _release(conn, [r.id for r in rows[index:]])
+                self.stats.outage = result
+                self.stats.stopped = result.error or "mail server unavailable"
+                return
             self.recorder.put(self._outcome(row, result))
-            if result.ok:
-                connection_failures = 0
-            elif result.status is SendStatus.TRANSIENT and result.code is None:
-                connection_failures += 1
-                if connection_failures >= CONNECTION_FAILURE_LIMIT or (
-                    result.error or ""
-                ).startswith("cannot connect"):
-                    self.recorder.flush()
-                    _release(conn, [r.id for r in rows[index + 1 :]])
-                    self.stats.stopped = result.error or "mail server unreachable"
-                    return
             if self.progress is not None:
                 self.progress(1)
         self.recorder.flush()  # the batch is fully recorded before the next claim
@@ -410,7 +423,10 @@ class _BatchSender:
             )
         except (HeaderInjectionError, ValueError, UnicodeError) as exc:
             return SendResult(SendStatus.PERMANENT, None, f"cannot build the message: {exc}")
-        return send_with(backend, message)
+        result = send_with(backend, message)
+        if not result.session:
+            self.stats.answered += 1
+        return result
 
     def _outcome(self, row: Row, result: SendResult) -> dict[str, Any]:
         at = self.clock()
@@ -672,6 +688,109 @@ def _sender_domain(sender: str | None = None) -> str:
     return parseaddr(sender)[1].rpartition("@")[2].lower() or "feelgood.local"
 
 
+# -- mail server outages ------------------------------------------------------------------------
+
+SEND_PAUSED = "edition.send_paused"
+SEND_OUTAGE_ALERT = "edition.send_outage_alert"
+SEND_RESUMED = "edition.send_resumed"
+
+
+def outage_reason(failure: SendResult) -> str:
+    """What editors and operators read about a session failure: a 5xx refusal of the whole
+    session will not go away by itself, so it says where to look."""
+    text = _error(failure)
+    if failure.code is not None and 500 <= failure.code <= 599:
+        return (
+            f"The mail server refused the session permanently ({text}). Check the relay "
+            "configuration: MAIL_SERVER, MAIL_PORT, MAIL_USERNAME / MAIL_PASSWORD, and that "
+            "this host is allowed to relay. Sending retries on its own meanwhile."
+        )
+    return text
+
+
+def outage_retry_delay(passes: int) -> timedelta:
+    """Exponential from NEWSLETTER_OUTAGE_RETRY_BASE_SECONDS, capped: a server that is back is
+    noticed within the cap, and a long outage costs one connection attempt per cap."""
+    base = setting("NEWSLETTER_OUTAGE_RETRY_BASE_SECONDS")
+    cap = setting("NEWSLETTER_OUTAGE_RETRY_MAX_SECONDS")
+    return timedelta(seconds=min(base * 2 ** min(max(passes - 1, 0), 30), cap))
+
+
+def pause_sending(
+    edition_id: int, failure: SendResult, *, now: datetime, fresh: bool = False
+) -> datetime:
+    """Record that a pass stopped because the mail server failed; returns the next retry time.
+
+    `fresh` (the server answered earlier in the same pass) starts a new outage instead of
+    extending the current one. Plain UPDATEs: this is not an editor's change, so no version bump.
+    """
+    table = Edition.__table__
+    row = db.session.execute(
+        sa.select(table.c.number, table.c.send_paused_at, table.c.send_pause_count)
+        .where(table.c.id == edition_id)
+    ).one()
+    new_outage = fresh or row.send_paused_at is None
+    since = now if new_outage else row.send_paused_at
+    passes = 1 if new_outage else row.send_pause_count + 1
+    retry_at = now + outage_retry_delay(passes)
+    reason = outage_reason(failure)
+    db.session.execute(
+        sa.update(table)
+        .where(table.c.id == edition_id)
+        .values(send_paused_at=since, send_pause_reason=reason, send_retry_at=retry_at,
+                send_pause_count=passes)
+    )
+    alert = timedelta(minutes=setting("NEWSLETTER_OUTAGE_ALERT_MINUTES"))
+    if new_outage:
+        audit.record(None, SEND_PAUSED, object_type="edition", object_id=edition_id,
+                     reason=reason, since=since.isoformat())
+        log.info("edition #%s: mail server unavailable, sending paused (no one is charged an "
+                 "attempt); next try at %s: %s", row.number, retry_at.isoformat(), reason)
+    elif now - since >= alert and not _outage_alerted(edition_id, since):
+        # Once per outage: the banner says it on the pages; an email would take the same road.
+        audit.record(None, SEND_OUTAGE_ALERT, object_type="edition", object_id=edition_id,
+                     since=since.isoformat(), passes=passes)
+        log.warning("edition #%s: the mail server has been unavailable since %s (%d passes); "
+                    "nothing is lost, sending resumes when it answers; next try at %s: %s",
+                    row.number, since.isoformat(), passes, retry_at.isoformat(), reason)
+    db.session.commit()
+    return retry_at
+
+
+def _outage_alerted(edition_id: int, since: datetime) -> bool:
+    events = db.session.scalars(
+        sa.select(AuditEvent.details).where(
+            AuditEvent.action == SEND_OUTAGE_ALERT, AuditEvent.object_type == "edition",
+            AuditEvent.object_id == edition_id,
+        )
+    )
+    return any((details or {}).get("since") == since.isoformat() for details in events)
+
+
+def _resume_sending(edition_id: int, number: int, paused_since: datetime | None) -> None:
+    """The server answered: clear the pause, if there was one (one UPDATE when there was not)."""
+    table = Edition.__table__
+    result = db.session.execute(
+        sa.update(table)
+        .where(table.c.id == edition_id,
+               sa.or_(table.c.send_paused_at.is_not(None), table.c.send_retry_at.is_not(None)))
+        .values(send_paused_at=None, send_pause_reason=None, send_retry_at=None,
+                send_pause_count=0)
+    )
+    if result.rowcount:
+        audit.record(None, SEND_RESUMED, object_type="edition", object_id=edition_id,
+                     since=paused_since.isoformat() if paused_since else None)
+        log.info("edition #%s: the mail server answers again (unavailable since %s); sending "
+                 "resumed", number, paused_since.isoformat() if paused_since else "?")
+    db.session.commit()
+
+
+def waiting_for_server(edition: Edition, now: datetime | None = None) -> bool:
+    """Paused after an outage and its retry time has not come."""
+    retry_at = edition.send_retry_at
+    return retry_at is not None and retry_at > (now or utcnow())
+
+
 # -- 4. finishing --------------------------------------------------------------------------------
 
 
@@ -692,6 +811,9 @@ def finish_edition(edition: Edition, *, now: datetime | None = None) -> bool:
         edition.failed_count = counts.get(DeliveryStatus.FAILED, 0)
         transition_edition(edition, E.SENT, actor=None, now=now,
                            sent=edition.sent_count, failed=edition.failed_count)
+        # Every row is settled: a pause another sender recorded meanwhile is over too.
+        edition.send_paused_at = edition.send_pause_reason = edition.send_retry_at = None
+        edition.send_pause_count = 0
         published = _publish_items(edition, now)
         _notify(edition, published)
         _ensure_upcoming()
@@ -786,6 +908,7 @@ class RunResult:
     stats: SendStats = field(default_factory=SendStats)
     finished: bool = False
     open_deliveries: int = 0
+    paused: bool = False  # left waiting for the mail server (see Edition.send_retry_at)
 
 
 def run_edition(
@@ -796,16 +919,24 @@ def run_edition(
     progress: Progress | None = None,
     on_start: Callable[[int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    force: bool = False,
 ) -> RunResult:
     """Claim (if scheduled), build the recipient rows (once), send what is due, finish if done.
 
     Joining an edition another process is sending is safe and shares the work; a `sent`
     edition with pending rows (an admin's retry) just gets those sent. `on_start(total)` is
     called before the first message with the number of open deliveries (progress bars).
+    An edition paused by a mail server outage is left alone until its `send_retry_at`, unless
+    `force` (an operator's explicit `flask editions send`).
     """
     worker_id = worker_id or default_worker_id()
     result = RunResult(edition_id)
     edition = _get_edition(edition_id, populate=True)
+    if not force and waiting_for_server(edition, now):
+        result.paused = True
+        result.open_deliveries = _open_count(edition_id)
+        db.session.commit()
+        return result
     if edition.status == E.SCHEDULED:
         result.claimed = claim_edition(edition_id, now=now, worker_id=worker_id)
         edition = _get_edition(edition_id, populate=True)
@@ -821,6 +952,7 @@ def run_edition(
     )
     result.open_deliveries = _open_count(edition_id)
     edition = _get_edition(edition_id, populate=True)
+    result.paused = edition.send_paused_at is not None
     if edition.status == E.SENDING and not result.open_deliveries:
         result.finished = finish_edition(edition, now=now)
     elif edition.status == E.SENT:

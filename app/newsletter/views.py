@@ -21,7 +21,9 @@ from app.models import Edition, EditionStatus, User, utcnow
 from app.newsletter import bp, links, queries, sending
 from app.newsletter.compose import WEB_URL, marker, render_edition
 from app.newsletter.tokens import read_unsubscribe_token
+from app.numbers import positive_int
 from app.settings import get_setting
+from app.text import xml_safe
 from app.web.nav import nav_entry
 
 nav_entry("Editions", "newsletter.archive", order=20, also_active=("newsletter.edition",))
@@ -32,7 +34,7 @@ ATOM_NS = "http://www.w3.org/2005/Atom"
 @bp.get("/editions")
 @login_required
 def archive():
-    page = request.args.get("page", 1, type=int) or 1
+    page = request.args.get("page", 1, type=positive_int)
     result = queries.archive_page(page)
     if page > 1 and not result.entries:
         abort(404)
@@ -67,6 +69,7 @@ def edition(number: int):
         progress=queries.progress(item) if curator else None,
         failed=queries.failed_deliveries(item.id) if curator else [],
         report=queries.recipient_report(item.id) if curator else None,
+        pause=queries.send_pause(item) if curator else None,
     )
 
 
@@ -157,7 +160,7 @@ def _atom(editions: list[Edition]) -> bytes:
     def el(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
         node = ET.SubElement(parent, f"{{{ATOM_NS}}}{tag}", attrs)
         if text is not None:
-            node.text = text
+            node.text = xml_safe(text)  # rows stored before app.text cleaned input may hold any
         return node
 
     home = links.base_url() + "/"

@@ -5,8 +5,10 @@ dozen queries; checking whether anything changed costs one. So results are kept 
 keyed by what was asked plus a content version: one row in `reading_content_version` (migration
 0004, outside the models) that goes up after every commit that touched something these pages
 show (stories, quotes, recognitions, applause, people, teams, touchpoints, tags, editions,
-settings). The bump runs right after that commit, on its own connection: a reader that sees
-the new version therefore also sees the new data, and no writer waits on a shared row.
+settings). On PostgreSQL the bump runs right after that commit, on its own connection: a reader
+that sees the new version therefore also sees the new data, and no writer waits on a shared row.
+On SQLite, where writers take turns anyway, it runs inside the committing transaction (data and
+version become visible together) instead of queueing for the write lock a second time.
 
 Writes that bypass the ORM session (raw SQL on a connection) are not seen; `MAX_AGE_SECONDS`
 (config `READING_CACHE_SECONDS`, default 60; 0 turns remembering off) bounds how stale such a
@@ -144,6 +146,18 @@ def _on_orm_execute(state: ORMExecuteState) -> None:
             state.session.info[_CHANGED] = True
 
 
+def _before_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return
+    if not (session.info.get(_CHANGED) or _touches_content(session)):
+        return
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    session.flush()  # what the commit is about to flush sets the flag too
+    if session.info.pop(_CHANGED, False):
+        session.connection().execute(_bump)
+
+
 def _after_commit(session: Session) -> None:
     # Releasing a savepoint "commits" too; only the outermost commit makes data visible.
     if session.in_nested_transaction() or not session.info.pop(_CHANGED, False):
@@ -167,6 +181,7 @@ def _install() -> None:
     if not event.contains(Session, "after_commit", _after_commit):
         event.listen(Session, "after_flush", _after_flush)
         event.listen(Session, "do_orm_execute", _on_orm_execute)
+        event.listen(Session, "before_commit", _before_commit)
         event.listen(Session, "after_commit", _after_commit)
         event.listen(Session, "after_transaction_end", _after_transaction_end)
 

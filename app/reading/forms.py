@@ -14,14 +14,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional, ValidationError
 from wtforms.widgets import Select
 
+from app.numbers import optional_int
 from app.reading.queries import FilterOptions
 from app.reading.search import SearchFilters
-
-
-def _optional_int(value: object) -> int | None:
-    if value in (None, ""):
-        return None
-    return int(value)  # type: ignore[arg-type]
 
 
 class _RememberedSelect(Select):
@@ -55,9 +50,9 @@ class SearchForm(FlaskForm):
 
     # No Optional() on these: every field of a search form is optional, the hint would be noise.
     q = SearchField("Search stories and quotes", validators=[Length(max=200)])
-    team = SelectField("Team", coerce=_optional_int, widget=_RememberedSelect())
-    touchpoint = SelectField("Touchpoint", coerce=_optional_int, widget=_RememberedSelect())
-    tag = SelectField("Tag", coerce=_optional_int, widget=_RememberedSelect())
+    team = SelectField("Team", coerce=optional_int, widget=_RememberedSelect())
+    touchpoint = SelectField("Touchpoint", coerce=optional_int, widget=_RememberedSelect())
+    tag = SelectField("Tag", coerce=optional_int, widget=_RememberedSelect())
     date_from = DateField("Published from", validators=[Optional()])
     date_to = DateField("Published until", validators=[Optional()])
 

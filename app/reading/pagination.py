@@ -22,6 +22,8 @@ from typing import Any, Generic, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from app.numbers import bounded_int
+
 T = TypeVar("T")
 Key = tuple[Any, ...]
 
@@ -67,7 +69,7 @@ def _decode_value(raw: Any, kind: type) -> Any:
     if kind is float and isinstance(raw, int | float):
         return float(raw)
     if kind is int and isinstance(raw, int):
-        return raw
+        return bounded_int(raw)  # a forged id beyond the column would fail in the driver
     raise ValueError(f"not a {kind.__name__}")
 
 

@@ -11,7 +11,6 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     HiddenField,
-    IntegerField,
     SelectChoice,
     SelectField,
     StringField,
@@ -21,8 +20,10 @@ from wtforms.validators import InputRequired, Optional
 from wtforms.widgets import HiddenInput
 
 from app.models import Edition, Quote, Story
+from app.numbers import optional_int
 from app.review.queries import FilterOptions, QueueFilters
 from app.review.services import NOTE_MAX, QuoteEdit, StoryEdit
+from app.web.fields import BoundedIntegerField
 
 
 def _initial(data: dict) -> dict | None:
@@ -31,11 +32,10 @@ def _initial(data: dict) -> dict | None:
 
 
 def _int_or_none(value: object) -> int | None:
-    if value in (None, "", "None"):
-        return None
+    """Filters ignore what they cannot use: a value that is not a usable id means "any"."""
     try:
-        return int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+        return optional_int(value)
+    except ValueError:
         return None
 
 
@@ -46,7 +46,7 @@ class Blank(Optional):
     field_flags: dict = {}
 
 
-class VersionField(IntegerField):
+class VersionField(BoundedIntegerField):
     """The version of the item the editor is looking at (hidden)."""
 
     widget = HiddenInput()

@@ -32,6 +32,7 @@ from app.models import (
     User,
     utcnow,
 )
+from app.numbers import positive_int
 from app.review.diff import FieldChange, diff_snapshots, summarize
 from app.review.queries import (
     BUSY,
@@ -53,12 +54,11 @@ from app.submissions.services import (
     TITLE_MAX,
     TITLE_MIN,
     InvalidInput,
-    clean_line,
-    clean_text,
     normalize_tag,
     snapshot,
     split_tags,
 )
+from app.text import clean_text
 from app.workflow import transition_submission
 
 S = SubmissionStatus
@@ -101,7 +101,7 @@ def _guard(item: Story | Quote, seen_version: int, actor: User, change: Callable
 
 
 def _note(text: str | None, what: str) -> str:
-    note = clean_text(text)
+    note = clean_text(text, multiline=True)
     if not note:
         raise ValidationError(f"Please write {what}.")
     if len(note) > NOTE_MAX:
@@ -165,7 +165,7 @@ class ItemRef:
             kind, item_id, version = value.split(":")
             if kind not in KINDS:
                 raise ValueError(kind)
-            return cls(kind, int(item_id), int(version))
+            return cls(kind, positive_int(item_id), positive_int(version))
         except ValueError:
             raise ValidationError("The selection was not understood; reload the queue.") from None
 
@@ -267,7 +267,7 @@ def _clean_tags(raw: list[str] | str, errors: dict[str, str]) -> list[str]:
 def _names(errors: dict[str, str], values: dict[str, str]) -> dict[str, str | None]:
     cleaned = {}
     for name, value in values.items():
-        text = clean_line(value)
+        text = clean_text(value)
         if len(text) > NAME_MAX:
             errors[name] = f"Keep it under {NAME_MAX} characters (it has {len(text)})."
         cleaned[name] = text or None
@@ -290,7 +290,7 @@ def _tags(names: list[str]) -> list[Tag]:
 
 def _apply_story(story: Story, data: StoryEdit) -> None:
     errors: dict[str, str] = {}
-    title, body = clean_line(data.title), clean_text(data.body_md)
+    title, body = clean_text(data.title), clean_text(data.body_md, multiline=True)
     _length(errors, "title", title, TITLE_MIN, TITLE_MAX, "The title")
     _length(errors, "body_md", body, BODY_MIN, BODY_MAX, "The story")
     tags = _clean_tags(data.tags, errors)
@@ -323,7 +323,7 @@ def _apply_story(story: Story, data: StoryEdit) -> None:
 
 def _apply_quote(quote: Quote, data: QuoteEdit) -> None:
     errors: dict[str, str] = {}
-    text = clean_text(data.text)
+    text = clean_text(data.text, multiline=True)
     _length(errors, "text", text, QUOTE_MIN, QUOTE_MAX, "The quote")
     names = _names(errors, {
         "customer_name": data.customer_name,

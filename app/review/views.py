@@ -16,6 +16,7 @@ from app.editions.queries import draft_edition, open_editions, ordered_items
 from app.errors import Conflict, DomainError, ValidationError
 from app.extensions import db
 from app.models import Edition, EditionStatus, Quote, Story, User, utcnow
+from app.numbers import positive_int
 from app.review import bp, services
 from app.review.forms import (
     ApproveForm,
@@ -60,7 +61,7 @@ def _chosen_edition(value: str | None) -> Edition | None:
     if not value:
         return None
     try:
-        edition = db.session.get(Edition, int(value))
+        edition = db.session.get(Edition, positive_int(value))
     except ValueError:
         raise ValidationError("Choose an edition from the list.") from None
     if edition is None or edition.status not in (EditionStatus.DRAFT, EditionStatus.SCHEDULED):
@@ -87,7 +88,7 @@ def queue():
     form = QueueFilterForm(request.args)
     form.set_choices(filter_options())
     filters = form.filters()
-    page = review_queue(filters, page=request.args.get("page", 1, type=int))
+    page = review_queue(filters, page=request.args.get("page", 1, type=positive_int))
     return render_template(
         "review/queue.html",
         form=form,

@@ -25,16 +25,17 @@ from wtforms import (
 from wtforms.validators import Optional
 
 from app.models import Quote, QuoteSource, Story, User
+from app.numbers import optional_int
 from app.submissions import queries
 from app.submissions.services import (
     NPS_MAX,
     NPS_MIN,
     QuoteInput,
     StoryInput,
-    clean_line,
     split_names,
     split_tags,
 )
+from app.text import clean_text
 
 _EMAIL_SPLIT_RE = re.compile(r"[\s,;]+")
 
@@ -42,12 +43,6 @@ _EMAIL_SPLIT_RE = re.compile(r"[\s,;]+")
 def _choices(rows: list[tuple[object, str]], empty: str) -> list[SelectChoice]:
     """An "empty" first option, then (value, label) rows."""
     return [SelectChoice("", empty), *(SelectChoice(value, label) for value, label in rows)]
-
-
-def _int_or_none(value: object) -> int | None:
-    if value in (None, "", "None"):
-        return None
-    return int(value)  # type: ignore[arg-type]
 
 
 class FriendlyDateField(DateField):
@@ -66,9 +61,9 @@ class StoryForm(FlaskForm):
     body = TextAreaField("The story")
     colleagues = StringField("Colleagues with an account", validators=[Optional()])
     colleague_names = TextAreaField("Colleagues without an account", validators=[Optional()])
-    team = SelectField("Team", coerce=_int_or_none, validators=[Optional()])
+    team = SelectField("Team", coerce=optional_int, validators=[Optional()])
     touchpoint = SelectField(
-        "Where did the customer meet us?", coerce=_int_or_none, validators=[Optional()]
+        "Where did the customer meet us?", coerce=optional_int, validators=[Optional()]
     )
     tags = StringField("Tags", validators=[Optional()])
     customer_name = StringField("Customer's name", validators=[Optional()])
@@ -106,7 +101,7 @@ class StoryForm(FlaskForm):
         self.version.data = str(story.version)
 
     def colleague_emails(self) -> list[str]:
-        raw = clean_line(self.colleagues.data)  # no control characters reach the database
+        raw = clean_text(self.colleagues.data)  # no control characters reach the database
         return [e for e in _EMAIL_SPLIT_RE.split(raw) if e]
 
     def to_input(self, cover_image: str | None) -> tuple[StoryInput, dict[str, str]]:
@@ -148,7 +143,7 @@ class StoryForm(FlaskForm):
         for email in emails:
             user = found.get(User.normalize_email(email))
             if user is None:
-                people.append({"id": None, "name": clean_line(email), "email": clean_line(email)})
+                people.append({"id": None, "name": clean_text(email), "email": clean_text(email)})
             else:
                 people.append({"id": user.id, "name": user.display_name, "email": user.email})
         return people
@@ -170,10 +165,10 @@ class QuoteForm(FlaskForm):
         validate_choice=False,  # the service says "Choose where the quote came from."
     )
     nps_score = SelectField(
-        "NPS score", choices=NPS_CHOICES, coerce=_int_or_none, validators=[Optional()]
+        "NPS score", choices=NPS_CHOICES, coerce=optional_int, validators=[Optional()]
     )
     received_on = FriendlyDateField("Date received")
-    story_id = SelectField("Related story", coerce=_int_or_none, validators=[Optional()])
+    story_id = SelectField("Related story", coerce=optional_int, validators=[Optional()])
     version = HiddenField()
 
     def setup(self, user: User, quote: Quote | None) -> QuoteForm:

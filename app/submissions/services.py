@@ -12,7 +12,6 @@ All the rules live here (limits, allowed values, who may do what), and `story_er
 from __future__ import annotations
 
 import contextlib
-import re
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
@@ -38,8 +37,10 @@ from app.models import (
     User,
     utcnow,
 )
+from app.numbers import bounded_int
 from app.richtext import render_markdown
 from app.submissions import uploads
+from app.text import clean_text
 from app.workflow import transition_submission
 
 S = SubmissionStatus
@@ -68,49 +69,19 @@ class InvalidInput(ValidationError):
         self.errors = errors
 
 
-# -- text hygiene --------------------------------------------------------------------------------
-
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_LINE_BREAKS_RE = re.compile(r"[\t\r\n\x85\u2028\u2029]+")
-_SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
-
-
-def _common(value: str | None) -> str:
-    text = value or ""
-    if _SURROGATE_RE.search(text):
-        text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-    # NUL and friends: invisible, break emails, and PostgreSQL refuses NUL in text columns.
-    return _CONTROL_RE.sub("", text)
-
-
-def clean_line(value: str | None) -> str:
-    """One-line fields (titles, names): line breaks and tabs become a space, ends trimmed.
-
-    A title also becomes an email subject, where a line break would be a header injection.
-    """
-    return _LINE_BREAKS_RE.sub(" ", _common(value)).strip()
-
-
-def clean_text(value: str | None) -> str:
-    """Multi-line Markdown: any line ending becomes LF; trailing whitespace and leading blank
-    lines go (leading spaces on the first line stay: they mean something in Markdown)."""
-    text = _common(value).replace("\r\n", "\n").replace("\r", "\n")
-    return text.rstrip().lstrip("\n")
-
-
 def split_names(raw: str | None) -> list[str]:
     """Free-text colleague names, one per line (names may contain commas)."""
-    return [name for line in (raw or "").splitlines() if (name := clean_line(line))]
+    return [name for line in (raw or "").splitlines() if (name := clean_text(line, name=True))]
 
 
 def split_tags(raw: str | None) -> list[str]:
     """Tags as typed in one field, separated by commas."""
-    return [tag for part in (raw or "").split(",") if (tag := clean_line(part))]
+    return [tag for part in (raw or "").split(",") if (tag := clean_text(part))]
 
 
 def normalize_tag(name: str) -> str:
     """"  #Going  the Extra Mile " -> "going the extra mile": one tag however it is typed."""
-    return " ".join(clean_line(name).lstrip("#").split()).lower()
+    return " ".join(clean_text(name).lstrip("#").split()).lower()
 
 
 def _tag_problem(tag: str) -> str | None:
@@ -199,8 +170,8 @@ def _check_story(
     data: StoryInput, author: User, story: Story | None
 ) -> tuple[StoryInput, _StoryRefs, dict[str, str]]:
     errors: dict[str, str] = {}
-    title = clean_line(data.title)
-    body = clean_text(data.body_md)
+    title = clean_text(data.title)
+    body = clean_text(data.body_md, multiline=True)
     if len(title) < TITLE_MIN:
         errors["title"] = f"Give your story a title of at least {TITLE_MIN} characters."
     elif len(title) > TITLE_MAX:
@@ -215,8 +186,8 @@ def _check_story(
         )
 
     # Colleagues: accounts (active, or already on this story) and free-text names.
-    ids = list(dict.fromkeys(int(i) for i in data.colleague_ids))
-    names = list(dict.fromkeys(n for n in (clean_line(x) for x in data.colleague_names) if n))
+    ids = list(dict.fromkeys(bounded_int(i) for i in data.colleague_ids))
+    names = list(dict.fromkeys(n for x in data.colleague_names if (n := clean_text(x, name=True))))
     users = (
         {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(ids)))}
         if ids
@@ -260,9 +231,9 @@ def _check_story(
         errors["touchpoint"] = "That touchpoint is no longer available; please pick another."
 
     customer = {
-        "customer_name": clean_line(data.customer_name),
-        "customer_organization": clean_line(data.customer_organization),
-        "customer_segment": clean_line(data.customer_segment),
+        "customer_name": clean_text(data.customer_name),
+        "customer_organization": clean_text(data.customer_organization),
+        "customer_segment": clean_text(data.customer_segment),
     }
     labels = {
         "customer_name": "The customer's name",
@@ -277,7 +248,7 @@ def _check_story(
     if cover is not None and uploads.path_for(cover) is None:
         errors["cover_image"] = "That picture is no longer available; please choose it again."
     has_cover = bool(cover) or (story is not None and story.cover_image and not data.remove_cover)
-    alt = clean_line(data.cover_image_alt)
+    alt = clean_text(data.cover_image_alt)
     if has_cover and not alt:
         errors["cover_image_alt"] = (
             "Describe the picture in a few words, for colleagues who use a screen reader."
@@ -307,7 +278,7 @@ def _check_quote(
     data: QuoteInput, author: User, quote: Quote | None
 ) -> tuple[QuoteInput, dict[str, str]]:
     errors: dict[str, str] = {}
-    text = clean_text(data.text)
+    text = clean_text(data.text, multiline=True)
     if len(text.strip()) < QUOTE_MIN:
         errors["text"] = f"The quote needs at least {QUOTE_MIN} characters."
     elif len(text) > QUOTE_MAX:
@@ -328,9 +299,9 @@ def _check_quote(
     elif data.received_on > latest_today(author):
         errors["received_on"] = "The date can't be in the future."
     people = {
-        "customer_name": clean_line(data.customer_name),
-        "customer_role": clean_line(data.customer_role),
-        "customer_organization": clean_line(data.customer_organization),
+        "customer_name": clean_text(data.customer_name),
+        "customer_role": clean_text(data.customer_role),
+        "customer_organization": clean_text(data.customer_organization),
     }
     labels = {
         "customer_name": "The name",

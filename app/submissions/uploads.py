@@ -37,6 +37,38 @@ MAX_PIXELS = 60_000_000
 ACCEPTED = "JPEG, PNG, WebP or GIF"
 NOT_AN_IMAGE = f"That file isn't a picture we can use. Please upload a {ACCEPTED} image."
 TOO_LARGE = "That image is larger than 5 MB. Please choose a smaller one (or resize it first)."
+
+
+class CoverTooLarge(ValidationError):
+    """The picture is over MAX_BYTES: the form answers 413 (with everything typed kept)."""
+
+    status_code = 413
+
+    def __init__(self, size: int | None = None):
+        if size is None:
+            super().__init__(TOO_LARGE)
+        else:
+            limit, shown = _megabytes(MAX_BYTES), _megabytes(size)
+            shown = f"just over {limit}" if shown == limit else shown
+            super().__init__(
+                f"The picture is {shown}; the limit is {limit}. "
+                "Please choose a smaller one (or resize it first)."
+            )
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f}".removesuffix(".0") + " MB"
+
+
+def _size_of(stream: IO[bytes]) -> int | None:
+    """The upload's size without reading it (Werkzeug spools it to memory or a temp file)."""
+    try:
+        position = stream.tell()
+        size = stream.seek(0, os.SEEK_END)
+        stream.seek(position)
+    except (AttributeError, OSError, ValueError):
+        return None
+    return size - position
 TOO_MANY_PIXELS = "That image has too many pixels to process. Please resize it and try again."
 
 
@@ -91,9 +123,12 @@ def mimetype_for(name: str) -> str:
 
 
 def _read_limited(stream: IO[bytes]) -> bytes:
+    size = _size_of(stream)
+    if size is not None and size > MAX_BYTES:
+        raise CoverTooLarge(size)
     data = stream.read(MAX_BYTES + 1)
     if len(data) > MAX_BYTES:
-        raise ValidationError(TOO_LARGE)
+        raise CoverTooLarge()
     if not data:
         raise ValidationError("That file is empty. Please choose a picture.")
     return data

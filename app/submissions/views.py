@@ -19,12 +19,15 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from app.auth.access import login_required, public
+from app.database import reads_only
 from app.errors import Conflict, NotFound, ValidationError
 from app.extensions import db, limiter
 from app.models import Quote, Story, SubmissionStatus
+from app.numbers import positive_int
 from app.richtext import excerpt, render_markdown
 from app.submissions import bp, queries, services, uploads
 from app.submissions.forms import ConfirmForm, QuoteForm, StoryForm
+from app.text import clean_text
 from app.web.nav import nav_entry
 
 # One "Share" entry: the story and quote forms switch between each other (story_form/quote_form).
@@ -47,8 +50,10 @@ def _action() -> str:
 
 def _version(form) -> int:
     """The version the form was opened at; anything unreadable counts as stale."""
-    value = (form.version.data or "").strip()
-    return int(value) if value.isascii() and value.isdigit() else -1
+    try:
+        return positive_int(form.version.data)
+    except ValueError:
+        return -1
 
 
 def _attach(form, errors: dict[str, str]) -> None:
@@ -75,7 +80,7 @@ def _submission_helpers() -> dict:
 # -- stories -------------------------------------------------------------------------------------
 
 
-def _take_cover(form: StoryForm) -> tuple[str | None, str | None]:
+def _take_cover(form: StoryForm) -> tuple[str | None, ValidationError | None]:
     """(picture name, problem): a new upload is stored now, so a re-render keeps it; otherwise
     the pending one from the hidden field, unless the person asked to remove it."""
     upload = form.cover_image.data
@@ -84,7 +89,7 @@ def _take_cover(form: StoryForm) -> tuple[str | None, str | None]:
             name = uploads.store_cover_image(upload.stream)
         except ValidationError as error:
             form.cover_token.data = ""
-            return None, error.message
+            return None, error
         form.cover_token.data = uploads.sign_pending(name, current_user.id)
         return name, None
     if form.remove_cover.data:
@@ -93,7 +98,9 @@ def _take_cover(form: StoryForm) -> tuple[str | None, str | None]:
     return uploads.unsign_pending(form.cover_token.data or "", current_user.id), None
 
 
-def _story_page(form: StoryForm, story: Story | None, cover: str | None, preview: str | None):
+def _story_page(
+    form: StoryForm, story: Story | None, cover: str | None, preview: str | None, status: int = 200
+):
     return render_template(
         "submissions/story_form.html",
         form=form,
@@ -103,7 +110,7 @@ def _story_page(form: StoryForm, story: Story | None, cover: str | None, preview
         selected_colleagues=form.selected_colleagues(),
         popular_tags=queries.popular_tags(),
         limits=services,
-    )
+    ), status
 
 
 def _save_story(form: StoryForm, story: Story | None):
@@ -112,12 +119,12 @@ def _save_story(form: StoryForm, story: Story | None):
     cover, cover_problem = _take_cover(form)
     action = _action()
     if action == PREVIEW:
-        preview = render_markdown(services.clean_text(form.body.data))
+        preview = render_markdown(clean_text(form.body.data, multiline=True))
         return _story_page(form, story, cover, preview)
     data, errors = form.to_input(cover)
     errors = {**services.story_errors(data, current_user, story), **errors}
     if cover_problem:
-        errors["cover_image"] = cover_problem
+        errors["cover_image"] = cover_problem.message
     if form_ok and not errors:
         submit = action == SUBMIT
         try:
@@ -139,7 +146,9 @@ def _save_story(form: StoryForm, story: Story | None):
             flash(_saved_message(story), "success")
             return redirect(url_for(".my_story", story_id=story.id))
     _attach(form, errors)
-    return _story_page(form, story, cover, None)
+    # 413 for a picture over the limit, yet the whole form comes back with what was typed.
+    too_large = isinstance(cover_problem, uploads.CoverTooLarge)
+    return _story_page(form, story, cover, None, 413 if too_large else 200)
 
 
 def _saved_message(item: Story | Quote) -> str:
@@ -199,7 +208,8 @@ def _save_quote(form: QuoteForm, quote: Quote | None):
     form_ok = form.validate()
     action = _action()
     if action == PREVIEW:
-        return _quote_page(form, quote, render_markdown(services.clean_text(form.text.data)))
+        preview = render_markdown(clean_text(form.text.data, multiline=True))
+        return _quote_page(form, quote, preview)
     data = form.to_input()
     errors = services.quote_errors(data, current_user, quote)
     if form_ok and not errors:
@@ -232,7 +242,7 @@ def new_quote():
     form = QuoteForm().setup(current_user, None)
     if request.method == "GET":
         form.received_on.data = services.org_today()
-        story_id = request.args.get("story", type=int)
+        story_id = request.args.get("story", type=positive_int)
         if story_id and any(story_id == c.value for c in form.story_id.choices):
             form.story_id.data = story_id
         return _quote_page(form, None, None)
@@ -309,6 +319,7 @@ def mine():
 @bp.route("/api/preview", methods=["POST"])
 @limiter.limit("120 per minute", key_func=_per_person)
 @login_required
+@reads_only
 def preview():
     """Live preview: the same renderer as the saved story, so what you see is what you get."""
     payload = request.get_json(silent=True)
@@ -317,7 +328,7 @@ def preview():
         return jsonify(error="Send {\"markdown\": \"...\"}."), 400
     if len(markdown) > services.BODY_MAX * 2:
         return jsonify(error="That is too long to preview."), 413
-    return jsonify(html=str(render_markdown(services.clean_text(markdown))))
+    return jsonify(html=str(render_markdown(clean_text(markdown, multiline=True))))
 
 
 @bp.route("/api/colleagues")
