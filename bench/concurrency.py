@@ -155,7 +155,7 @@ def serve(
         "INSTANCE_PATH": str(workdir / "instance"),
         "UPLOAD_DIR": str(workdir / "uploads"),
         "MAIL_BACKEND": "memory",
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": "ERROR",  # the refusals are counted, not logged one by one
         "BENCH_SQLITE_DEFERRED": "1" if deferred else "",
     }
     cmd = [

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from app import audit
+from app.database import begin_write
 from app.extensions import db
 from app.mail import get_backend, send_email_after_commit
 from app.models import (
@@ -332,6 +333,10 @@ def _events(actions: tuple[str, ...], object_ids: list[int | None]) -> list[Audi
 
 
 def _already(action: str, object_id: int | None, due_at: datetime) -> bool:
+    """Whether this once-per-slot decision was made. Every caller writes the decision next when
+    it was not, so the check runs in a write transaction (SQLite waits for the lock here instead
+    of failing on a stale snapshot at the write)."""
+    begin_write()
     return any(_due_at(e) == due_at for e in _events((action,), [object_id]))
 
 

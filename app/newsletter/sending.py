@@ -53,6 +53,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from app import audit
+from app.database import begin_write
 from app.errors import IllegalTransition, NotFound, PermissionDenied, ValidationError
 from app.extensions import db
 from app.mail import HeaderInjectionError, SendResult, SendStatus, get_backend
@@ -175,8 +176,9 @@ def claim_edition(
     now = now or utcnow()
     worker_id = worker_id or default_worker_id()
     table = Edition.__table__
-    db.session.commit()  # a fresh transaction whose first statement is the claim (SQLite lock)
+    db.session.commit()
     try:
+        begin_write()  # SQLite: wait for the write lock here, not fail on a stale snapshot
         if from_draft:
             _promote_draft(edition_id, worker=worker_id)
         result = db.session.execute(
@@ -200,9 +202,10 @@ def claim_edition(
         )  # fmt: skip
         db.session.commit()
     except sa.exc.OperationalError:
-        # SQLite: another writer won the race for the lock; it has the edition (or will).
+        # SQLite's busy timeout ran out: the database is overloaded, nobody has the edition.
         db.session.rollback()
-        log.info("edition %s: claim lost a lock race", edition_id)
+        log.warning("edition %s: database busy, not claimed; the next tick tries again",
+                    edition_id)
         return False
     log.info("edition %s claimed by %s", edition_id, worker_id)
     return True
@@ -725,6 +728,7 @@ def pause_sending(
     extending the current one. Plain UPDATEs: this is not an editor's change, so no version bump.
     """
     table = Edition.__table__
+    begin_write()  # read the pause, then write it: one write transaction on SQLite
     row = db.session.execute(
         sa.select(table.c.number, table.c.send_paused_at, table.c.send_pause_count)
         .where(table.c.id == edition_id)
@@ -818,9 +822,14 @@ def finish_edition(edition: Edition, *, now: datetime | None = None) -> bool:
         _notify(edition, published)
         _ensure_upcoming()
         db.session.commit()  # the notifications go out after this commit
-    except (StaleDataError, sa.exc.OperationalError):
+    except StaleDataError:
         db.session.rollback()
         log.info("edition %s: finishing lost a race; another process finishes it", edition_id)
+        return False
+    except sa.exc.OperationalError:
+        db.session.rollback()
+        log.warning("edition %s: database busy, not finished; the next pass tries again",
+                    edition_id)
         return False
     log.info("edition #%s sent: %d delivered, %d failed", edition.number, edition.sent_count,
              edition.failed_count)
@@ -1049,8 +1058,9 @@ def _has_deliveries(edition_id: int) -> bool:
 
 
 def _lock_edition(edition_id: int) -> None:
-    """Serialize edition-level steps across processes with the first statement of the
-    transaction: a no-op UPDATE locks the row on PostgreSQL and takes SQLite's write lock."""
+    """Serialize edition-level steps across processes: a write transaction (SQLite's write
+    lock, waited for) whose first statement, a no-op UPDATE, locks the row on PostgreSQL."""
+    begin_write()
     table = Edition.__table__
     db.session.execute(
         sa.update(table).where(table.c.id == edition_id).values(version=table.c.version)

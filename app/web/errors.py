@@ -58,8 +58,9 @@ def init_error_handlers(app: Flask) -> None:
         reads_from_now_on()
         if "locked" in str(error.orig).lower():
             app.logger.warning(
-                "database busy timeout expired on %s %s", request.method, request.path
-            )
+                "database locked on %s %s: a write waited out the busy timeout (or a read "
+                "transaction tried to write)", request.method, request.path,
+            )  # fmt: skip
             return render_error(
                 409, "Lots of people are saving at this moment. Please try again."
             )
