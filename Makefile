@@ -41,9 +41,12 @@ axe:
 	  rm -f $(AXE_DIR)/.installed-* && touch $(AXE_STAMP); \
 	else echo "npm not found: accessibility checks will be skipped (install Node.js and npm)."; fi
 
-## Run the whole test suite (SQLite by default; TEST_DATABASE_URL=postgresql://... for PostgreSQL).
+## Run the whole test suite (SQLite by default; TEST_DATABASE_URL=postgresql://... for PostgreSQL)
+## on TEST_WORKERS processes (pytest-xdist; `auto`: one per CPU, 0: no extra process).
+## A quick run without browser, process and corpus tests: `.venv/bin/pytest -m "not slow"`.
+TEST_WORKERS ?= auto
 test: install axe
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 lint: install
 	$(BIN)/ruff check .

@@ -95,7 +95,22 @@ class Config:
     # Notification emails (mail_outbox): the scheduler sends what web processes did not.
     SCHEDULER_OUTBOX_SECONDS = env_int("SCHEDULER_OUTBOX_SECONDS", 10)
     MAIL_OUTBOX_KEEP_DAYS = env_int("MAIL_OUTBOX_KEEP_DAYS", 30)
-    READING_CACHE_SECONDS = env_int("READING_CACHE_SECONDS", 60)
+    READING_CACHE_SECONDS = env_int("READING_CACHE_SECONDS", 300)
+
+    # Domain events (app/events.py): subscribers run right after the commit; the scheduler
+    # dispatches what a process left (after the delay) and retries failed subscribers.
+    SCHEDULER_EVENTS_SECONDS = env_int("SCHEDULER_EVENTS_SECONDS", 10)
+    EVENTS_DISPATCH_DELAY_SECONDS = env_int("EVENTS_DISPATCH_DELAY_SECONDS", 30)
+    EVENTS_MAX_ATTEMPTS = env_int("EVENTS_MAX_ATTEMPTS", 8)
+    EVENTS_RETRY_BASE_SECONDS = env_int("EVENTS_RETRY_BASE_SECONDS", 60)
+    EVENTS_RETRY_MAX_SECONDS = env_int("EVENTS_RETRY_MAX_SECONDS", 3600)
+    EVENTS_KEEP_DAYS = env_int("EVENTS_KEEP_DAYS", 14)
+    # Notifications: the channels in use, comma-separated (app/notifications/channels/).
+    NOTIFICATION_CHANNELS = env("NOTIFICATION_CHANNELS", "email")
+    SCHEDULER_APPLAUSE_SECONDS = env_int("SCHEDULER_APPLAUSE_SECONDS", 300)
+    APPLAUSE_EMAIL_HOURS = env_int("APPLAUSE_EMAIL_HOURS", 24)
+    # Cover pictures no story uses (abandoned forms, replaced covers) are deleted a day old.
+    SCHEDULER_UPLOADS_SECONDS = env_int("SCHEDULER_UPLOADS_SECONDS", 3600)
 
     LOG_LEVEL = env("LOG_LEVEL", "INFO")
 

@@ -1,4 +1,9 @@
-"""Application factory: `create_app` is a short chain of `register_*` steps."""
+"""Application factory: `create_app` is a short chain of `register_*` steps.
+
+The steps import what they register inside the function: importing `app` (models for Alembic,
+config for the CLI) must not load every feature, and each step's imports run only when an app
+is built, in the order the chain gives.
+"""
 
 from __future__ import annotations
 
@@ -29,6 +34,8 @@ def create_app(config: str | type | None = None, **overrides) -> Flask:
     register_extensions(app)
     register_url_converters(app)
     register_blueprints(app)
+    register_session_hooks(app)
+    register_subscribers(app)
     register_error_handlers(app)
     register_security(app)
     register_template_context(app)
@@ -51,14 +58,18 @@ def _resolve_config(config: str | type | None) -> type:
 
 
 def register_logging(app: Flask) -> None:
-    level = getattr(logging, str(app.config.get("LOG_LEVEL", "INFO")).upper(), logging.INFO)
+    level = getattr(logging, str(app.config["LOG_LEVEL"]).upper(), logging.INFO)
     app.logger.setLevel(level)
 
 
 def register_extensions(app: Flask) -> None:
     from app import mail
     from app.database import init_database
-    from app.extensions import csrf, db, limiter, login_manager, migrate
+    from app.extensions import csrf
+    from app.extensions import db
+    from app.extensions import limiter
+    from app.extensions import login_manager
+    from app.extensions import migrate
 
     init_database(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
@@ -75,18 +86,16 @@ def register_url_converters(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app import (
-        account,
-        admin,
-        auth,
-        editions,
-        insights,
-        main,
-        newsletter,
-        reading,
-        review,
-        submissions,
-    )
+    from app import account
+    from app import admin
+    from app import auth
+    from app import editions
+    from app import insights
+    from app import main
+    from app import newsletter
+    from app import reading
+    from app import review
+    from app import submissions
 
     for package in (
         auth,
@@ -101,6 +110,29 @@ def register_blueprints(app: Flask) -> None:
         admin,
     ):
         app.register_blueprint(package.bp)
+
+
+def register_session_hooks(app: Flask) -> None:
+    """SQLAlchemy session listeners: events dispatched after the commit, the search index and
+    the reading cache kept in step (app.mail.init_app attaches the mail outbox's). Attached
+    here, never when a module is imported, and once per process however many apps are built."""
+    from app import events
+    from app import reading
+
+    events.init_app(app)
+    reading.init_app(app)
+
+
+def register_subscribers(app: Flask) -> None:
+    """Each feature's reactions to domain events (and its periodic jobs) live in its
+    `subscribers.py`; importing them registers them (app/events.py, app/jobs.py). Listed here,
+    explicitly, so what runs after a commit is visible in one place."""
+    from app.editions import subscribers as edition_subscribers
+    from app.notifications import subscribers as notification_subscribers
+    from app.submissions import subscribers as submission_subscribers
+
+    app.extensions["fgf.subscribers"] = (
+        edition_subscribers, notification_subscribers, submission_subscribers)
 
 
 def register_error_handlers(app: Flask) -> None:

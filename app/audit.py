@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from app.extensions import db
-from app.models import AuditEvent, User
+from app.models import AuditEvent
+from app.models import User
 
 
 def record(

@@ -1,4 +1,5 @@
-"""Command-line entry points: `flask users ...`, `flask demo seed`, `flask mail outbox`.
+"""Command-line entry points: `flask users ...`, `flask demo seed`, `flask mail outbox`, and the
+newsletter's `flask editions ...` and `flask scheduler ...` (app.newsletter.cli).
 
 Commands are thin: they parse arguments and call the same service functions the web views use.
 """
@@ -11,10 +12,15 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from app.auth.services import create_user
+from app.demo import seed_demo
 from app.errors import DomainError
 from app.extensions import db
 from app.mail.cli import mail_cli
-from app.models import Role, Team
+from app.models import Role
+from app.models import Team
+from app.newsletter.cli import editions_cli
+from app.newsletter.cli import scheduler_cli
 from app.text import clean_text
 
 users_cli = AppGroup("users", help="Manage user accounts.")
@@ -34,8 +40,6 @@ demo_cli = AppGroup("demo", help="Demo data for trying the app locally.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def create_user_command(email: str, name: str, role: str, team: str | None, password_stdin: bool):
     """Create an account with a password (use it for the first admin)."""
-    from app.auth.services import create_user
-
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
@@ -56,8 +60,6 @@ def create_user_command(email: str, name: str, role: str, team: str | None, pass
 @demo_cli.command("seed")
 def seed_command():
     """Load demo people, stories, quotes and a past edition (safe to run again)."""
-    from app.demo import seed_demo
-
     result = seed_demo()
     if result.created:
         click.echo("Demo data loaded.")
@@ -72,3 +74,5 @@ def init_cli(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(mail_cli)
+    app.cli.add_command(editions_cli)
+    app.cli.add_command(scheduler_cli)

@@ -27,7 +27,10 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import TypeVar
 
-from flask import Flask, current_app, has_request_context, request
+from flask import Flask
+from flask import current_app
+from flask import has_request_context
+from flask import request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
@@ -54,7 +57,7 @@ def init_database(app: Flask) -> None:
     db.init_app(app)
     if not event.contains(Session, "after_commit", _after_commit):
         event.listen(Session, "after_commit", _after_commit)
-    busy_ms = int(app.config.get("SQLITE_BUSY_TIMEOUT_MS", 5000))
+    busy_ms = int(app.config["SQLITE_BUSY_TIMEOUT_MS"])
     with app.app_context():
         engine = db.engine
         if engine.dialect.name == "sqlite":

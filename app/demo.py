@@ -4,29 +4,30 @@ past edition, so every page has something to show. Idempotent: a second run chan
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import date
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from werkzeug.security import generate_password_hash
 
-from app.demo_history import DemoContext, build_history
+from app.demo_history import DemoContext
+from app.demo_history import build_history
+from app.demo_history import record_transition
 from app.editions.services import ensure_upcoming
 from app.extensions import db
-from app.models import (
-    AuditEvent,
-    Quote,
-    QuoteSource,
-    Recognition,
-    Role,
-    Story,
-    SubmissionStatus,
-    Tag,
-    Team,
-    Touchpoint,
-    User,
-    utcnow,
-)
+from app.models import Quote
+from app.models import QuoteSource
+from app.models import Recognition
+from app.models import Role
+from app.models import Story
+from app.models import SubmissionStatus
+from app.models import Tag
+from app.models import Team
+from app.models import Touchpoint
+from app.models import User
+from app.models import utcnow
 from app.richtext import render_markdown
 from app.settings import set_settings
 
@@ -437,17 +438,7 @@ def _current_events(item: Story | Quote, users: dict[str, User]) -> None:
         action = decisions[item.status]
         steps.append((editor, action, item.decided_at, "submitted", to, item.editor_note))
     for actor, action, when, frm, to, note in steps:
-        details = {"from": frm, "to": to} | ({"note": note} if note else {})
-        db.session.add(
-            AuditEvent(
-                actor=actor,
-                action=f"{item.kind}.{action}",
-                object_type=item.kind,
-                object_id=item.id,
-                details=details,
-                created_at=when,
-            )
-        )
+        record_transition(actor, item.kind, item.id, action, frm, to, when, note)
 
 
 def _stamp(item: Story | Quote, status: SubmissionStatus, created) -> None:

@@ -9,28 +9,29 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date
+from datetime import datetime
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from app.extensions import db
-from app.models import (
-    AuditEvent,
-    Delivery,
-    DeliveryStatus,
-    Edition,
-    EditionItem,
-    EditionStatus,
-    Quote,
-    QuoteSource,
-    Reaction,
-    Recognition,
-    Story,
-    SubmissionStatus,
-    Tag,
-    Team,
-    Touchpoint,
-    User,
-)
+from app.models import AuditEvent
+from app.models import Delivery
+from app.models import DeliveryStatus
+from app.models import Edition
+from app.models import EditionItem
+from app.models import EditionStatus
+from app.models import Quote
+from app.models import QuoteSource
+from app.models import Reaction
+from app.models import Recognition
+from app.models import Story
+from app.models import SubmissionStatus
+from app.models import Tag
+from app.models import Team
+from app.models import Touchpoint
+from app.models import User
+from app.newsletter.compose import freeze_edition
 from app.richtext import render_markdown
 
 S = SubmissionStatus
@@ -262,16 +263,7 @@ def _stamp_published(item: Story | Quote, created: datetime, sent_at: datetime, 
         (editor, "approve", item.approved_at, "submitted", "approved"),
         (None, "publish", sent_at, "approved", "published"),
     ):
-        db.session.add(
-            AuditEvent(
-                actor=actor,
-                action=f"{item.kind}.{action}",
-                object_type=item.kind,
-                object_id=item.id,
-                details={"from": frm, "to": to},
-                created_at=when,
-            )
-        )
+        record_transition(actor, item.kind, item.id, action, frm, to, when)
 
 
 def _skipped_edition(number: int, when: datetime, ctx: DemoContext) -> None:
@@ -284,21 +276,13 @@ def _skipped_edition(number: int, when: datetime, ctx: DemoContext) -> None:
     )
     db.session.add(edition)
     db.session.flush()
-    db.session.add(
-        AuditEvent(
-            actor=ctx.rng.choice(ctx.editors),
-            action="edition.skip",
-            object_type="edition",
-            object_id=edition.id,
-            details={"from": "draft", "to": "skipped"},
-            created_at=when - timedelta(hours=20),
-        )
+    record_transition(
+        ctx.rng.choice(ctx.editors), "edition", edition.id, "skip", "draft", "skipped",
+        when - timedelta(hours=20),
     )
 
 
 def _sent_edition(number: int, sent_at: datetime, items: list, ctx: DemoContext) -> Edition:
-    from app.newsletter.compose import freeze_edition
-
     stories = [i for i in items if isinstance(i, Story)]
     subject = stories[0].title if stories else "Voices of our customers"
     edition = Edition(
@@ -350,16 +334,35 @@ def _sent_edition(number: int, sent_at: datetime, items: list, ctx: DemoContext)
                     created_at=sent_at + timedelta(hours=ctx.rng.randint(1, 72)),
                 )
             )
-    db.session.add(
-        AuditEvent(
-            action="edition.finish_sending",
-            object_type="edition",
-            object_id=edition.id,
-            details={"from": "sending", "to": "sent"},
-            created_at=sent_at + timedelta(minutes=3),
-        )
+    record_transition(
+        None, "edition", edition.id, "finish_sending", "sending", "sent",
+        sent_at + timedelta(minutes=3),
     )
     return edition
+
+
+def record_transition(
+    actor: User | None,
+    kind: str,
+    object_id: int,
+    action: str,
+    frm: str,
+    to: str,
+    when: datetime,
+    note: str | None = None,
+) -> None:
+    """A backdated AuditEvent as app.workflow records one, so demo history reads like real use."""
+    details = {"from": frm, "to": to} | ({"note": note} if note else {})
+    db.session.add(
+        AuditEvent(
+            actor=actor,
+            action=f"{kind}.{action}",
+            object_type=kind,
+            object_id=object_id,
+            details=details,
+            created_at=when,
+        )
+    )
 
 
 def _intro(stories: list[Story]) -> str:
@@ -381,4 +384,11 @@ def received_on(days_ago: int) -> date:
     return date.today() - timedelta(days=days_ago)
 
 
-__all__ = ["DemoContext", "Tag", "build_history", "friday_at_nine", "received_on"]
+__all__ = [
+    "DemoContext",
+    "Tag",
+    "build_history",
+    "friday_at_nine",
+    "received_on",
+    "record_transition",
+]

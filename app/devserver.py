@@ -41,6 +41,8 @@ def main() -> int:
 
 def _has_scheduler() -> bool:
     try:
+        # Lazy on purpose: this only probes whether the scheduler can run here (its
+        # dependencies are installed) before starting it as a second process.
         import app.newsletter.scheduler  # noqa: F401
     except ImportError:
         return False

@@ -58,19 +58,18 @@ import re
 import threading
 import unicodedata
 import xml.etree.ElementTree as etree  # builds Python-Markdown elements; never parses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 from html.parser import HTMLParser
 
 import markdown
 import nh3
 from markdown.extensions import Extension
-from markdown.inlinepatterns import (
-    ImageInlineProcessor,
-    ImageReferenceInlineProcessor,
-    InlineProcessor,
-    ShortImageReferenceInlineProcessor,
-    SimpleTagInlineProcessor,
-)
+from markdown.inlinepatterns import ImageInlineProcessor
+from markdown.inlinepatterns import ImageReferenceInlineProcessor
+from markdown.inlinepatterns import InlineProcessor
+from markdown.inlinepatterns import ShortImageReferenceInlineProcessor
+from markdown.inlinepatterns import SimpleTagInlineProcessor
 from markdown.treeprocessors import Treeprocessor
 from markupsafe import Markup
 

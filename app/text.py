@@ -65,18 +65,3 @@ def xml_safe(value: str | None) -> str:
     """`value` without the characters XML cannot hold: for output built from stored rows that
     predate `clean_text` (or were written by something that bypassed it)."""
     return _XML_ILLEGAL_RE.sub("", value or "")
-
-
-def filter_line(value: str | None) -> str | None:
-    """WTForms filter for one-line fields (None stays None: "not sent" is not "empty")."""
-    return None if value is None else clean_text(value)
-
-
-def filter_name(value: str | None) -> str | None:
-    """WTForms filter for names (display, team, touchpoint)."""
-    return None if value is None else clean_text(value, name=True)
-
-
-def filter_multiline(value: str | None) -> str | None:
-    """WTForms filter for multi-line text."""
-    return None if value is None else clean_text(value, multiline=True)

@@ -24,8 +24,17 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from app import audit
-from app.errors import IllegalTransition, PermissionDenied, ValidationError
-from app.models import Edition, EditionStatus, Quote, Story, SubmissionStatus, User, utcnow
+from app.auth.access import require_curator
+from app.errors import IllegalTransition
+from app.errors import PermissionDenied
+from app.errors import ValidationError
+from app.models import Edition
+from app.models import EditionStatus
+from app.models import Quote
+from app.models import Story
+from app.models import SubmissionStatus
+from app.models import User
+from app.models import utcnow
 
 S = SubmissionStatus
 E = EditionStatus
@@ -59,10 +68,6 @@ EDITION_RULES: dict[tuple[EditionStatus, EditionStatus], Rule] = {
 }
 
 
-def allowed_submission_targets(current: SubmissionStatus) -> set[SubmissionStatus]:
-    return {to for (frm, to) in SUBMISSION_RULES if frm == current}
-
-
 def edition_sources(target: EditionStatus) -> set[EditionStatus]:
     """Statuses an edition may move to `target` from (used by atomic UPDATE ... WHERE claims)."""
     return {frm for (frm, to) in EDITION_RULES if to == target}
@@ -75,8 +80,32 @@ def _check_actor(rule: Rule, item_author_id: int | None, actor: User | None) -> 
         raise PermissionDenied("This action needs a signed-in person.")
     if rule.who == "author" and actor.id != item_author_id:
         raise PermissionDenied("Only the author can do that.")
-    if rule.who == "curator" and not actor.is_editor:
-        raise PermissionDenied("Only editors can do that.")
+    if rule.who == "curator":
+        require_curator(actor, "Only editors can do that.")
+
+
+def _allowed(
+    rule: Rule | None, refusal: str, item_author_id: int | None, actor: User | None
+) -> Rule:
+    """The rule for the move, if there is one and `actor` may make it; else raise."""
+    if rule is None:
+        raise IllegalTransition(refusal)
+    _check_actor(rule, item_author_id, actor)
+    return rule
+
+
+def _record(
+    actor: User | None,
+    kind: str,
+    target: Story | Quote | Edition,
+    rule: Rule,
+    current: SubmissionStatus | EditionStatus,
+    to: SubmissionStatus | EditionStatus,
+    **details,
+) -> None:
+    audit.record(
+        actor, f"{kind}.{rule.action}", target, **{"from": current.value, "to": to.value}, **details
+    )
 
 
 def transition_submission(
@@ -89,13 +118,12 @@ def transition_submission(
 ) -> Rule:
     """Move a story or quote to `to`, stamping times, recording feedback and an audit event."""
     current = item.status
-    rule = SUBMISSION_RULES.get((current, to))
-    if rule is None:
-        raise IllegalTransition(
-            f"This {item.kind} is {current.label.lower()}; it cannot be moved to "
-            f"{to.label.lower()}."
-        )
-    _check_actor(rule, item.author_id, actor)
+    rule = _allowed(
+        SUBMISSION_RULES.get((current, to)),
+        f"This {item.kind} is {current.label.lower()}; it cannot be moved to {to.label.lower()}.",
+        item.author_id,
+        actor,
+    )
     note = (note or "").strip() or None
     if rule.note_required and not note:
         raise ValidationError(
@@ -115,12 +143,7 @@ def transition_submission(
             item.approved_at = now
     elif to == S.PUBLISHED:
         item.published_at = now
-    audit.record(
-        actor,
-        f"{item.kind}.{rule.action}",
-        item,
-        **{"from": current.value, "to": to.value, "note": note},
-    )
+    _record(actor, item.kind, item, rule, current, to, note=note)
     return rule
 
 
@@ -133,24 +156,18 @@ def transition_edition(
     **details,
 ) -> Rule:
     current = edition.status
-    rule = EDITION_RULES.get((current, to))
-    if rule is None:
-        raise IllegalTransition(
-            f"Edition #{edition.number} is {current.label.lower()}; it cannot be "
-            f"{'sent' if to == E.SENDING else to.label.lower()} now."
-        )
-    _check_actor(rule, None, actor)
+    rule = _allowed(
+        EDITION_RULES.get((current, to)),
+        f"Edition #{edition.number} is {current.label.lower()}; it cannot be "
+        f"{'sent' if to == E.SENDING else to.label.lower()} now.",
+        None,
+        actor,
+    )
     now = now or utcnow()
     edition.status = to
     if to == E.SENDING:
         edition.sending_started_at = now
     elif to == E.SENT:
         edition.sent_at = now
-    audit.record(
-        actor,
-        f"edition.{rule.action}",
-        edition,
-        **{"from": current.value, "to": to.value},
-        **details,
-    )
+    _record(actor, "edition", edition, rule, current, to, **details)
     return rule

@@ -35,8 +35,11 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -65,7 +68,11 @@ class Seeded:
 def seed(conn: sa.Connection, *, writers: int = WRITERS, readers: int = READERS) -> Seeded:
     """People, published stories and a sent edition, with database-assigned ids (the server
     inserts more rows into the same tables afterwards)."""
-    from app.models import Edition, EditionItem, Story, Team, User
+    from app.models import Edition
+    from app.models import EditionItem
+    from app.models import Story
+    from app.models import Team
+    from app.models import User
 
     now = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     team_id = conn.execute(
@@ -373,7 +380,8 @@ class Check:
 
 
 def check(conn: sa.Connection, tally: Tally, seeded: Seeded) -> Check:
-    from app.models import Edition, Story
+    from app.models import Edition
+    from app.models import Story
 
     stored = set(conn.scalars(sa.select(Story.id).where(Story.title.like(f"{TITLE_PREFIX} %"))))
     views = conn.scalar(

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 
-from app import create_app, database
+from app import create_app
+from app import database
 
 if os.environ.get("BENCH_SQLITE_DEFERRED") == "1":
     database.wants_write_lock = lambda: False

@@ -25,7 +25,10 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC
+from datetime import date
+from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -37,19 +40,17 @@ from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.insights import queries  # noqa: E402
 from app.insights.periods import resolve_period  # noqa: E402
-from app.models import (  # noqa: E402
-    Delivery,
-    Edition,
-    EditionItem,
-    Quote,
-    Reaction,
-    Recognition,
-    Setting,
-    Story,
-    Team,
-    Touchpoint,
-    User,
-)
+from app.models import Delivery  # noqa: E402
+from app.models import Edition  # noqa: E402
+from app.models import EditionItem  # noqa: E402
+from app.models import Quote  # noqa: E402
+from app.models import Reaction  # noqa: E402
+from app.models import Recognition  # noqa: E402
+from app.models import Setting  # noqa: E402
+from app.models import Story  # noqa: E402
+from app.models import Team  # noqa: E402
+from app.models import Touchpoint  # noqa: E402
+from app.models import User  # noqa: E402
 
 TARGET_MS = 300
 # A small signed-in page of the same app (layout, navigation, one form): the yardstick.

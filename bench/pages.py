@@ -14,7 +14,11 @@ Each page run follows a run of the ceiling, `/bench/ceiling`, a constant string 
 same app (bench/pages_wsgi.py), and the page's throughput is reported as a ratio of it: the
 median of `--rounds` such pairs, so load from other work on the machine cancels out. It prints
 requests per second, p50 and p99 latency and the ratio. Targets: ratio >= 0.25 and p99 < 100 ms
-for every page. `--cache-seconds 0` measures the pages with the reading cache off.
+for every page. It also prints the workers' CPU time per request (from /proc) and the CPU ratio
+(ceiling CPU per request / page CPU per request, median of the rounds): close to what the
+ratio would be on a machine doing nothing else, as other programs' load moves it much less.
+`--cache-seconds 0` measures the pages with the reading cache off; `--pages person,search`
+measures only those.
 """
 
 from __future__ import annotations
@@ -39,7 +43,10 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC
+from datetime import date
+from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote as urlquote
 from urllib.parse import urlencode
@@ -91,19 +98,17 @@ class Seeded:
 
 def seed(conn: sa.Connection, n_stories: int, n_users: int, n_editions: int) -> Seeded:
     """Bulk-insert the dataset through Core (no ORM, no per-row events) in one transaction."""
-    from app.models import (
-        Edition,
-        EditionItem,
-        Quote,
-        Reaction,
-        Recognition,
-        Story,
-        Tag,
-        Team,
-        Touchpoint,
-        User,
-        story_tags,
-    )
+    from app.models import Edition
+    from app.models import EditionItem
+    from app.models import Quote
+    from app.models import Reaction
+    from app.models import Recognition
+    from app.models import Story
+    from app.models import Tag
+    from app.models import Team
+    from app.models import Touchpoint
+    from app.models import User
+    from app.models import story_tags
 
     rng = random.Random(20261127)  # noqa: S311
     now = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
@@ -279,8 +284,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@dataclass
+class Server:
+    port: int
+    pid: int  # the gunicorn master; its children are the workers
+
+
 @contextmanager
-def server(url: str, workdir: Path, workers: int, cache_seconds: int) -> Iterator[int]:
+def server(url: str, workdir: Path, workers: int, cache_seconds: int) -> Iterator[Server]:
     port = _free_port()
     env = {
         **os.environ,
@@ -313,13 +324,27 @@ def server(url: str, workdir: Path, workers: int, cache_seconds: int) -> Iterato
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise RuntimeError("gunicorn did not start")
             time.sleep(0.2)
-        yield port
+        yield Server(port, proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def workers_cpu(master: int) -> float | None:
+    """CPU seconds the gunicorn workers have used so far (user + system), from /proc; None
+    where /proc does not list a process's children."""
+    try:
+        children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+        total = 0
+        for pid in children:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15)
+    except (OSError, ValueError, IndexError):
+        return None
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def sign_in(port: int) -> str:
@@ -403,6 +428,7 @@ class Result:
     p99_ms: float
     errors: int
     requests: int
+    cpu_ms: float = float("nan")  # server CPU per measured request (see `measure`)
 
 
 @dataclass
@@ -416,9 +442,18 @@ class Paired:
     def ratio(self) -> float:
         return self.page.rps / self.ceiling.rps if self.ceiling.rps else float("nan")
 
+    @property
+    def cpu_ratio(self) -> float:
+        """Ceiling CPU per request over the page's: the ratio the page would reach on a machine
+        doing nothing else (the server's own work, which other programs do not inflate)."""
+        return self.ceiling.cpu_ms / self.page.cpu_ms if self.page.cpu_ms else float("nan")
 
-def measure_paired(pages: dict[str, list[str]], port, cookies, args) -> dict[str, Paired]:
-    """`args.rounds` rounds of (ceiling, page) pairs per page; per page, the median round.
+
+def measure_paired(
+    pages: dict[str, list[str]], srv, cookies, args
+) -> tuple[dict[str, Paired], dict[str, float]]:
+    """`args.rounds` rounds of (ceiling, page) pairs per page; per page, the median round (by
+    throughput ratio), and the median CPU ratio of the rounds.
 
     On a machine shared with other work, rates drift by tens of percent between runs; a page
     compared with a ceiling measured seconds earlier keeps a meaningful ratio.
@@ -426,22 +461,38 @@ def measure_paired(pages: dict[str, list[str]], port, cookies, args) -> dict[str
 
     def run(name: str) -> Result:
         paths = pages[name]
-        return measure(name, port, cookies, paths, args.duration, args.warmup, args.processes)
+        return measure(name, srv, cookies, paths, args.duration, args.warmup, args.processes)
 
     rounds: dict[str, list[Paired]] = {name: [] for name in pages if name != "ceiling"}
-    for _ in range(args.rounds):
+    for round_number in range(1, args.rounds + 1):
         for name, pairs in rounds.items():
             ceiling = run("ceiling")
-            pairs.append(Paired(run(name), ceiling))
+            pairs.append(pair := Paired(run(name), ceiling))
+            print(f"round {round_number} {name}: ratio {pair.ratio:.2f}, "
+                  f"p99 {pair.page.p99_ms:.0f} ms, CPU {pair.page.cpu_ms:.2f} ms per request "
+                  f"(ceiling {ceiling.cpu_ms:.2f} ms)", flush=True)
     return {
         name: sorted(pairs, key=lambda p: p.ratio)[len(pairs) // 2]
         for name, pairs in rounds.items()
-    }
+    }, {name: statistics.median(p.cpu_ratio for p in pairs) for name, pairs in rounds.items()}
 
 
-def measure(name, port, cookies, paths, duration, warmup, processes) -> Result:
+def measure(name, srv, cookies, paths, duration, warmup, processes) -> Result:
+    """Load `paths` for `duration` seconds after a warm-up. Besides latencies, the workers' CPU
+    time over the measured window, per measured request: on a busy machine the rates and
+    latencies follow the other programs' load, this much less."""
+    port = srv.port
     start = time.perf_counter() + 0.5 + warmup
     end = start + duration
+    cpu: list[float | None] = []
+
+    def sample_cpu() -> None:
+        for moment in (start, end):
+            time.sleep(max(0.0, moment - time.perf_counter()))
+            cpu.append(workers_cpu(srv.pid))
+
+    sampler = threading.Thread(target=sample_cpu)
+    sampler.start()
     per = -(-len(cookies) // processes)
     groups = [cookies[i : i + per] for i in range(0, len(cookies), per)]
     with ProcessPoolExecutor(max_workers=len(groups)) as pool:
@@ -450,6 +501,7 @@ def measure(name, port, cookies, paths, duration, warmup, processes) -> Result:
             for n, group in enumerate(groups)
         ]
         results = [f.result() for f in futures]
+    sampler.join()
     latencies = sorted(x for lat, _ in results for x in lat)
     errors = sum(e for _, e in results)
     if not latencies:
@@ -461,6 +513,7 @@ def measure(name, port, cookies, paths, duration, warmup, processes) -> Result:
         latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
         errors,
         len(latencies),
+        (cpu[1] - cpu[0]) / len(latencies) * 1000 if None not in cpu else float("nan"),
     )
 
 
@@ -480,18 +533,25 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--rounds", type=int, default=3, help="(ceiling, page) pairs per page")
     parser.add_argument(
-        "--cache-seconds", type=int, default=60,
+        "--cache-seconds", type=int, default=300,
         help="READING_CACHE_SECONDS for the server (0: every request runs its queries)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--pages", default="signed-in,home,story,person,search",
+        help="comma-separated pages to measure (a subset is quicker while iterating)",
     )  # fmt: skip
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
+    wanted = {"ceiling", *args.pages.split(",")}
+    if unknown := wanted - {"ceiling", "signed-in", "home", "story", "person", "search"}:
+        parser.error(f"unknown pages: {', '.join(sorted(unknown))}")
 
     workdir = Path(tempfile.mkdtemp(prefix="fgf-bench-"))
     try:
         with database(args.database_url, workdir) as url:
             seeded = prepare(url, args)
-            with server(url, workdir, args.workers, args.cache_seconds) as port:
-                cookies = [sign_in(port) for _ in range(args.clients)]
+            with server(url, workdir, args.workers, args.cache_seconds) as srv:
+                cookies = [sign_in(srv.port) for _ in range(args.clients)]
                 pages = {
                     "ceiling": ["/bench/ceiling"],
                     "signed-in": ["/bench/signed-in"],  # the layout alone: a reference
@@ -500,16 +560,18 @@ def main() -> int:
                     "person": [f"/people/{i}" for i in seeded.people],
                     "search": [f"/search?q={urlquote(q)}" for q in seeded.queries],
                 }
-                results = measure_paired(pages, port, cookies, args)
+                pages = {name: paths for name, paths in pages.items() if name in wanted}
+                results, cpu_ratios = measure_paired(pages, srv, cookies, args)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
     engine = "PostgreSQL" if args.database_url else "SQLite"
     print(f"\n{engine}, {args.clients} clients, gunicorn {args.workers} sync workers, "
           f"{args.duration:g} s per run, median of {args.rounds} (ceiling, page) pairs, "
-          f"{os.cpu_count()} CPUs, reading cache {args.cache_seconds} s")
+          f"{os.cpu_count()} CPUs, reading cache {args.cache_seconds} s, "
+          f"load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"{'page':<10}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'ceiling':>9}{'ratio':>8}"
-          f"{'errors':>8}  verdict")
+          f"{'errors':>8}{'CPU ms':>8}{'ceil CPU':>9}{'CPU ratio':>10}  verdict")
     failed = False
     for name, pair in results.items():
         r = pair.page
@@ -518,14 +580,16 @@ def main() -> int:
         failed |= not (ok or reference)
         verdict = "(reference)" if reference else "ok" if ok else "MISSED"
         print(f"{name:<10}{r.rps:>9.0f}{r.p50_ms:>9.1f}{r.p99_ms:>9.1f}{pair.ceiling.rps:>9.0f}"
-              f"{pair.ratio:>8.2f}{r.errors:>8}  {verdict}")
+              f"{pair.ratio:>8.2f}{r.errors:>8}{r.cpu_ms:>8.2f}{pair.ceiling.cpu_ms:>9.2f}"
+              f"{cpu_ratios[name]:>10.2f}  {verdict}")
     if args.json:
         report = {
             "engine": engine,
             "date": date.today().isoformat(),
             "args": {k: str(v) for k, v in vars(args).items() if k != "json"},
             "results": {
-                name: {"page": p.page.__dict__, "ceiling": p.ceiling.__dict__, "ratio": p.ratio}
+                name: {"page": p.page.__dict__, "ceiling": p.ceiling.__dict__, "ratio": p.ratio,
+                       "cpu_ratio": cpu_ratios[name]}
                 for name, p in results.items()
             },
         }

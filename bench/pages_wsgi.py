@@ -8,17 +8,14 @@ whatever the machine. `/bench/signed-in` is the floor of every signed-in page: t
 
 from __future__ import annotations
 
-import os
-
 from flask import render_template
 
 from app import create_app
-from app.auth.access import login_required, public
+from app.auth.access import login_required
+from app.auth.access import public
 from app.web.context import org_timezone
 
-app = create_app()
-# bench/pages.py --cache-seconds N (config.py does not read this variable yet).
-app.config["READING_CACHE_SECONDS"] = int(os.environ.get("READING_CACHE_SECONDS", "60"))
+app = create_app()  # READING_CACHE_SECONDS from the environment (bench/pages.py --cache-seconds)
 
 
 @public

@@ -35,7 +35,9 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, date, datetime
+from datetime import UTC
+from datetime import date
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -199,19 +201,17 @@ def _seed(url: str, recipients: int, rounds: int) -> dict:
 
     from app import create_app
     from app.extensions import db
-    from app.models import (
-        Edition,
-        EditionItem,
-        EditionStatus,
-        Quote,
-        QuoteSource,
-        Recognition,
-        Role,
-        Story,
-        SubmissionStatus,
-        User,
-        utcnow,
-    )
+    from app.models import Edition
+    from app.models import EditionItem
+    from app.models import EditionStatus
+    from app.models import Quote
+    from app.models import QuoteSource
+    from app.models import Recognition
+    from app.models import Role
+    from app.models import Story
+    from app.models import SubmissionStatus
+    from app.models import User
+    from app.models import utcnow
     from app.richtext import render_markdown
 
     app = create_app("testing", SQLALCHEMY_DATABASE_URI=url, LOG_LEVEL="WARNING")
@@ -323,7 +323,9 @@ def _message(job: dict) -> dict:
     from app import create_app
     from app.extensions import db
     from app.models import Edition
-    from app.newsletter import links, sending, tokens
+    from app.newsletter import links
+    from app.newsletter import sending
+    from app.newsletter import tokens
     from app.newsletter.compose import compile_edition
 
     app = create_app("testing", SQLALCHEMY_DATABASE_URI=job["url"], LOG_LEVEL="WARNING",

@@ -12,7 +12,9 @@ import asyncio
 import signal
 import sys
 
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import Envelope
+from aiosmtpd.smtp import Session
 
 
 class CountingHandler:

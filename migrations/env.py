@@ -7,7 +7,8 @@ from alembic import context
 from flask import current_app
 
 # Database objects that live outside the models (the full-text search index) are not compared.
-from app.reading.search import include_name, include_object
+from app.reading.search import include_name
+from app.reading.search import include_object
 
 config = context.config
 # Keep loggers the app (and pytest's caplog) already configured.

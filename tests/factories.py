@@ -7,27 +7,26 @@ from any point of the workflow without walking it.
 from __future__ import annotations
 
 import itertools
-from datetime import date, timedelta
+from datetime import date
+from datetime import timedelta
 
 from werkzeug.security import generate_password_hash
 
 from app.extensions import db
-from app.models import (
-    Edition,
-    EditionItem,
-    EditionStatus,
-    Quote,
-    QuoteSource,
-    Recognition,
-    Role,
-    Story,
-    SubmissionStatus,
-    Tag,
-    Team,
-    Touchpoint,
-    User,
-    utcnow,
-)
+from app.models import Edition
+from app.models import EditionItem
+from app.models import EditionStatus
+from app.models import Quote
+from app.models import QuoteSource
+from app.models import Recognition
+from app.models import Role
+from app.models import Story
+from app.models import SubmissionStatus
+from app.models import Tag
+from app.models import Team
+from app.models import Touchpoint
+from app.models import User
+from app.models import utcnow
 from app.richtext import render_markdown
 
 DEFAULT_PASSWORD = "correct horse battery"  # noqa: S105

@@ -2,10 +2,10 @@
 
 Run as `python -m tests.helpers_outbox` with a JSON job in FGF_OUTBOX_JOB ({"database_url",
 "smtp_port", "story_id", "editor_id"}). It approves the story through the real review service
-(which queues the author's email with `send_email_after_commit`) and commits; a Session
-`after_commit` listener then SIGKILLs the process: the transaction is committed, and the
-after-commit delivery (which runs when the transaction ends, after every after_commit listener)
-never starts.
+(which emits SubmissionApproved; a subscriber records the author's email after the commit) and
+commits; a Session `after_commit` listener then SIGKILLs the process: the transaction is
+committed, and the after-commit dispatch (which runs when the transaction ends, after every
+after_commit listener) never starts.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ def _die_after_commit(session: Session) -> None:
 def main() -> int:
     from app import create_app
     from app.extensions import db
-    from app.models import Story, User
+    from app.models import Story
+    from app.models import User
     from app.review import services
 
     job: dict[str, Any] = json.loads(os.environ[JOB_ENV])

@@ -17,7 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from app.extensions import db
-from app.models import Edition, EditionStatus, Role, Story, SubmissionStatus, User
+from app.models import Edition
+from app.models import EditionStatus
+from app.models import Role
+from app.models import Story
+from app.models import SubmissionStatus
+from app.models import User
 from tests import factories
 
 JOB_ENV = "FGF_SENDER_JOB"

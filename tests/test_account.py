@@ -5,7 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import AuditEvent, User
+from app.models import AuditEvent
+from app.models import User
 from tests.factories import DEFAULT_PASSWORD
 
 NEW_PASSWORD = "a brand new passphrase"

@@ -5,17 +5,26 @@ from __future__ import annotations
 import re
 import threading
 import time as time_module
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 
 from app.admin import services
-from app.admin.queries import decode_cursor, encode_cursor, next_weekly_occurrence
+from app.admin.queries import decode_cursor
+from app.admin.queries import encode_cursor
+from app.admin.queries import next_weekly_occurrence
 from app.errors import Conflict
 from app.extensions import db
-from app.models import AuditEvent, Role, Setting, Team, Touchpoint, User
+from app.models import AuditEvent
+from app.models import Role
+from app.models import Setting
+from app.models import Team
+from app.models import Touchpoint
+from app.models import User
 from app.settings import get_settings
 from tests.factories import DEFAULT_PASSWORD
 

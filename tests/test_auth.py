@@ -9,7 +9,9 @@ import sqlalchemy as sa
 
 from app.auth.services import GENERIC_LOGIN_ERROR
 from app.extensions import db
-from app.models import AuditEvent, Role, User
+from app.models import AuditEvent
+from app.models import Role
+from app.models import User
 from tests.factories import DEFAULT_PASSWORD
 
 CSRF_VALUE = re.compile(r'(?<=name="csrf_token" )value="[^"]*"')
@@ -190,7 +192,8 @@ def test_reset_link_errors(app, client, employee, outbox):
     assert "This link is not valid" in forged.get_data(as_text=True)
 
     # An invitation token is not a reset token (different salt).
-    from app.auth.services import INVITE, make_token
+    from app.auth.services import INVITE
+    from app.auth.services import make_token
 
     response = client.get(f"/reset/{make_token(employee, INVITE)}")
     assert response.status_code == 400

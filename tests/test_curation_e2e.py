@@ -5,15 +5,23 @@ upcoming edition; skips a week; sends the next one now; the author learns what w
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 
 import pytest
 
 from app.editions.queries import ordered_items
 from app.extensions import db as _db
-from app.models import AuditEvent, Edition, EditionStatus, Role, Story, SubmissionStatus
+from app.models import AuditEvent
+from app.models import Edition
+from app.models import EditionStatus
+from app.models import Role
+from app.models import Story
+from app.models import SubmissionStatus
 from tests.fixtures.smtp import configure_app_for
 
+pytestmark = pytest.mark.slow  # whole journeys, with a real SMTP server
 S = SubmissionStatus
 E = EditionStatus
 
@@ -66,6 +74,25 @@ def week(db, make_user, make_team, make_story, make_quote):
     return items
 
 
+def _edit_form(story, **changes) -> dict:
+    """What the editor's edit page posts: every field as it shows the stored story."""
+    _db.session.refresh(story)
+    data = {
+        "version": story.version, "title": story.title, "body": story.body_md,
+        "colleagues": ", ".join(r.user.email for r in story.recognitions if r.user),
+        "colleague_names": "\n".join(r.name for r in story.recognitions if r.name),
+        "team": str(story.team_id or ""), "touchpoint": str(story.touchpoint_id or ""),
+        "tags": ", ".join(t.name for t in story.tags),
+        "customer_name": story.customer_name or "",
+        "customer_organization": story.customer_organization or "",
+        "customer_segment": story.customer_segment or "",
+        "cover_image_alt": story.cover_image_alt or "",
+    }
+    if story.customer_consent:
+        data["customer_consent"] = "y"
+    return {**data, **changes}
+
+
 def test_from_the_queue_to_a_test_sent_edition(app, db, smtp_server, login_as, make_user,
                                               week):
     configure_app_for(app, smtp_server)
@@ -107,10 +134,9 @@ def test_from_the_queue_to_a_test_sent_edition(app, db, smtp_server, login_as, m
     assert "All caught up" in client.get("/review").get_data(as_text=True)
 
     # Edit an approved story: kept as a revision with a readable diff on its page.
-    client.post(f"/review/story/{call.id}/edit", data={
-        "version": 2, "title": "The late-night call that saved a holiday",
-        "body_md": call.body_md.replace("delighted", "overjoyed"), "tags": "travel",
-        "touchpoint": str(call.touchpoint_id)})
+    client.post(f"/review/story/{call.id}/edit", data=_edit_form(
+        call, title="The late-night call that saved a holiday",
+        body=call.body_md.replace("delighted", "overjoyed"), tags="travel"))
     history = client.get(f"/review/story/{call.id}").get_data(as_text=True)
     assert "[removed: </span>delighted" in history and "[added: </span>overjoyed" in history
 
@@ -192,9 +218,8 @@ def test_skip_then_send_now_and_the_author_learns_what_changed(app, db, smtp_ser
     call, cake = week["call"], week["cake"]
     client.post("/review/bulk-approve", data={"items": [f"story:{call.id}:1",
                                                         f"story:{cake.id}:1"]})
-    client.post(f"/review/story/{call.id}/edit", data={
-        "version": 2, "title": "A late-night call that saved a holiday",
-        "body_md": call.body_md, "tags": "travel", "touchpoint": str(call.touchpoint_id)})
+    client.post(f"/review/story/{call.id}/edit", data=_edit_form(
+        call, title="A late-night call that saved a holiday", tags="travel"))
     first = db.session.scalar(db.select(Edition).where(Edition.status == E.DRAFT))
 
     # Override this edition's time, then skip the week: the items roll over in order.

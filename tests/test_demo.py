@@ -1,6 +1,12 @@
 """`flask demo seed` loads a usable demo once and changes nothing the second time."""
 
-from app.models import Edition, EditionStatus, Quote, Role, Story, SubmissionStatus, User
+from app.models import Edition
+from app.models import EditionStatus
+from app.models import Quote
+from app.models import Role
+from app.models import Story
+from app.models import SubmissionStatus
+from app.models import User
 
 
 def _counts(db):

@@ -10,10 +10,19 @@ from datetime import timedelta
 
 import pytest
 
-from app.editions import queries, services
-from app.errors import Conflict, IllegalTransition, NotFound, ValidationError
+from app.editions import queries
+from app.editions import services
+from app.errors import Conflict
+from app.errors import IllegalTransition
+from app.errors import NotFound
+from app.errors import ValidationError
 from app.extensions import db as _db
-from app.models import AuditEvent, Edition, EditionStatus, Role, SubmissionStatus, utcnow
+from app.models import AuditEvent
+from app.models import Edition
+from app.models import EditionStatus
+from app.models import Role
+from app.models import SubmissionStatus
+from app.models import utcnow
 
 S = SubmissionStatus
 E = EditionStatus
@@ -266,7 +275,8 @@ def test_send_time_override_and_back(db, lined_up, dana):
 
 
 def test_local_times_that_do_not_exist_are_refused():
-    from datetime import date, time
+    from datetime import date
+    from datetime import time
     from zoneinfo import ZoneInfo
 
     with pytest.raises(ValidationError, match="does not exist"):

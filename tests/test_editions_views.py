@@ -4,12 +4,18 @@ email frame, test sends, access, and a constant number of queries."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 
 import pytest
 
 from app.editions import services
-from app.models import AuditEvent, Edition, EditionStatus, Role, SubmissionStatus
+from app.models import AuditEvent
+from app.models import Edition
+from app.models import EditionStatus
+from app.models import Role
+from app.models import SubmissionStatus
 from tests.querycount import count_queries
 
 S = SubmissionStatus

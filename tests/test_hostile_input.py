@@ -22,12 +22,24 @@ from werkzeug.test import encode_multipart
 
 from app.auth import services as auth
 from app.extensions import db
-from app.models import EditionStatus, Role, Story, SubmissionStatus, Team, User
-from app.numbers import INT_MAX, bounded_int, optional_int, positive_int
-from app.text import clean_text, xml_safe
-from app.web.converters import BoundedIntConverter, at_most_regex
-from tests.conftest import login
-from tests.test_submissions import Page, quote_form, story_form
+from app.models import EditionStatus
+from app.models import Role
+from app.models import Story
+from app.models import SubmissionStatus
+from app.models import Team
+from app.models import User
+from app.numbers import INT_MAX
+from app.numbers import bounded_int
+from app.numbers import optional_int
+from app.numbers import positive_int
+from app.text import clean_text
+from app.text import xml_safe
+from app.web.converters import BoundedIntConverter
+from app.web.converters import at_most_regex
+from tests.fixtures.users import login
+from tests.test_submissions import Page
+from tests.test_submissions import quote_form
+from tests.test_submissions import story_form
 
 # Beyond PostgreSQL's 32-bit INTEGER, beyond SQLite's 64 bits, far beyond both, and negative.
 HUGE = [2**31, 2**63, 10**20, -1]
@@ -111,6 +123,7 @@ def test_integer_path_arguments_beyond_the_column_are_404(app, admin, admin_brow
     assert failures == []
 
 
+@pytest.mark.slow  # every GET page with every huge number (a corpus of its own)
 @NO_CRASH
 def test_huge_numbers_in_query_strings_never_crash_a_page(app, admin, admin_browser, make_team):
     team = make_team("Harbour")

@@ -1,7 +1,7 @@
 """The insights page in a real Chromium: no CSP or script errors, and axe-core finds no serious
 or critical accessibility problem, on a phone-sized and a desk-sized window.
 
-Uses the shared browser fixtures (tests/browser/conftest.py) and axe-core from `make axe`;
+Uses the shared browser fixtures (tests/fixtures/browser.py) and axe-core from `make axe`;
 without Chromium, Playwright or axe-core the tests skip (or fail with REQUIRE_BROWSER=1).
 """
 
@@ -10,15 +10,12 @@ from __future__ import annotations
 import pytest
 
 from app.models import Role
-from tests.browser.conftest import (  # noqa: F401  (fixtures)
-    TIMEOUT_MS,
-    _unavailable,
-    browser,
-    live_server,
-    playwright_instance,
-    sign_in,
-)
-from tests.browser.test_accessibility import AXE_PATH, BLOCKING, VIEWPORTS
+from tests.browser.conftest import TIMEOUT_MS
+from tests.browser.conftest import _unavailable
+from tests.browser.conftest import sign_in
+from tests.browser.test_accessibility import AXE_PATH
+from tests.browser.test_accessibility import BLOCKING
+from tests.browser.test_accessibility import VIEWPORTS
 from tests.test_insights_queries import world  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.app_config(WTF_CSRF_ENABLED=True)]

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC
+from datetime import date
+from datetime import datetime
+from datetime import timedelta
 
 import pytest
 
-from app.insights.periods import build_period, resolve_period, rolling_period
+from app.insights.periods import build_period
+from app.insights.periods import resolve_period
+from app.insights.periods import rolling_period
 
 PARIS = "Europe/Paris"
 

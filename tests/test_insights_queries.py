@@ -8,7 +8,9 @@ W12/W13 one is 23:00 UTC. Times below are UTC; items sit on both sides of those 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC
+from datetime import date
+from datetime import datetime
 
 import pytest
 import sqlalchemy as sa
@@ -17,15 +19,13 @@ from app.extensions import db as _db
 from app.insights import queries
 from app.insights.periods import build_period
 from app.insights.queries import Filters
-from app.models import (
-    EditionStatus,
-    Quote,
-    QuoteSource,
-    Reaction,
-    Role,
-    SubmissionStatus,
-    Touchpoint,
-)
+from app.models import EditionStatus
+from app.models import Quote
+from app.models import QuoteSource
+from app.models import Reaction
+from app.models import Role
+from app.models import SubmissionStatus
+from app.models import Touchpoint
 from app.settings import set_settings
 
 S = SubmissionStatus

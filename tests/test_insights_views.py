@@ -9,7 +9,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from app.insights import charts, report
+from app.insights import charts
+from app.insights import report
 from app.insights.charts import Series
 from app.insights.export import safe_cell
 from app.models import Role

@@ -8,7 +8,8 @@ import email.policy
 import logging
 import re
 import socket
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -18,19 +19,19 @@ from jinja2 import TemplateNotFound
 from sqlalchemy import text
 
 from app.extensions import db
-from app.mail import (
-    HeaderInjectionError,
-    SendStatus,
-    build_message,
-    get_backend,
-    get_outbox,
-    render_email,
-    send_email,
-    send_email_after_commit,
-)
-from app.mail.backends import FileBackend, SMTPBackend
+from app.mail import HeaderInjectionError
+from app.mail import SendStatus
+from app.mail import build_message
+from app.mail import get_backend
+from app.mail import get_outbox
+from app.mail import render_email
+from app.mail import send_email
+from app.mail import send_email_after_commit
+from app.mail.backends import FileBackend
+from app.mail.backends import SMTPBackend
 from app.mail.views import EMAIL_FRAME_CSP
-from tests.fixtures.smtp import SMTPServer, configure_app_for
+from tests.fixtures.smtp import SMTPServer
+from tests.fixtures.smtp import configure_app_for
 
 SENDER = "Feel Good Fridays <feelgood@example.com>"
 

@@ -23,20 +23,27 @@ from flask import Flask
 from sqlalchemy import text
 
 from app.extensions import db
-from app.mail import build_message, get_outbox, send_email_after_commit
-from app.mail.outbox import (
-    claim,
-    deliver_outbox,
-    insert_now,
-    new_row,
-    parse,
-    prune_outbox,
-    run_outbox,
-)
-from app.models import OutboxMessage, OutboxStatus, Role, Story, SubmissionStatus, utcnow
+from app.mail import build_message
+from app.mail import get_outbox
+from app.mail import send_email_after_commit
+from app.mail.outbox import claim
+from app.mail.outbox import deliver_outbox
+from app.mail.outbox import insert_now
+from app.mail.outbox import new_row
+from app.mail.outbox import parse
+from app.mail.outbox import prune_outbox
+from app.mail.outbox import run_outbox
+from app.models import DomainEvent
+from app.models import OutboxMessage
+from app.models import OutboxStatus
+from app.models import Role
+from app.models import Story
+from app.models import SubmissionStatus
+from app.models import utcnow
 from app.newsletter.scheduler import build_scheduler
 from tests import factories
-from tests.fixtures.smtp import SMTPServer, configure_app_for
+from tests.fixtures.smtp import SMTPServer
+from tests.fixtures.smtp import configure_app_for
 from tests.helpers_outbox import JOB_ENV
 from tests.helpers_sender import ROOT
 
@@ -77,6 +84,11 @@ def closed_port() -> int:
 def outbox_job(app: Flask):
     """The scheduler's registered "mail outbox" job, exactly as the scheduler would run it."""
     return build_scheduler(app, threading.Event()).get_job("mail_outbox").func
+
+
+def events_job(app: Flask):
+    """The scheduler's "domain events" job (dispatches what a dead process left)."""
+    return build_scheduler(app, threading.Event()).get_job("domain_events").func
 
 
 # -- 1. written in the same transaction -----------------------------------------------------------
@@ -129,6 +141,8 @@ def test_rolled_back_savepoint_drops_only_its_email(app, outbox):
 
 
 def test_review_decision_and_its_email_commit_together(app, outbox):
+    """The decision commits with its event; the subscriber's email row commits with the
+    subscriber's marker, right after, and is sent at once."""
     from app.review import services
 
     editor = factories.make_user(Role.EDITOR, email="dana@example.com")
@@ -137,13 +151,15 @@ def test_review_decision_and_its_email_commit_together(app, outbox):
     author_email = story.author.email
 
     services.approve(story, actor=editor, seen_version=story.version)
-    [row] = db.session.scalars(sa.select(OutboxMessage)).all()  # flushed with the decision
-    assert row.template == "notify_approved" and row.to_addr == author_email
+    [event] = db.session.scalars(sa.select(DomainEvent)).all()  # flushed with the decision
+    assert event.name == "submission.approved" and event.dispatched_at is None
+    assert db.session.scalars(sa.select(OutboxMessage)).all() == []
     db.session.commit()
 
     [msg] = outbox
     assert msg["To"] == author_email
     assert [r.status for r in rows()] == [S.SENT]
+    assert db.session.get(DomainEvent, event.id).dispatched_at is not None
 
 
 def test_without_transaction_the_row_is_stored_before_sending(app, outbox):
@@ -167,6 +183,7 @@ def test_after_commit_sends_only_its_own_rows(app, smtp_server: SMTPServer):
 # -- 2. killed between the commit and the send ----------------------------------------------------
 
 
+@pytest.mark.slow  # a real process
 def test_process_killed_after_commit_still_delivers_exactly_once(app, smtp_server: SMTPServer):
     configure_app_for(app, smtp_server)
     editor = factories.make_user(Role.EDITOR, email="dana@example.com")
@@ -183,19 +200,23 @@ def test_process_killed_after_commit_still_delivers_exactly_once(app, smtp_serve
 
     assert child.returncode == -signal.SIGKILL, child.stdout + child.stderr[-3000:]
     assert "COMMITTING" in child.stdout and "NOT KILLED" not in child.stdout
-    [row] = rows()
+    assert rows() == []  # the email is a subscriber's to record, and none has run:
     assert db.session.get(Story, story_id).status == SubmissionStatus.APPROVED  # committed...
-    assert (row.status, row.attempts, row.to_addr) == (S.PENDING, 0, author_email)
-    assert smtp_server.messages == []  # ...and never sent by the dead process
+    [event] = db.session.scalars(sa.select(DomainEvent)).all()  # ...with its event,
+    assert event.dispatched_at is None  # which nobody has dispatched
+    assert smtp_server.messages == []
 
-    outbox_job(app)()
+    app.config["EVENTS_DISPATCH_DELAY_SECONDS"] = 0
+    events_job(app)()  # the subscriber records the email and it goes out after its commit
 
+    [row] = rows()
     message_id = parse(row.raw)["Message-ID"]
     assert received(smtp_server) == Counter({(author_email, message_id): 1})
     assert "approved" in str(smtp_server.messages[0].message["Subject"])
-    assert [(r.status, r.attempts) for r in rows()] == [(S.SENT, 1)]
+    assert (row.status, row.attempts, row.to_addr) == (S.SENT, 1, author_email)
 
-    outbox_job(app)()  # the next tick finds nothing to do
+    outbox_job(app)()  # the next ticks find nothing to do
+    events_job(app)()
     assert len(smtp_server.messages) == 1
 
 

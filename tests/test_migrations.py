@@ -4,7 +4,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from app.models import Base
-from app.reading.search import include_name, include_object
+from app.reading.search import include_name
+from app.reading.search import include_object
 
 
 def test_models_and_migrations_agree(db):

@@ -7,13 +7,16 @@ the rows in `sending` after each claim.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import Delivery, DeliveryStatus
+from app.models import Delivery
+from app.models import DeliveryStatus
 from app.newsletter import sending
 from tests.helpers_sender import seed_edition
 

@@ -9,19 +9,23 @@ import email.generator
 import email.policy
 import io
 import re
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 
 import pytest
 
 from app.extensions import db
 from app.mail import HeaderInjectionError
-from app.models import EditionStatus, SubmissionStatus
+from app.models import EditionStatus
+from app.models import SubmissionStatus
 from app.newsletter import compose
-from app.newsletter.compose import personalize, render_edition
+from app.newsletter.compose import personalize
+from app.newsletter.compose import render_edition
 from app.newsletter.mime import EditionMailer
 from app.richtext import render_markdown
 from tests import factories
-from tests.helpers_sender import seed_edition, story_of
+from tests.helpers_sender import seed_edition
+from tests.helpers_sender import story_of
 
 SENDER = "Feel Good Fridays <news@fgf.example>"
 

@@ -11,24 +11,26 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import (
-    Delivery,
-    DeliveryStatus,
-    Edition,
-    EditionStatus,
-    Role,
-    SubmissionStatus,
-    User,
-    utcnow,
-)
-from app.newsletter import jobs, sending
-from tests.fixtures.smtp import SMTPServer, configure_app_for
+from app.models import Delivery
+from app.models import DeliveryStatus
+from app.models import Edition
+from app.models import EditionStatus
+from app.models import Role
+from app.models import SubmissionStatus
+from app.models import User
+from app.models import utcnow
+from app.newsletter import jobs
+from app.newsletter import sending
+from tests.fixtures.smtp import SMTPServer
+from tests.fixtures.smtp import configure_app_for
 from tests.helpers_sender import seed_edition
 
 T0 = datetime(2026, 6, 5, 7, 0, tzinfo=UTC)
@@ -103,8 +105,8 @@ def test_an_outage_longer_than_the_retry_schedule_loses_and_charges_nothing(
     db.session.commit()
     expected = receiving_addresses()
     recover = outage(app, smtp)
-    max_attempts = sending.setting("NEWSLETTER_MAX_ATTEMPTS")
-    cap = timedelta(seconds=sending.setting("NEWSLETTER_OUTAGE_RETRY_MAX_SECONDS"))
+    max_attempts = app.config["NEWSLETTER_MAX_ATTEMPTS"]
+    cap = timedelta(seconds=app.config["NEWSLETTER_OUTAGE_RETRY_MAX_SECONDS"])
 
     result = sending.run_edition(edition.id, now=T0)
     assert result.paused and result.stats.outage is not None and result.stats.processed == 0
@@ -154,9 +156,9 @@ def test_a_554_greeting_pauses_the_edition_with_a_clear_reason(app, smtp):
     edition = seed_edition(recipients=3)
     db.session.commit()
     smtp.refuse_greeting(554)
-    cap = timedelta(seconds=sending.setting("NEWSLETTER_OUTAGE_RETRY_MAX_SECONDS"))
+    cap = timedelta(seconds=app.config["NEWSLETTER_OUTAGE_RETRY_MAX_SECONDS"])
     now = T0
-    for _ in range(2 * sending.setting("NEWSLETTER_MAX_ATTEMPTS")):
+    for _ in range(2 * app.config["NEWSLETTER_MAX_ATTEMPTS"]):
         result = sending.run_edition(edition.id, now=now)
         assert result.paused and not result.finished
         paused = edition_row(edition.id)

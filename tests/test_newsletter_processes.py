@@ -22,10 +22,15 @@ import sqlalchemy as sa
 from flask import Flask
 
 from app.extensions import db
-from app.models import Delivery, DeliveryStatus, Edition, EditionStatus
+from app.models import Delivery
+from app.models import DeliveryStatus
+from app.models import Edition
+from app.models import EditionStatus
 from tests.fixtures.smtp import SMTPServer
-from tests.helpers_sender import seed_edition, sender_job
+from tests.helpers_sender import seed_edition
+from tests.helpers_sender import sender_job
 
+pytestmark = pytest.mark.slow  # real sender processes
 BATCH = 20
 RECIPIENTS = 300
 TIMEOUT = 60

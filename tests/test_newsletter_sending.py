@@ -8,29 +8,32 @@ rows, recipients, "send now", test sends, publishing and notifications.
 from __future__ import annotations
 
 import socket
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import (
-    AuditEvent,
-    Delivery,
-    DeliveryStatus,
-    Edition,
-    EditionStatus,
-    Role,
-    Setting,
-    SubmissionStatus,
-    User,
-)
-from app.newsletter import jobs, sending
+from app.models import AuditEvent
+from app.models import Delivery
+from app.models import DeliveryStatus
+from app.models import Edition
+from app.models import EditionStatus
+from app.models import Role
+from app.models import Setting
+from app.models import SubmissionStatus
+from app.models import User
+from app.newsletter import jobs
+from app.newsletter import sending
 from app.settings import set_settings
 from tests import factories
-from tests.fixtures.smtp import SMTPServer, configure_app_for
-from tests.helpers_sender import seed_edition, seed_recipients
+from tests.fixtures.smtp import SMTPServer
+from tests.fixtures.smtp import configure_app_for
+from tests.helpers_sender import seed_edition
+from tests.helpers_sender import seed_recipients
 
 FRIDAY_0900_PARIS = datetime(2026, 3, 27, 8, 0, tzinfo=UTC)  # CET, the week before DST
 CREATED = datetime(2026, 3, 23, 9, 0, tzinfo=UTC)

@@ -4,17 +4,24 @@ unsubscribe page (GET asks, POST acts; no login, no CSRF token, only a valid sig
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import AuditEvent, Delivery, DeliveryStatus, Edition, EditionStatus
+from app.models import AuditEvent
+from app.models import Delivery
+from app.models import DeliveryStatus
+from app.models import Edition
+from app.models import EditionStatus
 from app.newsletter import sending
 from app.newsletter.tokens import make_unsubscribe_token
 from tests import factories
-from tests.helpers_sender import seed_edition, story_of
+from tests.helpers_sender import seed_edition
+from tests.helpers_sender import story_of
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 

@@ -7,7 +7,8 @@ import pytest
 
 from app import notifications
 from app.extensions import db
-from app.models import EditionStatus, SubmissionStatus
+from app.models import EditionStatus
+from app.models import SubmissionStatus
 from tests.test_submissions import Page
 
 S = SubmissionStatus

@@ -13,15 +13,13 @@ from datetime import timedelta
 import pytest
 from flask import url_for
 
-from app.models import (
-    EditionItem,
-    EditionStatus,
-    Reaction,
-    Recognition,
-    SubmissionStatus,
-    Tag,
-    utcnow,
-)
+from app.models import EditionItem
+from app.models import EditionStatus
+from app.models import Reaction
+from app.models import Recognition
+from app.models import SubmissionStatus
+from app.models import Tag
+from app.models import utcnow
 from tests.querycount import count_queries
 
 pytestmark = pytest.mark.app_config(READING_CACHE_SECONDS=0)

@@ -8,7 +8,8 @@ import pytest
 import sqlalchemy as sa
 
 from app.errors import NotFound
-from app.models import Reaction, SubmissionStatus
+from app.models import Reaction
+from app.models import SubmissionStatus
 from app.reading import services
 
 P = SubmissionStatus.PUBLISHED

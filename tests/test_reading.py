@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from app.models import EditionStatus, Reaction, Role, SubmissionStatus, utcnow
-from app.reading import pagination, queries
+from app.models import EditionStatus
+from app.models import Reaction
+from app.models import Role
+from app.models import SubmissionStatus
+from app.models import utcnow
+from app.reading import pagination
+from app.reading import queries
 
 P = SubmissionStatus.PUBLISHED
 

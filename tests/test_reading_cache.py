@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from app.models import AuditEvent, Reaction, Recognition, Story, SubmissionStatus
+from app.models import AuditEvent
+from app.models import Reaction
+from app.models import Recognition
+from app.models import Story
+from app.models import SubmissionStatus
 from app.reading import cache
 from app.workflow import transition_submission
 from tests.querycount import count_queries
@@ -122,7 +126,7 @@ def test_writes_behind_the_orms_back_show_within_max_age(
     assert "Before the raw write" in page(employee_client, url)  # remembered, not yet stale
 
     now = cache.time.monotonic()
-    monkeypatch.setattr(cache.time, "monotonic", lambda: now + cache.MAX_AGE_SECONDS + 1)
+    monkeypatch.setattr(cache.time, "monotonic", lambda: now + cache.max_age() + 1)
     assert "Raw" in page(employee_client, url)
 
 
@@ -134,3 +138,32 @@ def test_each_app_starts_empty(app, db, make_story, login_as, employee):
     assert "Seen by the first app" in page(login_as(employee), f"/stories/{story.id}")
     other = create_app("testing", SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"])
     assert "reading_cache" not in other.extensions
+
+
+def test_cards_are_rendered_once_per_content_version(
+    db, employee_client, make_user, make_story, monkeypatch
+):
+    from app.reading import views
+
+    person = make_user(display_name="Card Counter")
+    for _ in range(3):
+        make_story(status=P, colleagues=[person])
+    db.session.commit()
+    rendered = []
+    real = views.render_macro
+
+    def counting(template, name, *args):
+        rendered.append(name)
+        return real(template, name, *args)
+
+    monkeypatch.setattr(views, "render_macro", counting)
+    url = f"/people/{person.id}"
+    page(employee_client, url)
+    assert rendered.count("story_card") == 3
+    page(employee_client, url)
+    assert rendered.count("story_card") == 3  # remembered with the page's data
+
+    make_story(status=P, colleagues=[person])
+    db.session.commit()
+    page(employee_client, url)
+    assert rendered.count("story_card") == 3 + 4  # a new version: every card afresh

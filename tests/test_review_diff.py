@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from app.review.diff import (
-    CONTEXT_TOKENS,
-    diff_snapshots,
-    render_word_diff,
-    summarize,
-    word_counts,
-    word_ops,
-)
+from app.review.diff import CONTEXT_TOKENS
+from app.review.diff import diff_snapshots
+from app.review.diff import render_word_diff
+from app.review.diff import summarize
+from app.review.diff import word_counts
+from app.review.diff import word_ops
 
 
 def test_one_changed_word_is_one_change():

@@ -4,29 +4,44 @@ pages and true races between two connections), and the change summaries for auth
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC
+from datetime import datetime
 
 import pytest
 
 from app.database import begin_write
-from app.errors import Conflict, IllegalTransition, PermissionDenied, ValidationError
+from app.errors import Conflict
+from app.errors import IllegalTransition
+from app.errors import PermissionDenied
+from app.errors import ValidationError
 from app.extensions import db as _db
-from app.models import (
-    AuditEvent,
-    EditionItem,
-    Revision,
-    Role,
-    Story,
-    SubmissionStatus,
-    Tag,
-    User,
-)
+from app.models import AuditEvent
+from app.models import EditionItem
+from app.models import Revision
+from app.models import Role
+from app.models import Story
+from app.models import SubmissionStatus
+from app.models import Tag
+from app.models import User
 from app.review import services
-from app.review.queries import conflict_message, when_label
-from app.review.services import ItemRef, QuoteEdit, StoryEdit
+from app.review.queries import conflict_message
+from app.review.queries import when_label
+from app.review.services import ItemRef
 from app.settings import set_settings
+from app.submissions.rules import quote_input
+from app.submissions.rules import story_input
 
 S = SubmissionStatus
+
+
+def story_edit(story: Story, **changes):
+    """What the editor's form sends: the stored story with some fields changed."""
+    return replace(story_input(story), **changes)
+
+
+def quote_edit(quote, **changes):
+    return replace(quote_input(quote), **changes)
 
 
 @pytest.fixture
@@ -205,8 +220,8 @@ def test_true_race_between_two_edits_loses_nothing(app, db, make_story, dana, sa
     body = mine.body_md
 
     def dana_edits() -> None:
-        services.edit_item(_db.session.get(Story, story_id),
-                           StoryEdit(title="Dana's title", body_md=body),
+        theirs = _db.session.get(Story, story_id)
+        services.edit_item(theirs, story_edit(theirs, title="Dana's title", body_md=body),
                            actor=_db.session.get(User, dana_id), seen_version=1)
 
     flushed, release, errors, thread = _in_other_connection(app, dana_edits)
@@ -214,7 +229,7 @@ def test_true_race_between_two_edits_loses_nothing(app, db, make_story, dana, sa
     threading.Timer(0.3, release.set).start()
     begin_write()  # Sam's POST (see above)
     with pytest.raises(Conflict, match="Dana Whitfield edited this story at"):
-        services.edit_item(mine, StoryEdit(title="Sam's title", body_md=body), actor=sam,
+        services.edit_item(mine, story_edit(mine, title="Sam's title"), actor=sam,
                            seen_version=1)
     db.session.rollback()
     thread.join(10)
@@ -233,8 +248,7 @@ def test_bulk_approve_isolates_each_item(db, make_story, make_quote, dana, sam, 
     a, b, q = make_story(status=S.SUBMITTED), make_story(status=S.SUBMITTED), make_quote(
         status=S.SUBMITTED)
     db.session.commit()
-    services.edit_item(b, StoryEdit(title="Changed by Dana", body_md=b.body_md), actor=dana,
-                       seen_version=1)
+    services.edit_item(b, story_edit(b, title="Changed by Dana"), actor=dana, seen_version=1)
     db.session.commit()
     refs = [ItemRef("story", a.id, 1), ItemRef("story", b.id, 1), ItemRef("quote", q.id, 1),
             ItemRef("story", a.id, 1), ItemRef("story", 999999, 1)]
@@ -263,9 +277,9 @@ def test_bulk_approve_limits_and_parsing():
 def test_first_edit_keeps_the_original_then_the_edit(db, make_story, dana):
     story = make_story(status=S.SUBMITTED, title="A good day", tags=["travel"])
     db.session.commit()
-    revision = services.edit_item(story, StoryEdit(
-        title="A very good day", body_md=story.body_md + " Truly.", tags="Travel, #Loyalty ",
-        touchpoint_id=story.touchpoint_id, customer_segment="retail banking",
+    revision = services.edit_item(story, story_edit(
+        story, title="A very good day", body_md=story.body_md + " Truly.",
+        tags=["Travel", "#Loyalty "], customer_segment="retail banking",
     ), actor=dana, seen_version=1)
     db.session.commit()
     assert revision.number == 2 and revision.author_id == dana.id
@@ -283,9 +297,7 @@ def test_first_edit_keeps_the_original_then_the_edit(db, make_story, dana):
 def test_no_change_no_revision(db, make_story, dana):
     story = make_story(status=S.SUBMITTED)
     db.session.commit()
-    assert services.edit_item(story, StoryEdit(
-        title=story.title, body_md=story.body_md, touchpoint_id=story.touchpoint_id,
-    ), actor=dana, seen_version=1) is None
+    assert services.edit_item(story, story_edit(story), actor=dana, seen_version=1) is None
     assert db.session.scalar(db.select(db.func.count()).select_from(Revision)) == 0
     assert story.version == 1
 
@@ -297,9 +309,8 @@ def test_edit_builds_on_the_authors_latest_revision(db, make_story, dana):
     db.session.add(Revision(object_type="story", object_id=story.id, number=1,
                             data=snapshot(story), author_id=story.author_id, author_notified=True))
     db.session.commit()
-    revision = services.edit_item(story, StoryEdit(title="Better", body_md=story.body_md,
-                                                   touchpoint_id=story.touchpoint_id),
-                                  actor=dana, seen_version=1)
+    revision = services.edit_item(story, story_edit(story, title="Better"), actor=dana,
+                                  seen_version=1)
     assert revision.number == 2  # no extra baseline: revision 1 is exactly the starting point
 
 
@@ -308,11 +319,11 @@ def test_quote_edit_and_validation(db, make_quote, dana):
                        customer_name="Mark")
     db.session.commit()
     with pytest.raises(ValidationError) as caught:
-        services.edit_item(quote, QuoteEdit(text="Hi", customer_name="x" * 200), actor=dana,
-                           seen_version=1)
+        services.edit_item(quote, quote_edit(quote, text="Hi", customer_name="x" * 200),
+                           actor=dana, seen_version=1)
     assert set(caught.value.errors) == {"text", "customer_name"}
     db.session.rollback()
-    services.edit_item(quote, QuoteEdit(text="Great help, thank you.", anonymous=True),
+    services.edit_item(quote, quote_edit(quote, text="Great help, thank you.", anonymous=True),
                        actor=dana, seen_version=1)
     db.session.commit()
     assert quote.attribution.startswith("A customer")
@@ -323,9 +334,9 @@ def test_story_validation_reports_every_field(db, make_story, dana):
     story = make_story(status=S.SUBMITTED)
     db.session.commit()
     with pytest.raises(ValidationError) as caught:
-        services.edit_item(story, StoryEdit(title="", body_md="short", tags="a/b",
-                                            touchpoint_id=999999), actor=dana, seen_version=1)
-    assert set(caught.value.errors) == {"title", "body_md", "tags", "touchpoint_id"}
+        services.edit_item(story, story_edit(story, title="", body_md="short", tags=["a/b"],
+                                             touchpoint_id=999999), actor=dana, seen_version=1)
+    assert set(caught.value.errors) == {"title", "body", "tags", "touchpoint"}
     db.session.rollback()
     assert db.session.scalar(db.select(db.func.count()).select_from(Tag)) == 0
 
@@ -334,8 +345,7 @@ def test_published_items_cannot_be_edited(db, make_story, dana):
     story = make_story(status=S.PUBLISHED)
     db.session.commit()
     with pytest.raises(IllegalTransition):
-        services.edit_item(story, StoryEdit(title="New", body_md=story.body_md), actor=dana,
-                           seen_version=1)
+        services.edit_item(story, story_edit(story, title="New"), actor=dana, seen_version=1)
 
 
 # -- telling authors -----------------------------------------------------------------------------
@@ -345,11 +355,8 @@ def test_pending_change_summaries_and_marking(db, make_story, dana):
     story = make_story(status=S.APPROVED, title="Old title")
     untouched = make_story(status=S.APPROVED)
     db.session.commit()
-    services.edit_item(story, StoryEdit(title="New title", body_md=story.body_md,
-                                        touchpoint_id=story.touchpoint_id),
-                       actor=dana, seen_version=1)
-    services.edit_item(story, StoryEdit(title="Newer title", body_md=story.body_md,
-                                        touchpoint_id=story.touchpoint_id, tags="kindness"),
+    services.edit_item(story, story_edit(story, title="New title"), actor=dana, seen_version=1)
+    services.edit_item(story, story_edit(story, title="Newer title", tags=["kindness"]),
                        actor=dana, seen_version=2)
     db.session.commit()
     summaries = services.pending_change_summaries([story, untouched])

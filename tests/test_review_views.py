@@ -7,7 +7,13 @@ from datetime import timedelta
 
 import pytest
 
-from app.models import AuditEvent, Edition, EditionItem, Revision, Role, SubmissionStatus, utcnow
+from app.models import AuditEvent
+from app.models import Edition
+from app.models import EditionItem
+from app.models import Revision
+from app.models import Role
+from app.models import SubmissionStatus
+from app.models import utcnow
 from tests.querycount import count_queries
 
 S = SubmissionStatus
@@ -150,7 +156,7 @@ def test_edit_keeps_a_revision_with_a_readable_diff(editor_client, submitted, db
     response = editor_client.post(f"/review/story/{a.id}/edit", data={
         "version": 1,
         "title": "The late-night call that saved a holiday",
-        "body_md": a.body_md.replace("delighted", "overjoyed"),
+        "body": a.body_md.replace("delighted", "overjoyed"),
         "tags": "travel, going the extra mile",
         "touchpoint": str(a.touchpoint_id),
         "customer_segment": "a family travelling abroad",
@@ -169,10 +175,10 @@ def test_edit_keeps_a_revision_with_a_readable_diff(editor_client, submitted, db
 def test_edit_validation_errors_are_shown_on_the_form(editor_client, submitted):
     a = submitted["a"]
     response = editor_client.post(f"/review/story/{a.id}/edit", data={
-        "version": 1, "title": "x", "body_md": "short"})
+        "version": 1, "title": "x", "body": "short"})
     page = response.get_data(as_text=True)
     assert response.status_code == 400
-    assert "The title needs at least" in page and "The story needs at least" in page
+    assert "a title of at least 3 characters" in page and "the story needs at least" in page
 
 
 def test_edit_conflict_keeps_the_editors_text(app, login_as, make_user, submitted, db):
@@ -181,9 +187,9 @@ def test_edit_conflict_keeps_the_editors_text(app, login_as, make_user, submitte
     db.session.commit()
     a = submitted["a"]
     login_as(dana).post(f"/review/story/{a.id}/edit", data={
-        "version": 1, "title": "Dana's title", "body_md": a.body_md})
+        "version": 1, "title": "Dana's title", "body": a.body_md})
     response = login_as(other).post(f"/review/story/{a.id}/edit", data={
-        "version": 1, "title": "My own better title", "body_md": a.body_md})
+        "version": 1, "title": "My own better title", "body": a.body_md})
     page = response.get_data(as_text=True)
     assert response.status_code == 409
     assert "Dana Whitfield edited this story at" in page

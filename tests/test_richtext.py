@@ -14,17 +14,17 @@ from html.parser import HTMLParser
 import pytest
 from markupsafe import Markup
 
-from app.richtext import (
-    ALLOWED_ATTRIBUTES,
-    ALLOWED_TAGS,
-    ALLOWED_URL_SCHEMES,
-    ELLIPSIS,
-    excerpt,
-    render_markdown,
-    render_plain_text,
-    sanitize_html,
-)
-from tests.corpora import LONG_WORD, awkward_strings, xss_payloads
+from app.richtext import ALLOWED_ATTRIBUTES
+from app.richtext import ALLOWED_TAGS
+from app.richtext import ALLOWED_URL_SCHEMES
+from app.richtext import ELLIPSIS
+from app.richtext import excerpt
+from app.richtext import render_markdown
+from app.richtext import render_plain_text
+from app.richtext import sanitize_html
+from tests.corpora import LONG_WORD
+from tests.corpora import awkward_strings
+from tests.corpora import xss_payloads
 
 PAYLOADS = xss_payloads()
 AWKWARD = awkward_strings()

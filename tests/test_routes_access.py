@@ -9,7 +9,7 @@ import pytest
 from werkzeug.routing import Rule
 
 from app.models import Role
-from tests.conftest import login
+from tests.fixtures.users import login
 
 DUMMY_VALUES = {
     "integer": 999999, "int": 999999, "boundedint": 999999,  # app.web.converters

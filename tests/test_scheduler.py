@@ -8,21 +8,32 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import AuditEvent, Edition, EditionStatus, Role, Setting, SubmissionStatus
-from app.newsletter import jobs, sending
-from app.newsletter.schedule import WeeklySlot, due_times
+from app.models import AuditEvent
+from app.models import Edition
+from app.models import EditionStatus
+from app.models import Role
+from app.models import Setting
+from app.models import SubmissionStatus
+from app.newsletter import jobs
+from app.newsletter import sending
+from app.newsletter.schedule import WeeklySlot
+from app.newsletter.schedule import due_times
 from app.newsletter.scheduler import build_scheduler
 from app.settings import set_settings
 from tests import factories
 from tests.fixtures.smtp import SMTPServer
-from tests.helpers_sender import seed_edition, seed_recipients, sender_job
+from tests.helpers_sender import seed_edition
+from tests.helpers_sender import seed_recipients
+from tests.helpers_sender import sender_job
 
 PARIS = "Europe/Paris"
 
@@ -276,7 +287,8 @@ def test_scheduler_jobs_never_skip_a_late_tick(app):
 
     scheduler = build_scheduler(app, threading.Event())
     jobs_by_id = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs_by_id) == {"deliver", "housekeeping", "mail_outbox"}
+    assert set(jobs_by_id) == {
+        "deliver", "housekeeping", "mail_outbox", "domain_events", "applause", "uploads"}
     for job in jobs_by_id.values():
         assert job.misfire_grace_time is None and job.coalesce and job.max_instances == 1
         assert type(job.trigger).__name__ == "IntervalTrigger"
@@ -288,6 +300,7 @@ def test_cli_commands_are_registered(app):
     assert "run" in runner.invoke(args=["scheduler", "--help"]).output
 
 
+@pytest.mark.slow  # a real scheduler process
 def test_scheduler_process_picks_up_send_now_and_stops_on_sigterm(app, smtp_server: SMTPServer,
                                                                    editor):
     edition = seed_edition(status=EditionStatus.DRAFT, recipients=3)

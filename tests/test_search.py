@@ -3,13 +3,20 @@ through every write path. Runs on SQLite (FTS5) and PostgreSQL (tsvector) alike.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from app.extensions import db as _db
-from app.models import Quote, Recognition, Story, SubmissionStatus, Team, utcnow
+from app.models import Quote
+from app.models import Recognition
+from app.models import Story
+from app.models import SubmissionStatus
+from app.models import Team
+from app.models import utcnow
 from app.reading import search
 from app.reading.search import SearchFilters
 from app.workflow import transition_submission

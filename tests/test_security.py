@@ -103,6 +103,7 @@ def test_friendly_404(client):
     assert b"<html" in response.data.lower()
 
 
+@pytest.mark.own_app  # adds a route
 def test_domain_errors_become_409_pages_not_500(app, client, employee):
     from app.errors import IllegalTransition
 

@@ -15,7 +15,8 @@ import sqlite3
 import pytest
 import sqlalchemy as sa
 
-from app.database import WRITE_LOCK, begin_write
+from app.database import WRITE_LOCK
+from app.database import begin_write
 from app.extensions import db
 from app.models import Story
 from bench import concurrency

@@ -4,31 +4,47 @@ keeps what people typed, the draft / submit / edit / withdraw workflow, authoriz
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
+from datetime import timedelta
 from html.parser import HTMLParser
 
 import pytest
 import sqlalchemy as sa
 
-from app.errors import Conflict, IllegalTransition, PermissionDenied
+from app.errors import Conflict
+from app.errors import IllegalTransition
+from app.errors import PermissionDenied
 from app.extensions import db
-from app.models import (
-    AuditEvent,
-    EditionStatus,
-    Quote,
-    Revision,
-    Role,
-    Story,
-    SubmissionStatus,
-    Tag,
-    Touchpoint,
-)
+from app.models import AuditEvent
+from app.models import EditionStatus
+from app.models import Quote
+from app.models import Revision
+from app.models import Role
+from app.models import Story
+from app.models import SubmissionStatus
+from app.models import Tag
+from app.models import Touchpoint
+from app.submissions import rules
 from app.submissions import services
-from app.submissions.services import InvalidInput, QuoteInput, StoryInput
-from tests.factories import DEFAULT_PASSWORD, make_tag
+from app.submissions.rules import InvalidInput
+from app.submissions.rules import QuoteInput
+from app.submissions.rules import StoryInput
+from tests.factories import DEFAULT_PASSWORD
+from tests.factories import make_tag
 from tests.querycount import count_queries
 
 S = SubmissionStatus
+
+
+def story_errors(data, author, story=None) -> dict[str, str]:
+    """Every content rule `data` breaks (app.submissions.rules), by form field."""
+    return rules.check_story(data, author, story).errors
+
+
+def quote_errors(data, author, quote=None) -> dict[str, str]:
+    return rules.check_quote(data, author, quote).errors
+
+
 BODY = "Mara noticed the customer's order was stuck and fixed it before he even called."
 
 
@@ -319,7 +335,7 @@ def test_bad_date_and_nps_are_explained(employee_client):
     ],
 )
 def test_story_length_limits(employee, field, value, ok):
-    errors = services.story_errors(story_input(**{field: value}), employee)
+    errors = story_errors(story_input(**{field: value}), employee)
     assert (errors == {}) is ok, errors
 
 
@@ -327,23 +343,23 @@ def test_story_length_limits(employee, field, value, ok):
     ("text", "ok"), [("abcde", True), ("abcd", False), ("x" * 2000, True), ("x" * 2001, False)]
 )
 def test_quote_length_limits(employee, text, ok):
-    assert (services.quote_errors(quote_input(text=text), employee) == {}) is ok
+    assert (quote_errors(quote_input(text=text), employee) == {}) is ok
 
 
 @pytest.mark.parametrize("score", [None, 0, 10])
 def test_nps_range_accepted(employee, score):
-    assert services.quote_errors(quote_input(nps_score=score), employee) == {}
+    assert quote_errors(quote_input(nps_score=score), employee) == {}
 
 
 @pytest.mark.parametrize("score", [-1, 11, True])
 def test_nps_range_refused(employee, score):
-    assert "nps_score" in services.quote_errors(quote_input(nps_score=score), employee)
+    assert "nps_score" in quote_errors(quote_input(nps_score=score), employee)
 
 
 def test_received_today_is_fine_tomorrow_is_not(employee):
-    today = services.latest_today(employee)
-    assert services.quote_errors(quote_input(received_on=today), employee) == {}
-    errors = services.quote_errors(quote_input(received_on=today + timedelta(days=1)), employee)
+    today = rules.latest_today(employee)
+    assert quote_errors(quote_input(received_on=today), employee) == {}
+    errors = quote_errors(quote_input(received_on=today + timedelta(days=1)), employee)
     assert errors == {"received_on": "The date can't be in the future."}
 
 
@@ -351,12 +367,12 @@ def test_at_most_ten_colleagues_and_tags(employee, make_user):
     users = [make_user() for _ in range(6)]
     names = [f"Person {i}" for i in range(5)]
     data = story_input(colleague_ids=[u.id for u in users], colleague_names=names)
-    assert "up to 10 colleagues" in services.story_errors(data, employee)["colleagues"]
+    assert "up to 10 colleagues" in story_errors(data, employee)["colleagues"]
     data = story_input(colleague_ids=[u.id for u in users], colleague_names=names[:4])
-    assert services.story_errors(data, employee) == {}
+    assert story_errors(data, employee) == {}
     data = story_input(tags=[f"t{i}" for i in range(10)] + ["T1", " #t2 "])  # duplicates fold
-    assert services.story_errors(data, employee) == {}
-    assert "tags" in services.story_errors(story_input(tags=[f"t{i}" for i in range(11)]), employee)
+    assert story_errors(data, employee) == {}
+    assert "tags" in story_errors(story_input(tags=[f"t{i}" for i in range(11)]), employee)
 
 
 @pytest.mark.parametrize(
@@ -364,12 +380,12 @@ def test_at_most_ten_colleagues_and_tags(employee, make_user):
     [("a/b", "slashes"), ("???", "letter or number"), ("x" * 41, "at most 40")],
 )
 def test_bad_tags_are_explained(employee, tag, problem):
-    assert problem in services.story_errors(story_input(tags=[tag]), employee)["tags"]
+    assert problem in story_errors(story_input(tags=[tag]), employee)["tags"]
 
 
 def test_inactive_colleague_cannot_be_added_but_can_stay(employee, make_user):
     gone = make_user(active=False)
-    assert "colleagues" in services.story_errors(story_input(colleague_ids=[gone.id]), employee)
+    assert "colleagues" in story_errors(story_input(colleague_ids=[gone.id]), employee)
     story = services.create_story(employee, story_input(), submit=False)
     story.recognitions[:] = []
     from app.models import Recognition
@@ -377,7 +393,7 @@ def test_inactive_colleague_cannot_be_added_but_can_stay(employee, make_user):
     story.recognitions.append(Recognition(user=gone, position=0))
     db.session.flush()
     data = story_input(colleague_ids=[gone.id])
-    assert services.story_errors(data, employee, story) == {}
+    assert story_errors(data, employee, story) == {}
 
 
 def test_service_raises_all_errors_at_once(employee):
@@ -390,7 +406,7 @@ def test_cover_picture_needs_a_description(employee, app):
     from app.submissions.uploads import NAME_RE
 
     assert NAME_RE.pattern  # the name check itself is covered in test_submissions_uploads
-    errors = services.story_errors(story_input(cover_image="nope.png"), employee)
+    errors = story_errors(story_input(cover_image="nope.png"), employee)
     assert "no longer available" in errors["cover_image"]
 
 
@@ -598,8 +614,8 @@ def test_a_quote_links_own_or_published_stories_only(employee, make_story, make_
     other = make_user()
     theirs = make_story(other, status=S.SUBMITTED)
     published = make_story(other, status=S.PUBLISHED)
-    assert "story_id" in services.quote_errors(quote_input(story_id=theirs.id), employee)
-    assert services.quote_errors(quote_input(story_id=published.id), employee) == {}
+    assert "story_id" in quote_errors(quote_input(story_id=theirs.id), employee)
+    assert quote_errors(quote_input(story_id=published.id), employee) == {}
 
 
 # -- authorization ---------------------------------------------------------------------------------

@@ -18,9 +18,12 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import Quote, Story
+from app.models import Quote
+from app.models import Story
 from tests.corpora import awkward_strings
-from tests.test_submissions import Page, quote_form, story_form
+from tests.test_submissions import Page
+from tests.test_submissions import quote_form
+from tests.test_submissions import story_form
 
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ufffe\uffff]")
 SPACES = re.compile(r"[ \t\r\n\x85\u2028\u2029]+")
@@ -68,6 +71,7 @@ def client(login_as, make_user):
     return login_as(user)
 
 
+@pytest.mark.slow  # the whole corpus
 @pytest.mark.parametrize("text", awkward_strings())
 def test_everything_awkward_at_once_never_fails(client, text):
     fields = (
@@ -87,6 +91,7 @@ def test_everything_awkward_at_once_never_fails(client, text):
     assert response.status_code in (200, 302)
 
 
+@pytest.mark.slow  # the whole corpus
 @pytest.mark.parametrize("text", awkward_strings())
 def test_story_round_trip(client, text):
     title = text if fits(text, 3, 150) else f"Story: {text}"[:150]
@@ -141,6 +146,7 @@ def test_story_round_trip(client, text):
     assert (story.title, story.body_md) == (one_line(title), multi_line(body))
 
 
+@pytest.mark.slow  # the whole corpus
 @pytest.mark.parametrize("text", awkward_strings())
 def test_quote_round_trip(client, text):
     quote_text = f"{text} (their words)"

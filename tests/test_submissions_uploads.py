@@ -15,7 +15,9 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.models import Story
 from app.submissions import uploads
-from tests.test_submissions import Page, latest, story_form
+from tests.test_submissions import Page
+from tests.test_submissions import latest
+from tests.test_submissions import story_form
 
 
 def image_bytes(fmt: str = "JPEG", size=(800, 600), mode="RGB", **save) -> bytes:

@@ -6,9 +6,17 @@ import itertools
 
 import pytest
 
-from app.errors import IllegalTransition, PermissionDenied, ValidationError
-from app.models import AuditEvent, EditionStatus, Role, SubmissionStatus
-from app.workflow import EDITION_RULES, SUBMISSION_RULES, transition_edition, transition_submission
+from app.errors import IllegalTransition
+from app.errors import PermissionDenied
+from app.errors import ValidationError
+from app.models import AuditEvent
+from app.models import EditionStatus
+from app.models import Role
+from app.models import SubmissionStatus
+from app.workflow import EDITION_RULES
+from app.workflow import SUBMISSION_RULES
+from app.workflow import transition_edition
+from app.workflow import transition_submission
 
 S = SubmissionStatus
 E = EditionStatus

@@ -18,12 +18,20 @@ from PIL import Image
 
 from app import notifications
 from app.extensions import db
-from app.models import EditionStatus, Quote, Story, SubmissionStatus
-from app.richtext import ALLOWED_ATTRIBUTES, ALLOWED_TAGS
-from app.submissions.services import NAME_MAX, TITLE_MAX
+from app.models import EditionStatus
+from app.models import Quote
+from app.models import Story
+from app.models import SubmissionStatus
+from app.richtext import ALLOWED_ATTRIBUTES
+from app.richtext import ALLOWED_TAGS
+from app.submissions.rules import NAME_MAX
+from app.submissions.rules import TITLE_MAX
 from app.text import clean_text
 from tests.corpora import xss_payloads
-from tests.test_submissions import Element, Page, quote_form, story_form
+from tests.test_submissions import Element
+from tests.test_submissions import Page
+from tests.test_submissions import quote_form
+from tests.test_submissions import story_form
 
 S = SubmissionStatus
 URL_ATTRIBUTES = {
@@ -223,6 +231,7 @@ def _decide(story: Story, quote: Quote, note: str) -> None:
     db.session.commit()
 
 
+@pytest.mark.slow  # the whole corpus, through every page
 @pytest.mark.parametrize("payload", xss_payloads())
 def test_payload_is_inert_everywhere(app, people, login_as, outbox, baseline, payload):
     allowed_pages, allowed_emails = baseline

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectField, StringField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms import BooleanField
+from wtforms import SelectField
+from wtforms import StringField
+from wtforms.validators import DataRequired
+from wtforms.validators import Length
+from wtforms.validators import Optional
 
 from app.account.services import DISPLAY_NAME_MAX
-from app.auth.forms import ChangePasswordForm, DisplayNameField
+from app.auth.forms import ChangePasswordForm
+from app.auth.forms import DisplayNameField
+from app.notifications.kinds import KINDS
+from app.notifications.kinds import WEEKLY
 from app.numbers import optional_int
 
 
@@ -27,3 +34,13 @@ class ProfileForm(FlaskForm):
 
 class PasswordForm(ChangePasswordForm):
     """The auth change-password form; prefixed in the view so it shares a page with the profile."""
+
+
+class NotificationsForm(FlaskForm):
+    """One checkbox per switchable kind (fields added below, named by the kind's key). The
+    weekly edition keeps its checkbox in the profile form, where people have always found it."""
+
+
+SWITCHABLE = [kind for kind in KINDS.values() if not kind.essential and kind is not WEEKLY]
+for _kind in SWITCHABLE:
+    setattr(NotificationsForm, _kind.key, BooleanField(_kind.label, description=_kind.description))

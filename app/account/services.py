@@ -1,4 +1,4 @@
-"""A person's own profile: name, team, time zone, weekly email preference, password.
+"""A person's own profile: name, team, time zone, email preferences per kind, password.
 
 Plain functions with explicit arguments; they raise domain errors and add audit events to the
 caller's transaction. The caller commits.
@@ -7,15 +7,22 @@ caller's transaction. The caller commits.
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfoNotFoundError
 
 from app import audit
 from app.auth import services as auth
 from app.errors import ValidationError
 from app.extensions import db
 from app.mail import send_email_after_commit
-from app.models import Team, User, utcnow
+from app.models import Team
+from app.models import User
+from app.models import utcnow
+from app.notifications import preferences
+from app.notifications.kinds import WEEKLY
+from app.notifications.kinds import Kind
 from app.text import clean_text
+from app.web.urls import absolute_url
 
 DISPLAY_NAME_MAX = auth.DISPLAY_NAME_MAX
 
@@ -84,12 +91,27 @@ def set_weekly_email(user: User, enabled: bool) -> bool:
 
     This is also how people who used an unsubscribe link come back.
     """
-    if enabled == (not user.email_opt_out):
-        return False
-    user.email_opt_out = not enabled
-    user.opted_out_at = None if enabled else utcnow()
-    audit.record(user, "user.email_opt_in" if enabled else "user.email_opt_out", user)
-    return True
+    return preferences.set_preference(user, WEEKLY, enabled)
+
+
+def update_notifications(user: User, choices: dict[str, bool]) -> list[str]:
+    """Apply the notification checkboxes (kind key -> on); returns the keys that changed.
+
+    Only kinds this person can receive and switch count: anything else in `choices` is ignored,
+    so a crafted form cannot switch off an essential email.
+    """
+    changed = []
+    for kind in preferences.visible_kinds(user):
+        if kind.essential or kind is WEEKLY or kind.key not in choices:
+            continue
+        if preferences.set_preference(user, kind, bool(choices[kind.key]), via="profile"):
+            changed.append(kind.key)
+    return changed
+
+
+def turn_off(user: User, kind: Kind, *, via: str) -> bool:
+    """The footer link / List-Unsubscribe: switch one kind off, no sign-in needed."""
+    return preferences.set_preference(user, kind, False, via=via)
 
 
 def change_password(user: User, *, current: str, new: str) -> None:
@@ -112,5 +134,5 @@ def change_password(user: User, *, current: str, new: str) -> None:
         "account_password_changed",
         user=user,
         when=utcnow(),
-        reset_link=auth.absolute_url("auth.forgot_password"),
+        reset_link=absolute_url("auth.forgot_password"),
     )

@@ -1,20 +1,36 @@
-"""The profile page: one page, two forms (profile, password), each posting to its own URL."""
+"""The profile page: one page, three forms (profile, email notifications, password), each posting
+to its own URL; and the signed "stop these emails" link from notification footers."""
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_user
+from flask import current_app
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from flask_login import current_user
+from flask_login import login_user
 from flask_login.config import COOKIE_NAME
-from flask_wtf import FlaskForm
 
-from app.account import bp, services
-from app.account.forms import PasswordForm, ProfileForm
+from app.account import bp
+from app.account import services
+from app.account.forms import SWITCHABLE
+from app.account.forms import NotificationsForm
+from app.account.forms import PasswordForm
+from app.account.forms import ProfileForm
 from app.admin.forms import as_choices
-from app.admin.queries import team_choices, timezone_names
+from app.admin.queries import team_choices
+from app.admin.queries import timezone_names
 from app.auth.access import login_required
-from app.errors import DomainError
+from app.auth.access import public
+from app.errors import TokenError
+from app.extensions import csrf
 from app.extensions import db
 from app.models import User
+from app.notifications import preferences
+from app.notifications.tokens import read_token
+from app.web.errors import form_errors
 from app.web.nav import nav_entry
 
 nav_entry("Profile", "account.profile", menu="user", order=10, also_active=("account.password",))
@@ -43,19 +59,26 @@ def _password_form(formdata=None) -> PasswordForm:
     return PasswordForm(formdata=formdata, prefix="pw")
 
 
-def _show_error(form: FlaskForm, error: DomainError) -> None:
-    field = getattr(error, "field", None)
-    if field and field in form:
-        form[field].errors.append(error.message)
-    else:
-        form.form_errors.append(error.message)
+def _notifications_form(formdata=None) -> NotificationsForm:
+    current = preferences.preferences_for(_me())
+    return NotificationsForm(formdata=formdata, prefix="n",
+                             data={kind.key: current[kind.key] for kind in SWITCHABLE})
 
 
-def _page(profile_form: ProfileForm, password_form: PasswordForm):
+def _page(
+    profile_form: ProfileForm,
+    password_form: PasswordForm,
+    notifications_form: NotificationsForm | None = None,
+):
+    visible = preferences.visible_kinds(_me())
+    form = notifications_form or _notifications_form()
     return render_template(
         "account/profile.html",
         form=profile_form,
         password_form=password_form,
+        notifications_form=form,
+        notification_fields=[form[k.key] for k in SWITCHABLE if k in visible],
+        essential_kinds=[k for k in visible if k.essential],
         timezones=timezone_names(),
     )
 
@@ -65,7 +88,7 @@ def _page(profile_form: ProfileForm, password_form: PasswordForm):
 def profile():
     form = _profile_form(request.form if request.method == "POST" else None)
     if request.method == "POST" and form.validate():
-        try:
+        with form_errors(form):
             changes = services.update_profile(
                 _me(),
                 display_name=form.display_name.data,
@@ -73,10 +96,6 @@ def profile():
                 timezone=form.timezone.data,
                 weekly_email=form.weekly_email.data,
             )
-        except DomainError as error:
-            db.session.rollback()
-            _show_error(form, error)
-        else:
             db.session.commit()
             flash(_saved_message(changes), "success" if changes else "info")
             return redirect(url_for(".profile"))
@@ -94,18 +113,58 @@ def _saved_message(changes: dict) -> str:
     return "Profile saved."
 
 
+@bp.route("/notifications", methods=["POST"])
+@login_required
+def notifications():
+    form = _notifications_form(request.form)
+    if form.validate():
+        changed = services.update_notifications(
+            _me(), {kind.key: bool(form[kind.key].data) for kind in SWITCHABLE}
+        )
+        db.session.commit()
+        flash("Email settings saved." if changed else "Nothing to change.",
+              "success" if changed else "info")
+        return redirect(url_for(".profile") + "#notifications")
+    return _page(_profile_form(), _password_form(), form)
+
+
+@bp.route("/notifications/off/<token>", methods=["GET", "POST"])
+@public
+def notification_off(token: str):
+    """GET asks (link scanners must not change anything); POST switches the kind off, without
+    sign-in or CSRF token (RFC 8058 one-click from the mail client), only with a valid signed
+    token for that person and kind."""
+    user_id, kind = read_token(token)
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise TokenError("This link belongs to an account that no longer exists.")
+    done = False
+    if request.method == "POST":
+        one_click = request.form.get("List-Unsubscribe") == "One-Click"
+        services.turn_off(user, kind, via="one_click" if one_click else "unsubscribe_link")
+        db.session.commit()
+        done = True
+    return render_template(
+        "account/notification_off.html",
+        token=token,
+        kind=kind,
+        email=user.email,
+        done=done,
+        already=not done and not preferences.is_enabled(user, kind),
+    )
+
+
+csrf.exempt(notification_off)
+
+
 @bp.route("/password", methods=["POST"])
 @login_required
 def password():
     form = _password_form(request.form)
     if form.validate():
         user = _me()
-        try:
+        with form_errors(form):
             services.change_password(user, current=form.current.data, new=form.password.data)
-        except DomainError as error:
-            db.session.rollback()
-            _show_error(form, error)
-        else:
             db.session.commit()
             # The new security stamp ended every session, this one included: sign in again,
             # keeping "remember me" if this browser had it.

@@ -6,18 +6,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from flask_wtf import FlaskForm
-from wtforms import (
-    BooleanField,
-    DateField,
-    EmailField,
-    HiddenField,
-    RadioField,
-    SelectField,
-    StringField,
-    TextAreaField,
-)
+from wtforms import BooleanField
+from wtforms import DateField
+from wtforms import EmailField
+from wtforms import HiddenField
+from wtforms import RadioField
+from wtforms import SelectField
+from wtforms import StringField
+from wtforms import TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, StopValidation
+from wtforms.validators import DataRequired
+from wtforms.validators import InputRequired
+from wtforms.validators import Length
+from wtforms.validators import Optional
+from wtforms.validators import StopValidation
 
 from app.admin import services
 from app.admin.queries import UserStatus
@@ -87,14 +89,14 @@ class ConfirmForm(FlaskForm):
     """An empty form: a confirmation page's POST carries nothing but its CSRF token."""
 
 
-class TeamForm(FlaskForm):
-    name = StringField("Team name", validators=[DataRequired(), Length(max=services.TEAM_NAME_MAX)])
+def catalogue_form(catalogue: services.Catalogue, label: str) -> type[FlaskForm]:
+    """The one-field form that adds a row to `catalogue` or renames one (field: its name)."""
+    field = StringField(label, validators=[DataRequired(), Length(max=catalogue.max_length)])
+    return type(f"{catalogue.noun.title()}Form", (FlaskForm,), {catalogue.name_field: field})
 
 
-class TouchpointForm(FlaskForm):
-    label = StringField(
-        "Label", validators=[DataRequired(), Length(max=services.TOUCHPOINT_LABEL_MAX)]
-    )
+TeamForm = catalogue_form(services.TEAMS, "Team name")
+TouchpointForm = catalogue_form(services.TOUCHPOINTS, "Label")
 
 
 class MoveForm(FlaskForm):
@@ -115,27 +117,27 @@ def _setting(key: str):
     return check
 
 
+def _weekday(label: str, key: str) -> SelectField:
+    return SelectField(label, coerce=_coerce_int, choices=WEEKDAY_CHOICES,
+                       validators=[_setting(key)])
+
+
+def _hours(label: str, key: str) -> BoundedIntegerField:
+    return BoundedIntegerField(label, validators=[InputRequired(), _setting(key)])
+
+
 class SettingsForm(FlaskForm):
     """Field names are the setting keys, so errors map back one to one."""
 
     timezone = StringField(
         "Organization time zone", validators=[InputRequired(), _setting("timezone")]
     )
-    send_weekday = SelectField(
-        "Send day",
-        coerce=_coerce_int,
-        choices=WEEKDAY_CHOICES,
-        validators=[_setting("send_weekday")],
-    )
+    send_weekday = _weekday("Send day", "send_weekday")
     send_time = StringField("Send time", validators=[InputRequired(), _setting("send_time")])
-    reminder_hours_before = BoundedIntegerField(
-        "Editor reminder (hours before the send)",
-        validators=[InputRequired(), _setting("reminder_hours_before")],
-    )
-    missed_run_grace_hours = BoundedIntegerField(
-        "Grace period for a missed send (hours)",
-        validators=[InputRequired(), _setting("missed_run_grace_hours")],
-    )
+    reminder_hours_before = _hours("Editor reminder (hours before the send)",
+                                   "reminder_hours_before")
+    missed_run_grace_hours = _hours("Grace period for a missed send (hours)",
+                                    "missed_run_grace_hours")
     empty_edition_policy = RadioField(
         "When there are no stories that week",
         choices=as_choices(
@@ -147,12 +149,7 @@ class SettingsForm(FlaskForm):
         validators=[InputRequired(message="Choose what happens when there are no stories.")],
     )
     nudge_enabled = BooleanField("Send a mid-week “share a story” nudge")
-    nudge_weekday = SelectField(
-        "Nudge day",
-        coerce=_coerce_int,
-        choices=WEEKDAY_CHOICES,
-        validators=[_setting("nudge_weekday")],
-    )
+    nudge_weekday = _weekday("Nudge day", "nudge_weekday")
     nudge_time = StringField("Nudge time", validators=[InputRequired(), _setting("nudge_time")])
     sender = StringField(
         "Sender", validators=[InputRequired(), Length(max=320), _setting("sender")]

@@ -10,19 +10,32 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from enum import StrEnum
+from collections.abc import Callable
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import date
+from datetime import datetime
+from datetime import time
+from datetime import timedelta
 from functools import cache
-from typing import Any, Generic, TypeVar
-from zoneinfo import ZoneInfo, available_timezones
+from typing import Any
+from typing import Generic
+from typing import TypeVar
+from zoneinfo import ZoneInfo
+from zoneinfo import available_timezones
 
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 from app.extensions import db
-from app.models import AuditEvent, Role, Team, Touchpoint, User
+from app.models import AuditEvent
+from app.models import Role
+from app.models import Team
+from app.models import Touchpoint
+from app.models import User
+from app.models.base import LabeledEnum
 from app.numbers import bounded_int
 
 T = TypeVar("T")
@@ -114,14 +127,10 @@ def keyset_page(
 
 
 # People ------------------------------------------------------------------------------------------
-class UserStatus(StrEnum):
+class UserStatus(LabeledEnum):
     ACTIVE = "active"
     INVITED = "invited"
     DEACTIVATED = "deactivated"
-
-    @property
-    def label(self) -> str:
-        return {"active": "Active", "invited": "Invited", "deactivated": "Deactivated"}[self.value]
 
 
 def user_status(user: User) -> UserStatus:

@@ -8,20 +8,32 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from email.headerregistry import Address, HeaderRegistry
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.headerregistry import Address
+from email.headerregistry import HeaderRegistry
 from typing import Any
 
 import sqlalchemy as sa
-from email_validator import EmailNotValidError, validate_email
+from email_validator import EmailNotValidError
+from email_validator import validate_email
 from sqlalchemy.exc import IntegrityError
 
 from app import audit
 from app.auth import services as auth
-from app.errors import Conflict, NotFound, ValidationError
+from app.errors import Conflict
+from app.errors import NotFound
+from app.errors import ValidationError
+from app.events import PersonInvited
+from app.events import emit
 from app.extensions import db
-from app.models import Role, Team, Touchpoint, User
+from app.models import Role
+from app.models import Team
+from app.models import Touchpoint
+from app.models import User
 from app.models.users import new_security_stamp
-from app.settings import SETTINGS, set_settings
+from app.settings import SETTINGS
+from app.settings import set_settings
 from app.text import clean_text
 
 TEAM_NAME_MAX = 80
@@ -50,14 +62,17 @@ def get_team(team_id: int | None) -> Team | None:
 def invite(
     email: str, display_name: str, *, role: Role, team_id: int | None, actor: User
 ) -> User:
-    """Create the account and queue the invitation email (sent after the caller commits)."""
+    """Create the account and queue the invitation email (sent after the caller commits; it is
+    essential, so it goes straight to the mail outbox rather than through notifications)."""
     team = get_team(team_id)
     try:
         with db.session.begin_nested():
-            return auth.invite_user(email, display_name, role=role, team=team, actor=actor)
+            user = auth.invite_user(email, display_name, role=role, team=team, actor=actor)
     except IntegrityError:
         # Two admins inviting the same address at the same moment: the unique index decides.
         raise ValidationError(f"{email.strip()} already has an account.") from None
+    emit(PersonInvited(user_id=user.id, actor_id=actor.id, role=user.role.value))
+    return user
 
 
 def _other_active_admin_ids(user: User, *, lock: bool = True) -> list[int]:
@@ -144,23 +159,7 @@ def resend_invite(user: User, *, actor: User) -> None:
     auth.resend_invite(user, actor=actor)
 
 
-# Teams -------------------------------------------------------------------------------------------
-def _clean_team_name(name: str, *, exclude_id: int | None = None) -> str:
-    name = clean_text(name, name=True)
-    if not name:
-        raise ValidationError("Enter a team name.")
-    if len(name) > TEAM_NAME_MAX:
-        raise ValidationError(f"Use at most {TEAM_NAME_MAX} characters.")
-    clash = db.session.scalar(
-        sa.select(Team.id).where(
-            sa.func.lower(Team.name) == name.lower(), Team.id != (exclude_id or 0)
-        )
-    )
-    if clash is not None:
-        raise ValidationError(f"There is already a team called {name!r}.")
-    return name
-
-
+# Teams and touchpoints: two catalogues, one implementation ------------------------------------
 def _flush_unique(message: str) -> None:
     """Flush inside a savepoint so a concurrent duplicate becomes a clear error, not a 500."""
     try:
@@ -170,45 +169,61 @@ def _flush_unique(message: str) -> None:
         raise ValidationError(message) from None
 
 
-def create_team(name: str, *, actor: User) -> Team:
-    name = _clean_team_name(name)
-    team = Team(name=name)
-    db.session.add(team)
-    _flush_unique(f"There is already a team called {name!r}.")
-    audit.record(actor, "team.create", team, name=name)
-    return team
+def _no_columns(_name: str) -> dict[str, Any]:
+    return {}
 
 
-def rename_team(team: Team, name: str, *, actor: User) -> None:
-    name = _clean_team_name(name, exclude_id=team.id)
-    if name == team.name:
-        return
-    old, team.name = team.name, name
-    _flush_unique(f"There is already a team called {name!r}.")
-    audit.record(actor, "team.rename", team, **{"from": old, "to": name})
+@dataclass(frozen=True)
+class Catalogue:
+    """A list of named things the admins keep (teams, touchpoints). Each row has one name,
+    cleaned like any name and unique whatever its case; creating and renaming are audited as
+    `<noun>.create` and `<noun>.rename`."""
 
+    model: type[Team] | type[Touchpoint]
+    name_field: str  # the column (and form field) holding the name: "name", "label"
+    noun: str
+    max_length: int
+    missing: str  # the message for an empty name
+    new_columns: Callable[[str], dict[str, Any]] = _no_columns  # a new row's other columns
+    audited: tuple[str, ...] = ()  # which of those the creation's audit event records
 
-# Touchpoints -------------------------------------------------------------------------------------
-def _ordered_touchpoints() -> list[Touchpoint]:
-    return list(
-        db.session.scalars(sa.select(Touchpoint).order_by(Touchpoint.position, Touchpoint.id))
-    )
-
-
-def _clean_label(label: str, *, exclude_id: int | None = None) -> str:
-    label = clean_text(label, name=True)
-    if not label:
-        raise ValidationError("Enter a label.")
-    if len(label) > TOUCHPOINT_LABEL_MAX:
-        raise ValidationError(f"Use at most {TOUCHPOINT_LABEL_MAX} characters.")
-    clash = db.session.scalar(
-        sa.select(Touchpoint.id).where(
-            sa.func.lower(Touchpoint.label) == label.lower(), Touchpoint.id != (exclude_id or 0)
+    def clean(self, value: str, *, exclude_id: int | None = None) -> str:
+        name = clean_text(value, name=True)
+        if not name:
+            raise ValidationError(self.missing)
+        if len(name) > self.max_length:
+            raise ValidationError(f"Use at most {self.max_length} characters.")
+        column = getattr(self.model, self.name_field)
+        clash = db.session.scalar(
+            sa.select(self.model.id).where(
+                sa.func.lower(column) == name.lower(), self.model.id != (exclude_id or 0)
+            )
         )
-    )
-    if clash is not None:
-        raise ValidationError(f"There is already a touchpoint called {label!r}.")
-    return label
+        if clash is not None:
+            raise ValidationError(self._taken(name))
+        return name
+
+    def _taken(self, name: str) -> str:
+        return f"There is already a {self.noun} called {name!r}."
+
+    def create(self, value: str, *, actor: User) -> Team | Touchpoint:
+        name = self.clean(value)
+        columns = self.new_columns(name)
+        row = self.model(**{self.name_field: name}, **columns)
+        db.session.add(row)
+        _flush_unique(self._taken(name))
+        details = {self.name_field: name, **{key: columns[key] for key in self.audited}}
+        audit.record(actor, f"{self.noun}.create", row, **details)
+        return row
+
+    def rename(self, row: Team | Touchpoint, value: str, *, actor: User) -> None:
+        name = self.clean(value, exclude_id=row.id)
+        old = getattr(row, self.name_field)
+        if name == old:
+            return
+        setattr(row, self.name_field, name)
+        _flush_unique(self._taken(name))
+        audit.record(actor, f"{self.noun}.rename", row, **{"from": old, "to": name})
 
 
 def slugify(text: str) -> str:
@@ -231,25 +246,28 @@ def _unique_slug(label: str) -> str:
     return slug
 
 
-def add_touchpoint(label: str, *, actor: User) -> Touchpoint:
-    """A new touchpoint at the end of the list; its slug is derived once and never changes."""
-    label = _clean_label(label)
+def _new_touchpoint(label: str) -> dict[str, Any]:
+    """A new touchpoint goes at the end of the list; its slug is derived once, never changed."""
     last = db.session.scalar(sa.select(sa.func.max(Touchpoint.position)))
-    touchpoint = Touchpoint(
-        slug=_unique_slug(label), label=label, position=(last or 0) + 1, is_active=True
+    return {"slug": _unique_slug(label), "position": (last or 0) + 1, "is_active": True}
+
+
+TEAMS = Catalogue(Team, "name", "team", TEAM_NAME_MAX, "Enter a team name.")
+TOUCHPOINTS = Catalogue(
+    Touchpoint,
+    "label",
+    "touchpoint",
+    TOUCHPOINT_LABEL_MAX,
+    "Enter a label.",
+    new_columns=_new_touchpoint,
+    audited=("slug",),
+)
+
+
+def _ordered_touchpoints() -> list[Touchpoint]:
+    return list(
+        db.session.scalars(sa.select(Touchpoint).order_by(Touchpoint.position, Touchpoint.id))
     )
-    db.session.add(touchpoint)
-    _flush_unique(f"There is already a touchpoint called {label!r}.")
-    audit.record(actor, "touchpoint.create", touchpoint, label=label, slug=touchpoint.slug)
-    return touchpoint
-
-
-def rename_touchpoint(touchpoint: Touchpoint, label: str, *, actor: User) -> None:
-    label = _clean_label(label, exclude_id=touchpoint.id)
-    if label == touchpoint.label:
-        return
-    old, touchpoint.label = touchpoint.label, label
-    audit.record(actor, "touchpoint.rename", touchpoint, **{"from": old, "to": label})
 
 
 def move_touchpoint(touchpoint: Touchpoint, direction: str, *, actor: User) -> bool:

@@ -3,33 +3,44 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
-from app.admin import bp, queries, services
-from app.admin.forms import (
-    NO_TEAM,
-    AuditFilterForm,
-    ConfirmForm,
-    InviteForm,
-    MoveForm,
-    SettingsForm,
-    TeamForm,
-    TouchpointForm,
-    UserFilterForm,
-    UserForm,
-    as_choices,
-)
+from app.admin import bp
+from app.admin import queries
+from app.admin import services
+from app.admin.forms import NO_TEAM
+from app.admin.forms import AuditFilterForm
+from app.admin.forms import ConfirmForm
+from app.admin.forms import InviteForm
+from app.admin.forms import MoveForm
+from app.admin.forms import SettingsForm
+from app.admin.forms import TeamForm
+from app.admin.forms import TouchpointForm
+from app.admin.forms import UserFilterForm
+from app.admin.forms import UserForm
+from app.admin.forms import as_choices
 from app.auth.access import admin_required
-from app.errors import DomainError, NotFound
 from app.extensions import db
-from app.models import Role, Team, Touchpoint, User, utcnow
+from app.models import Role
+from app.models import Touchpoint
+from app.models import User
+from app.models import utcnow
 from app.settings import get_settings
-from app.web.nav import ADMINS, nav_entry
+from app.web.errors import errors_redirect_to
+from app.web.errors import form_errors
+from app.web.nav import ADMINS
+from app.web.nav import nav_entry
 
 USER_PAGES = (
     "admin.user",
@@ -71,23 +82,26 @@ def _page_url(cursor: str | None) -> str | None:
     return url_for(request.endpoint or "", **args, cursor=cursor)
 
 
-def _get_or_404(model: type, ident: int, what: str):
-    obj = db.session.get(model, ident)
-    if obj is None:
-        raise NotFound(f"There is no such {what}.")
-    return obj
+def _list_page(template: str, form: FlaskForm, filters: object, page, **context) -> str:
+    """A filtered list with its cursor links (people, audit log)."""
+    return render_template(
+        template,
+        form=form,
+        filters=filters,
+        page=page,
+        next_url=_page_url(page.next_cursor),
+        prev_url=_page_url(page.prev_cursor),
+        **context,
+    )
 
 
 def _act(action: Callable[[], object], success: str, back: str) -> Response:
-    """Run a one-click service call, commit, and report the outcome as a flash message."""
-    try:
-        action()
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-    else:
-        db.session.commit()
-        flash(success, "success")
+    """Run a one-click service call, commit, and report the outcome as a flash message (a
+    refusal too: the error handler flashes it and goes back)."""
+    errors_redirect_to(back)
+    action()
+    db.session.commit()
+    flash(success, "success")
     return redirect(back)
 
 
@@ -111,15 +125,7 @@ def users():
         status=_enum(queries.UserStatus, form.status.data),
     )
     page = queries.list_users(filters, request.args.get("cursor"))
-    return render_template(
-        "admin/users.html",
-        form=form,
-        filters=filters,
-        page=page,
-        status_of=queries.user_status,
-        next_url=_page_url(page.next_cursor),
-        prev_url=_page_url(page.prev_cursor),
-    )
+    return _list_page("admin/users.html", form, filters, page, status_of=queries.user_status)
 
 
 @bp.route("/users/invite", methods=["GET", "POST"])
@@ -128,7 +134,7 @@ def invite():
     form = InviteForm()
     form.team.choices = as_choices([NO_TEAM, *queries.team_choices()])
     if form.validate_on_submit():
-        try:
+        with form_errors(form.email):
             person = services.invite(
                 form.email.data,
                 form.display_name.data,
@@ -136,10 +142,6 @@ def invite():
                 team_id=form.team.data,
                 actor=_me(),
             )
-        except DomainError as error:
-            db.session.rollback()
-            form.email.errors.append(error.message)
-        else:
             db.session.commit()
             flash(f"Invitation sent to {person.email}.", "success")
             return redirect(url_for(".user", user_id=person.id))
@@ -153,14 +155,10 @@ def user(user_id: int):
     form = UserForm(data={"role": person.role.value, "team": person.team_id or 0})
     form.team.choices = as_choices([NO_TEAM, *queries.team_choices()])
     if form.validate_on_submit():
-        try:
+        with form_errors(form):
             changes = services.update_user(
                 person, role=Role(form.role.data), team_id=form.team.data, actor=_me()
             )
-        except DomainError as error:
-            db.session.rollback()
-            form.form_errors.append(error.message)
-        else:
             db.session.commit()
             flash("Saved." if changes else "Nothing to change.", "success" if changes else "info")
             if not _me().is_admin:  # stepped down: the admin pages are closed to them now
@@ -221,82 +219,87 @@ def resend_invite(user_id: int):
     )
 
 
-# Teams -------------------------------------------------------------------------------------------
-@bp.route("/teams", methods=["GET", "POST"])
-@admin_required
-def teams():
-    form = TeamForm()
-    if form.validate_on_submit():
-        try:
-            team = services.create_team(form.name.data, actor=_me())
-        except DomainError as error:
-            db.session.rollback()
-            form.name.errors.append(error.message)
-        else:
-            db.session.commit()
-            flash(f"Team {team.name!r} created.", "success")
-            return redirect(url_for(".teams"))
-    return render_template("admin/teams.html", form=form, rows=queries.teams_with_counts())
+# Teams and touchpoints: a list-and-add page and a rename page each, from one implementation ------
+@dataclass(frozen=True)
+class CataloguePages:
+    """The list-and-add page and the rename page of one catalogue (app.admin.services)."""
+
+    catalogue: services.Catalogue
+    form: type[FlaskForm]
+    endpoint: str  # the list page; the rename page's breadcrumb and Cancel lead back to it
+    title: str
+    template: str  # the list page (extends admin/_catalogue.html)
+    rows: Callable[[], list]
+    added: str  # flashed with the new name
+    renamed: str
+    rename_lead: str
+
+    def list_page(self):
+        form = self.form()
+        field = form[self.catalogue.name_field]
+        if form.validate_on_submit():
+            with form_errors(field):
+                row = self.catalogue.create(field.data, actor=_me())
+                db.session.commit()
+                flash(self.added.format(getattr(row, self.catalogue.name_field)), "success")
+                return redirect(url_for(self.endpoint))
+        return render_template(self.template, form=form, field=field, rows=self.rows(), pages=self)
+
+    def rename_page(self, **ids: int):
+        (row_id,) = ids.values()  # the one <int:...> of the rename URL
+        row = db.get_or_404(self.catalogue.model, row_id)
+        name = getattr(row, self.catalogue.name_field)
+        form = self.form(data={self.catalogue.name_field: name})
+        field = form[self.catalogue.name_field]
+        if form.validate_on_submit():
+            with form_errors(field):
+                self.catalogue.rename(row, field.data, actor=_me())
+                db.session.commit()
+                flash(self.renamed, "success")
+                return redirect(url_for(self.endpoint))
+        return render_template("admin/rename.html", form=form, field=field, name=name, pages=self)
+
+    def route(self, url: str, rename_url: str, rename_endpoint: str) -> None:
+        """Admins' routes: `url` lists and adds (endpoint `self.endpoint`), `rename_url` renames."""
+        methods = ["GET", "POST"]
+        bp.add_url_rule(url, self.endpoint.removeprefix("admin."), admin_required(self.list_page),
+                        methods=methods)
+        bp.add_url_rule(rename_url, rename_endpoint, admin_required(self.rename_page),
+                        methods=methods)
 
 
-@bp.route("/teams/<int:team_id>/rename", methods=["GET", "POST"])
-@admin_required
-def rename_team(team_id: int):
-    team: Team = _get_or_404(Team, team_id, "team")
-    form = TeamForm(data={"name": team.name})
-    if form.validate_on_submit():
-        try:
-            services.rename_team(team, form.name.data, actor=_me())
-        except DomainError as error:
-            db.session.rollback()
-            form.name.errors.append(error.message)
-        else:
-            db.session.commit()
-            flash("Team renamed.", "success")
-            return redirect(url_for(".teams"))
-    return render_template("admin/rename_team.html", form=form, team=team)
+TEAM_PAGES = CataloguePages(
+    services.TEAMS,
+    TeamForm,
+    "admin.teams",
+    "Teams",
+    "admin/teams.html",
+    queries.teams_with_counts,
+    added="Team {!r} created.",
+    renamed="Team renamed.",
+    rename_lead="Members and stories stay in the team; only its name changes.",
+)
+TOUCHPOINT_PAGES = CataloguePages(
+    services.TOUCHPOINTS,
+    TouchpointForm,
+    "admin.touchpoints",
+    "Touchpoints",
+    "admin/touchpoints.html",
+    queries.touchpoints,
+    added="Touchpoint {!r} added.",
+    renamed="Touchpoint renamed.",
+    rename_lead="Stories that use this touchpoint show the new label too.",
+)
 
 
-# Touchpoints -------------------------------------------------------------------------------------
-@bp.route("/touchpoints", methods=["GET", "POST"])
-@admin_required
-def touchpoints():
-    form = TouchpointForm()
-    if form.validate_on_submit():
-        try:
-            touchpoint = services.add_touchpoint(form.label.data, actor=_me())
-        except DomainError as error:
-            db.session.rollback()
-            form.label.errors.append(error.message)
-        else:
-            db.session.commit()
-            flash(f"Touchpoint {touchpoint.label!r} added.", "success")
-            return redirect(url_for(".touchpoints"))
-    return render_template("admin/touchpoints.html", form=form, touchpoints=queries.touchpoints())
-
-
-@bp.route("/touchpoints/<int:touchpoint_id>/edit", methods=["GET", "POST"])
-@admin_required
-def edit_touchpoint(touchpoint_id: int):
-    touchpoint: Touchpoint = _get_or_404(Touchpoint, touchpoint_id, "touchpoint")
-    form = TouchpointForm(data={"label": touchpoint.label})
-    if form.validate_on_submit():
-        try:
-            services.rename_touchpoint(touchpoint, form.label.data, actor=_me())
-        except DomainError as error:
-            db.session.rollback()
-            form.label.errors.append(error.message)
-        else:
-            db.session.commit()
-            flash("Touchpoint renamed.", "success")
-            return redirect(url_for(".touchpoints"))
-    return render_template("admin/edit_touchpoint.html", form=form, touchpoint=touchpoint)
+TEAM_PAGES.route("/teams", "/teams/<int:team_id>/rename", "rename_team")
+TOUCHPOINT_PAGES.route("/touchpoints", "/touchpoints/<int:touchpoint_id>/edit", "edit_touchpoint")
 
 
 @bp.route("/touchpoints/<int:touchpoint_id>/move", methods=["POST"])
 @admin_required
 def move_touchpoint(touchpoint_id: int):
-    touchpoint: Touchpoint = _get_or_404(Touchpoint, touchpoint_id, "touchpoint")
+    touchpoint = db.get_or_404(Touchpoint, touchpoint_id)
     form = MoveForm()
     direction = form.direction.data if form.validate_on_submit() else ""
     return _act(
@@ -309,21 +312,21 @@ def move_touchpoint(touchpoint_id: int):
 @bp.route("/touchpoints/<int:touchpoint_id>/deactivate", methods=["POST"])
 @admin_required
 def deactivate_touchpoint(touchpoint_id: int):
-    touchpoint: Touchpoint = _get_or_404(Touchpoint, touchpoint_id, "touchpoint")
-    return _act(
-        lambda: services.set_touchpoint_active(touchpoint, False, actor=_me()),
-        f"{touchpoint.label!r} is no longer offered; stories that use it keep it.",
-        url_for(".touchpoints"),
-    )
+    return _offer_touchpoint(touchpoint_id, False)
 
 
 @bp.route("/touchpoints/<int:touchpoint_id>/reactivate", methods=["POST"])
 @admin_required
 def reactivate_touchpoint(touchpoint_id: int):
-    touchpoint: Touchpoint = _get_or_404(Touchpoint, touchpoint_id, "touchpoint")
+    return _offer_touchpoint(touchpoint_id, True)
+
+
+def _offer_touchpoint(touchpoint_id: int, active: bool) -> Response:
+    touchpoint = db.get_or_404(Touchpoint, touchpoint_id)
+    done = "is offered again." if active else "is no longer offered; stories that use it keep it."
     return _act(
-        lambda: services.set_touchpoint_active(touchpoint, True, actor=_me()),
-        f"{touchpoint.label!r} is offered again.",
+        lambda: services.set_touchpoint_active(touchpoint, active, actor=_me()),
+        f"{touchpoint.label!r} {done}",
         url_for(".touchpoints"),
     )
 
@@ -335,13 +338,8 @@ def settings():
     stored = get_settings()
     form = SettingsForm(data=SettingsForm.initial(stored))
     if form.validate_on_submit():
-        try:
+        with form_errors(form, services.SettingsInvalid):
             changed = services.update_settings(form.values(), actor=_me())
-        except services.SettingsInvalid as error:
-            db.session.rollback()
-            for key, message in error.errors.items():
-                form[key].errors.append(message)
-        else:
             db.session.commit()
             flash("Settings saved." if changed else "Nothing changed.", "success")
             return redirect(url_for(".settings"))
@@ -385,12 +383,4 @@ def audit():
         tz=tz,
     )
     page = queries.list_audit_events(filters, request.args.get("cursor"))
-    return render_template(
-        "admin/audit.html",
-        form=form,
-        filters=filters,
-        page=page,
-        describe=queries.describe_details,
-        next_url=_page_url(page.next_cursor),
-        prev_url=_page_url(page.prev_cursor),
-    )
+    return _list_page("admin/audit.html", form, filters, page, describe=queries.describe_details)

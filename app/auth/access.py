@@ -10,10 +10,15 @@ from collections.abc import Callable
 from functools import wraps
 from typing import TypeVar
 
-from flask import abort, redirect, request, url_for
+from flask import abort
+from flask import redirect
+from flask import request
+from flask import url_for
 from flask_login import current_user
 
+from app.errors import PermissionDenied
 from app.models import Role
+from app.models import User
 
 F = TypeVar("F", bound=Callable)
 
@@ -44,6 +49,17 @@ def role_required(*roles: Role) -> Callable[[F], F]:
         return wrapped  # type: ignore[return-value]
 
     return decorator
+
+
+def is_curator(user: User) -> bool:
+    """The one rule for who curates (reviews submissions, arranges and sends editions): an
+    active editor or admin. `curator_required` guards the pages, `require_curator` the services."""
+    return user.role in CURATORS and user.is_active_user
+
+
+def require_curator(user: User, message: str = "Only editors can do this.") -> None:
+    if not is_curator(user):
+        raise PermissionDenied(message)
 
 
 login_required = role_required(*ALL_ROLES)

@@ -1,10 +1,16 @@
 """Sign-in and password forms (CSRF comes from FlaskForm)."""
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length
+from wtforms import BooleanField
+from wtforms import EmailField
+from wtforms import PasswordField
+from wtforms import StringField
+from wtforms.validators import DataRequired
+from wtforms.validators import EqualTo
+from wtforms.validators import Length
 
-from app.auth.services import PASSWORD_MAX, PASSWORD_MIN
+from app.auth.services import PASSWORD_MAX
+from app.auth.services import PASSWORD_MIN
 from app.text import clean_text
 
 

@@ -6,17 +6,27 @@ once and every older link (and every other session) stops working at the same mo
 
 from __future__ import annotations
 
-from email_validator import EmailNotValidError, validate_email
-from flask import current_app, url_for
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from werkzeug.security import check_password_hash, generate_password_hash
+from email_validator import EmailNotValidError
+from email_validator import validate_email
+from flask import current_app
+from itsdangerous import BadSignature
+from itsdangerous import SignatureExpired
+from itsdangerous import URLSafeTimedSerializer
+from werkzeug.security import check_password_hash
+from werkzeug.security import generate_password_hash
 
 from app import audit
-from app.errors import PermissionDenied, TokenError, ValidationError
+from app.errors import PermissionDenied
+from app.errors import TokenError
+from app.errors import ValidationError
 from app.extensions import db
 from app.mail import send_email_after_commit
-from app.models import Role, Team, User, utcnow
+from app.models import Role
+from app.models import Team
+from app.models import User
+from app.models import utcnow
 from app.text import clean_text
+from app.web.urls import absolute_url
 
 INVITE = "invite"
 DISPLAY_NAME_MAX = 120  # the column size
@@ -186,12 +196,6 @@ def change_password(user: User, current: str, new: str) -> None:
     check_password_policy(new, email=user.email)
     user.set_password(new)
     audit.record(user, "user.change_password", user)
-
-
-def absolute_url(endpoint: str, **values) -> str:
-    """Links in emails point at BASE_URL, whatever host the request (or no request) came from."""
-    path = url_for(endpoint, _external=False, **values)
-    return current_app.config["BASE_URL"].rstrip("/") + path
 
 
 def load_user(session_id: str) -> User | None:

@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_user, logout_user
+from flask import current_app
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from flask_login import current_user
+from flask_login import login_user
+from flask_login import logout_user
 
 from app.auth import bp
 from app.auth import services as auth
-from app.auth.access import login_required, public
-from app.auth.forms import ForgotPasswordForm, LoginForm, SetPasswordForm
-from app.errors import DomainError, TokenError
-from app.extensions import db, limiter, login_manager
+from app.auth.access import login_required
+from app.auth.access import public
+from app.auth.forms import ForgotPasswordForm
+from app.auth.forms import LoginForm
+from app.auth.forms import SetPasswordForm
+from app.errors import TokenError
+from app.extensions import db
+from app.extensions import limiter
+from app.extensions import login_manager
+from app.web.errors import caught
+from app.web.errors import form_errors
 from app.web.security import is_safe_redirect
 
 
@@ -36,12 +50,8 @@ def login():
         return redirect(_after_login_target())
     form = LoginForm()
     if form.validate_on_submit():
-        try:
+        with form_errors(form.password):
             user = auth.authenticate(form.email.data, form.password.data)
-        except DomainError as error:
-            db.session.rollback()
-            form.password.errors.append(error.message)
-        else:
             db.session.commit()
             login_user(user, remember=form.remember.data)
             return redirect(_after_login_target())
@@ -82,15 +92,8 @@ def _token_page(token: str, purpose: str, template: str, apply):
         return _bad_link(error, purpose)
     form = SetPasswordForm()
     if form.validate_on_submit():
-        try:
+        with form_errors(form.password), caught(TokenError) as bad_link:
             user = apply(token, form.password.data)
-        except TokenError as error:
-            db.session.rollback()
-            return _bad_link(error, purpose)
-        except DomainError as error:
-            db.session.rollback()
-            form.password.errors.append(error.message)
-        else:
             db.session.commit()
             # Only here, after a valid link and a POST, may the session change: whoever was
             # signed in on this browser gives way to the person who set the password.
@@ -99,6 +102,8 @@ def _token_page(token: str, purpose: str, template: str, apply):
             login_user(user)
             flash("Your password is set. Welcome to Feel Good Fridays!", "success")
             return redirect(url_for("main.home"))
+        if bad_link.error is not None:
+            return _bad_link(bad_link.error, purpose)
     return render_template(template, form=form, user=user)
 
 

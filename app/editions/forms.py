@@ -4,10 +4,17 @@ a stale page is refused with a clear message instead of overwriting someone else
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectChoice, SelectField, StringField, TextAreaField, TimeField
+from wtforms import DateField
+from wtforms import SelectChoice
+from wtforms import SelectField
+from wtforms import StringField
+from wtforms import TextAreaField
+from wtforms import TimeField
 
-from app.editions.services import INTRO_MAX, SUBJECT_MAX
-from app.review.forms import Blank, VersionField
+from app.editions.services import INTRO_MAX
+from app.editions.services import SUBJECT_MAX
+from app.review.forms import Blank
+from app.review.forms import VersionField
 
 
 class ActionForm(FlaskForm):

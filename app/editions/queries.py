@@ -3,39 +3,43 @@
 Like the review queue, the upcoming page loads in a fixed number of queries whatever the number
 of items (tests/test_editions_queries.py counts them).
 
-It also holds the helpers the review package shares (eager-load options, `load_items`, the
-optimistic-locking `guarded`): app.review imports app.editions, never the other way round, because
-each package's __init__ imports its views.
+It also holds the read helpers the review package shares (eager-load options, `load_items`):
+app.review imports app.editions, never the other way round, because each package's __init__
+imports its views. (The optimistic-locking `guarded` writes, so it lives in app.editions.services.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
-from typing import TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import UTC
+from datetime import date
+from datetime import datetime
+from datetime import time
+from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfoNotFoundError
 
 import sqlalchemy as sa
-from sqlalchemy.orm import joinedload, selectinload
-from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import selectinload
 
-from app.errors import Conflict, NotFound, ValidationError
+from app.errors import NotFound
+from app.errors import ValidationError
 from app.extensions import db
-from app.models import (
-    AuditEvent,
-    Edition,
-    EditionItem,
-    EditionStatus,
-    Quote,
-    Recognition,
-    Story,
-    SubmissionStatus,
-    User,
-    utcnow,
-)
+from app.models import AuditEvent
+from app.models import Edition
+from app.models import EditionItem
+from app.models import EditionStatus
+from app.models import Quote
+from app.models import Recognition
+from app.models import Story
+from app.models import SubmissionStatus
+from app.models import User
+from app.models import utcnow
+from app.newsletter.due import upcoming as due_editions  # the scheduler's own rules
 from app.newsletter.schedule import WeeklySlot
-from app.settings import WEEKDAYS, get_setting, get_settings
+from app.settings import WEEKDAYS
+from app.settings import get_setting
+from app.settings import get_settings
 
 OPEN_STATUSES = (EditionStatus.DRAFT, EditionStatus.SCHEDULED)
 
@@ -89,24 +93,7 @@ def when_label(at: datetime, now: datetime | None = None) -> str:
     return f"{local:%a} {local.day} {local:%b}, {local:%H:%M}"
 
 
-T = TypeVar("T")
 BUSY = "Someone else was saving at the same moment. Please try again."
-
-
-def guarded(action: Callable[[], T], describe: Callable[[], str]) -> T:
-    """Run one change in a savepoint and turn a lost race into a Conflict saying who won.
-
-    `action` re-checks the version the user saw. On PostgreSQL a change committed since then
-    surfaces as StaleDataError (UPDATE ... WHERE version = seen matched no row); only the
-    savepoint is rolled back, so a bulk action carries on with the next item. On SQLite the
-    request began with the write lock (app/database.py), so the winner has committed before
-    `action` reads, and its version check raises the Conflict itself.
-    """
-    try:
-        with db.session.begin_nested():
-            return action()
-    except StaleDataError:
-        raise Conflict(describe()) from None
 
 
 # Where an approved item's placement is decided; the latest one tells "held" from "waiting".
@@ -290,8 +277,6 @@ class SendTime:
 def send_times(viewer: User | None, *, now: datetime | None = None) -> dict[int, SendTime]:
     """Each open edition's send time, computed by the scheduler's own rules (its override,
     otherwise the weekly slot of the first free week), so the page and the sender agree."""
-    from app.newsletter.jobs import upcoming as due_editions  # the scheduler's own rules
-
     now = now or utcnow()
     slot = weekly_slot()
     user_zone = safe_zone(viewer.timezone if viewer else None, slot.zone.key)

@@ -25,43 +25,47 @@ edition version the editor saw and bump it, so concurrent edits end in a clear C
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
+from datetime import timedelta
 from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from app import audit
+from app.auth.access import require_curator
 from app.database import begin_write
-from app.editions.queries import (
-    BUSY,
-    OPEN_STATUSES,
-    draft_edition,
-    edition_conflict_message,
-    guarded,
-    held_refs,
-    load_items,
-    model_for,
-    ordered_items,
-    pool_refs,
-    send_times,
-    weekly_slot,
-)
-from app.errors import Conflict, IllegalTransition, NotFound, PermissionDenied, ValidationError
+from app.editions.queries import BUSY
+from app.editions.queries import OPEN_STATUSES
+from app.editions.queries import draft_edition
+from app.editions.queries import edition_conflict_message
+from app.editions.queries import held_refs
+from app.editions.queries import load_items
+from app.editions.queries import model_for
+from app.editions.queries import ordered_items
+from app.editions.queries import pool_refs
+from app.editions.queries import send_times
+from app.editions.queries import weekly_slot
+from app.errors import Conflict
+from app.errors import IllegalTransition
+from app.errors import NotFound
+from app.errors import ValidationError
 from app.extensions import db
-from app.models import (
-    Edition,
-    EditionItem,
-    EditionStatus,
-    Quote,
-    Story,
-    SubmissionStatus,
-    User,
-    utcnow,
-)
+from app.models import Edition
+from app.models import EditionItem
+from app.models import EditionStatus
+from app.models import Quote
+from app.models import Story
+from app.models import SubmissionStatus
+from app.models import User
+from app.models import utcnow
+from app.newsletter.sending import request_send_now
+from app.newsletter.sending import send_test as newsletter_send_test
 from app.richtext import render_markdown
-from app.submissions.services import InvalidInput
+from app.submissions.rules import InvalidInput
 from app.text import clean_text
+from app.titles import item_title
 from app.workflow import transition_edition
 
 T = TypeVar("T")
@@ -69,6 +73,23 @@ SUBJECT_MAX = 120  # "Feel Good Fridays #123: " + subject must fit the 150-chara
 INTRO_MAX = 5_000
 MIN_LEAD = timedelta(minutes=5)
 MAX_AHEAD = timedelta(days=180)
+
+
+def guarded(action: Callable[[], T], describe: Callable[[], str]) -> T:
+    """Run one change in a savepoint and turn a lost race into a Conflict saying who won.
+
+    `action` re-checks the version the user saw. On PostgreSQL a change committed since then
+    surfaces as StaleDataError (UPDATE ... WHERE version = seen matched no row); only the
+    savepoint is rolled back, so a bulk action carries on with the next item. On SQLite the
+    request began with the write lock (app/database.py), so the winner has committed before
+    `action` reads, and its version check raises the Conflict itself. (The review package uses
+    it too: app.review imports app.editions, never the other way round.)
+    """
+    try:
+        with db.session.begin_nested():
+            return action()
+    except StaleDataError:
+        raise Conflict(describe()) from None
 
 
 # -- the upcoming edition ------------------------------------------------------------------------
@@ -200,8 +221,7 @@ def add_approved_item(
 
 
 def _require_curator(actor: User) -> None:
-    if not actor.is_editor:
-        raise PermissionDenied("Only editors can change editions.")
+    require_curator(actor, "Only editors can change editions.")
 
 
 def _check_editable(edition: Edition, seen_version: int) -> None:
@@ -240,12 +260,6 @@ def _ref(entry: EditionItem) -> str:
     return f"{entry.content.kind}:{entry.content.id}"
 
 
-def _title(item: Story | Quote) -> str:
-    if isinstance(item, Story):
-        return item.title
-    return item.text[:60] + ("…" if len(item.text) > 60 else "")
-
-
 def move_item(
     edition: Edition, entry_id: int, direction: str, *, actor: User, seen_version: int
 ) -> bool:
@@ -268,7 +282,7 @@ def move_item(
         entries[index], entries[other] = entries[other], entries[index]
         _renumber(entries)
         audit.record(actor, "edition.move_item", edition, item=_ref(entry),
-                     title=_title(entry.content), direction=direction, position=other + 1)
+                     title=item_title(entry.content, 60), direction=direction, position=other + 1)
         return True
 
     return _change(edition, seen_version, actor, change)
@@ -317,7 +331,7 @@ def set_pinned(
             entries.insert(0, entry)
         _renumber(entries)
         audit.record(actor, "edition.pin" if pinned else "edition.unpin", edition,
-                     item=_ref(entry), title=_title(entry.content))
+                     item=_ref(entry), title=item_title(entry.content, 60))
 
     _change(edition, seen_version, actor, change)
 
@@ -493,19 +507,13 @@ def skip(
 
 def send_now(edition: Edition, *, actor: User, seen_version: int) -> None:
     """Hand the edition to the sending pipeline right away (after the editor confirmed)."""
-    from app.newsletter.sending import request_send_now
-
     _require_curator(actor)
     _check_editable(edition, seen_version)
-    if not edition.items:
-        raise ValidationError(f"Edition #{edition.number} is empty; add a story or a quote first.")
-    request_send_now(edition, actor)
+    request_send_now(edition, actor)  # it applies the empty-edition policy (sending.may_send)
 
 
 def send_test(edition: Edition, user: User) -> object:
     """Send the edition, exactly as recipients get it, to `user` only ("[TEST]" subject)."""
-    from app.newsletter.sending import send_test as newsletter_send_test
-
     _require_curator(user)
     if not edition.items:
         raise ValidationError("Add a story or a quote before sending a test.")

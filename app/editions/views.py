@@ -8,40 +8,58 @@ editor saw; a Conflict is shown on the page with who changed it, never a silent 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
-from flask import flash, jsonify, redirect, render_template, request, url_for
+from flask import flash
+from flask import jsonify
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
 from flask_login import current_user
 from markupsafe import Markup
-from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response
 
 from app.auth.access import curator_required
-from app.editions import bp, services
-from app.editions.forms import ActionForm, ContentForm, ScheduleForm
-from app.editions.queries import (
-    OPEN_STATUSES,
-    approved_pool,
-    edition_counts,
-    load_edition,
-    local_to_utc,
-    open_editions,
-    ordered_items,
-    schedule_label,
-    send_times,
-    weekly_slot,
-)
-from app.errors import Conflict, DomainError, NotFound, ValidationError
+from app.editions import bp
+from app.editions import services
+from app.editions.forms import ActionForm
+from app.editions.forms import ContentForm
+from app.editions.forms import ScheduleForm
+from app.editions.queries import OPEN_STATUSES
+from app.editions.queries import approved_pool
+from app.editions.queries import edition_counts
+from app.editions.queries import load_edition
+from app.editions.queries import local_to_utc
+from app.editions.queries import open_editions
+from app.editions.queries import ordered_items
+from app.editions.queries import schedule_label
+from app.editions.queries import send_times
+from app.editions.queries import weekly_slot
+from app.errors import Conflict
+from app.errors import ValidationError
 from app.extensions import db
-from app.models import Edition, User
-from app.newsletter import compose, links, tokens
+from app.models import Edition
+from app.models import User
+from app.newsletter import compose
+from app.newsletter import links
+from app.newsletter import tokens
 from app.newsletter.queries import send_outage_alerts
+from app.newsletter.sending import may_send
 from app.numbers import bounded_int
 from app.review.queries import model_for
-from app.review.services import display_title as _title
 from app.richtext import excerpt
-from app.submissions.services import InvalidInput
-from app.web.nav import CURATORS, nav_entry
+from app.submissions.rules import InvalidInput
+from app.titles import item_title
+from app.web.errors import caught
+from app.web.errors import errors_redirect_to
+from app.web.errors import form_errors
+from app.web.errors import wants_json
+from app.web.nav import CURATORS
+from app.web.nav import nav_entry
+from app.web.urls import base_url
 
 nav_entry(
     "Upcoming",
@@ -57,7 +75,7 @@ def email_frame_csp() -> str:
     """The email preview is a document of its own inside a sandboxed frame: nothing may run or
     navigate, only images load (ours, from BASE_URL as in the real email, or https), and only
     this site may frame it."""
-    base = urlsplit(links.base_url())
+    base = urlsplit(base_url())
     origin = f"{base.scheme}://{base.netloc}" if base.scheme and base.netloc else ""
     return "; ".join([
         "default-src 'none'",
@@ -78,10 +96,6 @@ def _helpers() -> dict:
 
 def _me() -> User:
     return current_user._get_current_object()  # type: ignore[attr-defined]
-
-
-def _wants_json() -> bool:
-    return request.is_json or request.accept_mimetypes.best == "application/json"
 
 
 def _page_url(edition: Edition, anchor: str | None = None) -> str:
@@ -105,20 +119,21 @@ def _version() -> int:
 def _done(edition: Edition, message: str, *, anchor: str | None = None, **payload) -> Response:
     """Commit, then answer the page (flash + redirect) or editions.js (JSON with the version)."""
     db.session.commit()
-    if _wants_json():
+    if wants_json():
         return jsonify(message=message, version=edition.version, **payload)
     flash(message, "success")
     return redirect(_page_url(edition, anchor))
 
 
-def _refused(edition_id: int, error: DomainError, *, anchor: str | None = None) -> Response:
-    """A refused change: JSON error for the script, otherwise a message on the page."""
-    db.session.rollback()
-    if _wants_json():
-        return jsonify(error=error.message), error.status_code
-    flash(error.message, "error")
-    edition = db.session.get(Edition, edition_id)
-    return redirect(_page_url(edition, anchor) if edition else url_for("editions.upcoming"))
+def _refusals_back_to(edition_id: int, anchor: str | None = None) -> None:
+    """A refused change from here on: the error handler answers editions.js with the JSON
+    error, and a page with the message, back where the editor was."""
+
+    def target() -> str:
+        edition = db.session.get(Edition, edition_id)
+        return _page_url(edition, anchor) if edition else url_for("editions.upcoming")
+
+    errors_redirect_to(target)
 
 
 # -- pages ---------------------------------------------------------------------------------------
@@ -140,9 +155,7 @@ def edition(edition_id: int):
     db.session.commit()
     editions = open_editions()
     if edition_id not in {e.id for e in editions}:
-        closed = db.session.get(Edition, edition_id)
-        if closed is None:
-            raise NotFound("There is no such edition.")
+        closed = db.get_or_404(Edition, edition_id)
         flash(f"Edition #{closed.number} is {closed.status.label.lower()}; here is the upcoming "
               "edition.", "info")
         return redirect(url_for("editions.upcoming"))
@@ -199,10 +212,8 @@ def _edition_page(
 def _entry_action(edition_id: int, entry_id: int, run) -> Response:
     edition = load_edition(edition_id, for_update=True)
     anchor = f"entry-{entry_id}"
-    try:
-        message, payload = run(edition, _version())
-    except DomainError as error:
-        return _refused(edition_id, error, anchor=anchor)
+    _refusals_back_to(edition_id, anchor)
+    message, payload = run(edition, _version())
     return _done(edition, message, anchor=payload.pop("anchor", anchor), **payload)
 
 
@@ -240,8 +251,8 @@ def pin(edition_id: int, entry_id: int) -> Response:
 def remove(edition_id: int, entry_id: int) -> Response:
     def run(edition: Edition, version: int):
         item = services.remove_item(edition, entry_id, actor=_me(), seen_version=version)
-        return (f"Removed “{_title(item)}”: it waits in the approved pool until you add it again.",
-                {"anchor": "pool"})
+        return (f"Removed “{item_title(item, 60)}”: it waits in the approved pool until you "
+                "add it again.", {"anchor": "pool"})
 
     return _entry_action(edition_id, entry_id, run)
 
@@ -254,7 +265,7 @@ def later(edition_id: int, entry_id: int) -> Response:
                                               seen_version=version)
         where = (f"edition #{target.number}" if target else
                  f"the next edition (#{edition.number + 1}), which it will open")
-        return f"Moved “{_title(item)}” to {where}.", {"anchor": "items"}
+        return f"Moved “{item_title(item, 60)}” to {where}.", {"anchor": "items"}
 
     return _entry_action(edition_id, entry_id, run)
 
@@ -264,15 +275,14 @@ def later(edition_id: int, entry_id: int) -> Response:
 def reorder(edition_id: int) -> Response:
     """The drag-and-drop order: JSON {"order": [entry ids], "version": n}."""
     edition = load_edition(edition_id, for_update=True)
+    _refusals_back_to(edition_id)
     data = request.get_json(silent=True) or {}
     raw = data.get("order") if request.is_json else request.form.get("order", "").split(",")
     try:
         order = [bounded_int(v) for v in (raw or [])]
-        changed = services.reorder(edition, order, actor=_me(), seen_version=_version())
     except (ValueError, TypeError):
-        return _refused(edition_id, ValidationError("The new order was not understood."))
-    except DomainError as error:
-        return _refused(edition_id, error)
+        raise ValidationError("The new order was not understood.") from None
+    changed = services.reorder(edition, order, actor=_me(), seen_version=_version())
     return _done(edition, "New order saved." if changed else "The order is unchanged.",
                  anchor="items", order=[e.id for e in ordered_items(edition)])
 
@@ -281,17 +291,16 @@ def reorder(edition_id: int) -> Response:
 @curator_required
 def add(edition_id: int) -> Response:
     edition = load_edition(edition_id, for_update=True)
+    _refusals_back_to(edition_id, "pool")
     kind, _, raw_id = (request.form.get("item") or "").partition(":")
+    model_for(kind)
     try:
-        model_for(kind)
-        item = services.add_from_pool(edition, kind, bounded_int(raw_id), actor=_me(),
-                                      seen_version=_version())
+        item_id = bounded_int(raw_id)
     except ValueError:
-        return _refused(edition_id, ValidationError("Choose an item from the pool."))
-    except DomainError as error:
-        return _refused(edition_id, error, anchor="pool")
-    return _done(edition, f"Added “{_title(item)}” at the end of edition #{edition.number}.",
-                 anchor="items")
+        raise ValidationError("Choose an item from the pool.") from None
+    item = services.add_from_pool(edition, kind, item_id, actor=_me(), seen_version=_version())
+    return _done(edition, f"Added “{item_title(item, 60)}” at the end of edition "
+                          f"#{edition.number}.", anchor="items")
 
 
 # -- subject, intro and time ---------------------------------------------------------------------
@@ -301,31 +310,27 @@ def add(edition_id: int) -> Response:
 @curator_required
 def content(edition_id: int):
     edition = load_edition(edition_id, for_update=True)
+    _refusals_back_to(edition_id)
     form = ContentForm()
     if not form.validate_on_submit():
-        return _refused(edition_id, ValidationError("That form is out of date. Reload the page."))
-    try:
+        raise ValidationError("That form is out of date. Reload the page.")
+    with caught(Conflict) as refused, form_errors(form, InvalidInput):
         changed = services.update_content(
             edition, subject=form.subject.data or "", intro_md=form.intro_md.data or "",
             actor=_me(), seen_version=form.version.data,
         )
-    except InvalidInput as error:
-        db.session.rollback()
-        for name, message in error.errors.items():
-            form[name].errors = [message]
+        return _done(edition, "Subject and intro saved." if changed else "Nothing changed.",
+                     anchor="content")
+    if refused.error is None:
         return _edition_page(edition_id, open_editions(), content_form=form, status=400)
-    except Conflict as error:
-        # Keep what the editor wrote; the form now carries the latest version, so saving again
-        # is a deliberate choice made after reading who changed the edition.
-        db.session.rollback()
-        latest = db.session.get(Edition, edition_id)
-        if latest is None or latest.status not in OPEN_STATUSES:
-            return _refused(edition_id, error)
-        form.version.data = latest.version
-        return _edition_page(edition_id, open_editions(), content_form=form,
-                             conflict=error.message, status=409)
-    return _done(edition, "Subject and intro saved." if changed else "Nothing changed.",
-                 anchor="content")
+    # Keep what the editor wrote; the form now carries the latest version, so saving again is
+    # a deliberate choice made after reading who changed the edition.
+    latest = db.session.get(Edition, edition_id)
+    if latest is None or latest.status not in OPEN_STATUSES:
+        raise refused.error
+    form.version.data = latest.version
+    return _edition_page(edition_id, open_editions(), content_form=form,
+                         conflict=refused.error.message, status=409)
 
 
 @bp.post("/upcoming/<int:edition_id>/schedule")
@@ -338,19 +343,17 @@ def schedule(edition_id: int) -> Response:
     user_zone = send_times(me)[edition.id].user_zone if edition.status in OPEN_STATUSES else (
         slot.zone)
     form.set_zones(slot.zone.key, user_zone.key)
-    try:
-        if not form.validate_on_submit():
-            raise ValidationError("Enter a date and a time, like 14/03/2026 and 09:00.")
-        if request.form.get("action") == "weekly":
-            when = None
-        else:
-            if form.day.data is None or form.clock.data is None:
-                raise ValidationError("Enter both a date and a time.")
-            zone = user_zone if form.zone.data == "mine" else slot.zone
-            when = local_to_utc(form.day.data, form.clock.data, zone)
-        services.set_send_time(edition, when, actor=me, seen_version=form.version.data)
-    except DomainError as error:
-        return _refused(edition_id, error, anchor="schedule")
+    _refusals_back_to(edition_id, "schedule")
+    if not form.validate_on_submit():
+        raise ValidationError("Enter a date and a time, like 14/03/2026 and 09:00.")
+    if request.form.get("action") == "weekly":
+        when = None
+    else:
+        if form.day.data is None or form.clock.data is None:
+            raise ValidationError("Enter both a date and a time.")
+        zone = user_zone if form.zone.data == "mine" else slot.zone
+        when = local_to_utc(form.day.data, form.clock.data, zone)
+    services.set_send_time(edition, when, actor=me, seen_version=form.version.data)
     message = ("Back to the weekly schedule." if when is None else
                "New send time saved for this edition.")
     return _done(edition, message, anchor="schedule")
@@ -359,40 +362,41 @@ def schedule(edition_id: int) -> Response:
 # -- skip and send now ---------------------------------------------------------------------------
 
 
-def _open_or_redirect(edition_id: int) -> Edition | Response:
+def _confirm_page(
+    edition_id: int, template: str, extra: Callable[[Edition], dict[str, Any]]
+) -> str | Response:
+    """A skip/send confirmation page; an edition no longer open goes back to the list."""
     edition = load_edition(edition_id)
     if edition.status not in OPEN_STATUSES:
         flash(f"Edition #{edition.number} is {edition.status.label.lower()} already.", "info")
         return redirect(url_for("editions.upcoming"))
-    return edition
+    return render_template(
+        template,
+        edition=edition,
+        counts=edition_counts(edition),
+        send_time=send_times(_me())[edition.id],
+        form=ActionForm(data={"version": edition.version}),
+        **extra(edition),
+    )
 
 
 @bp.route("/upcoming/<int:edition_id>/skip", methods=["GET"])
 @curator_required
 def confirm_skip(edition_id: int):
-    edition = _open_or_redirect(edition_id)
-    if isinstance(edition, Response):
-        return edition
-    editions = open_editions()
-    later = next((e for e in editions if e.number > edition.number), None)
-    return render_template(
-        "editions/confirm_skip.html",
-        edition=edition,
-        counts=edition_counts(edition),
-        send_time=send_times(_me())[edition.id],
-        next_number=later.number if later else max(e.number for e in editions) + 1,
-        form=ActionForm(data={"version": edition.version}),
-    )
+    def next_number(edition: Edition) -> dict[str, Any]:
+        editions = open_editions()
+        later = next((e for e in editions if e.number > edition.number), None)
+        return {"next_number": later.number if later else max(e.number for e in editions) + 1}
+
+    return _confirm_page(edition_id, "editions/confirm_skip.html", next_number)
 
 
 @bp.post("/upcoming/<int:edition_id>/skip")
 @curator_required
 def skip(edition_id: int) -> Response:
     edition = load_edition(edition_id, for_update=True)
-    try:
-        target = services.skip(edition, actor=_me(), seen_version=_version())
-    except DomainError as error:
-        return _refused(edition_id, error)
+    _refusals_back_to(edition_id)
+    target = services.skip(edition, actor=_me(), seen_version=_version())
     number, moved = edition.number, len(target.items)
     db.session.commit()
     flash(f"Edition #{number} is skipped. Its items moved to edition #{target.number}"
@@ -403,16 +407,10 @@ def skip(edition_id: int) -> Response:
 @bp.route("/upcoming/<int:edition_id>/send", methods=["GET"])
 @curator_required
 def confirm_send(edition_id: int):
-    edition = _open_or_redirect(edition_id)
-    if isinstance(edition, Response):
-        return edition
-    return render_template(
+    return _confirm_page(
+        edition_id,
         "editions/confirm_send.html",
-        edition=edition,
-        subject=edition.full_subject,
-        counts=edition_counts(edition),
-        send_time=send_times(_me())[edition.id],
-        form=ActionForm(data={"version": edition.version}),
+        lambda edition: {"may_send": may_send(edition), "subject": edition.full_subject},
     )
 
 
@@ -420,10 +418,8 @@ def confirm_send(edition_id: int):
 @curator_required
 def send(edition_id: int) -> Response:
     edition = load_edition(edition_id, for_update=True)
-    try:
-        services.send_now(edition, actor=_me(), seen_version=_version())
-    except DomainError as error:
-        return _refused(edition_id, error)
+    _refusals_back_to(edition_id)
+    services.send_now(edition, actor=_me(), seen_version=_version())
     number = edition.number
     db.session.commit()
     flash(f"Edition #{number} is on its way: sending starts within a minute.", "success")
@@ -431,13 +427,6 @@ def send(edition_id: int) -> Response:
 
 
 # -- preview and test --------------------------------------------------------------------------
-
-
-def _web_url(number: int) -> str:
-    try:
-        return links.edition_url(number)
-    except BuildError:  # the archive page is not there (yet): the site's home will do
-        return links.base_url() + "/"
 
 
 def _personalized(edition: Edition) -> tuple[compose.RenderedEdition, str, str, str]:
@@ -452,7 +441,7 @@ def _personalized(edition: Edition) -> tuple[compose.RenderedEdition, str, str, 
     values = {
         "first_name": me.first_name,
         "unsubscribe_url": links.unsubscribe_url(tokens.make_unsubscribe_token(user_id=me.id)),
-        "web_url": _web_url(edition.number),
+        "web_url": links.edition_url(edition.number),
     }
     html, text = compose.personalize(rendered, **values)
     web = compose.RenderedEdition(rendered.subject, rendered.web_html, "", "")
@@ -507,13 +496,9 @@ def send_test(edition_id: int) -> Response:
     edition = load_edition(edition_id)
     me = _me()
     back = url_for("editions.preview", edition_id=edition_id)
-    try:
-        _version()
-        result = services.send_test(edition, me)
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-        return redirect(back)
+    errors_redirect_to(back)
+    _version()
+    result = services.send_test(edition, me)
     db.session.commit()
     if getattr(result, "ok", True):
         flash(f"Test sent to {me.email}. It has “[TEST]” in the subject.", "success")

@@ -12,7 +12,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
+from markupsafe import escape
 
 WIDTH = 720  # default viewBox width; figures pass a width matching their layout
 FONT_WIDTH = 6.6  # average width of a 12px system-ui character, for label fitting

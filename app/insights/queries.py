@@ -30,21 +30,20 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.extensions import db
-from app.insights.periods import Period, Week
-from app.models import (
-    Edition,
-    EditionItem,
-    EditionStatus,
-    Quote,
-    QuoteSource,
-    Reaction,
-    Recognition,
-    Story,
-    SubmissionStatus,
-    Team,
-    Touchpoint,
-    User,
-)
+from app.insights.periods import Period
+from app.insights.periods import Week
+from app.models import Edition
+from app.models import EditionItem
+from app.models import EditionStatus
+from app.models import Quote
+from app.models import QuoteSource
+from app.models import Reaction
+from app.models import Recognition
+from app.models import Story
+from app.models import SubmissionStatus
+from app.models import Team
+from app.models import Touchpoint
+from app.models import User
 from app.models.base import UTCDateTime
 
 S = SubmissionStatus
@@ -736,7 +735,9 @@ def _total(selects: list[sa.Select]) -> int:
 _ENTERED, _LEFT = 0, 1
 
 
-def editorial_flow(filters: Filters) -> EditorialFlow:
+def editorial_flow(filters: Filters, *, submitted: dict[int, int] | None = None) -> EditorialFlow:
+    """`submitted` (per week index) may be passed in when the participation section has
+    already counted it (the whole page does): items enter the queue when they are submitted."""
     period, team_id = filters.period, filters.team_id
 
     decision_times = sa.union_all(
@@ -812,7 +813,8 @@ def editorial_flow(filters: Filters) -> EditorialFlow:
     streams = []
     for m in ITEM_MODELS:
         team = _item_team(m, team_id)
-        streams.append(Events(_ENTERED, m, m.submitted_at, (team,)))
+        if submitted is None:
+            streams.append(Events(_ENTERED, m, m.submitted_at, (team,)))
         streams.append(Events(_LEFT, m, m.decided_at, (_decided_this_round(m), team)))
         withdrawn = (m.status == S.WITHDRAWN, _undecided_this_round(m), team)
         streams.append(Events(_LEFT, m, m.updated_at, withdrawn, indexed=False))
@@ -820,7 +822,8 @@ def editorial_flow(filters: Filters) -> EditorialFlow:
     waiting = at_start
     queue = []
     for w in period.weeks:
-        entered, left = counts[_ENTERED, w.index], counts[_LEFT, w.index]
+        entered = counts[_ENTERED, w.index] if submitted is None else submitted[w.index]
+        left = counts[_LEFT, w.index]
         waiting += entered - left
         queue.append(QueuePoint(week=w, submitted=entered, left=left, waiting=waiting))
 
@@ -969,13 +972,15 @@ SECTIONS = {
 
 
 def insights(filters: Filters) -> Insights:
-    """Every section; participation reuses the recognition section's count of people."""
+    """Every section; participation reuses the recognition section's count of people, and the
+    editorial flow participation's weekly submissions (the same figures, counted once)."""
     recognition = recognition_coverage(filters)
+    activity = participation(filters, recognized=recognition.recognized)
     return Insights(
-        participation=participation(filters, recognized=recognition.recognized),
+        participation=activity,
         recognition=recognition,
         touchpoints=touchpoints(filters),
         voice=customer_voice(filters),
-        flow=editorial_flow(filters),
+        flow=editorial_flow(filters, submitted={w.week.index: w.submitted for w in activity.weeks}),
         newsletter=newsletter_health(filters),
     )

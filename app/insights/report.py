@@ -8,16 +8,21 @@ separators or units (units live in the headers), so spreadsheets read them as nu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup
 
-from app.insights import charts, queries
+from app.insights import charts
+from app.insights import queries
 from app.insights.charts import Series
-from app.insights.periods import Period, Week
-from app.insights.queries import Filters, share
+from app.insights.periods import Period
+from app.insights.periods import Week
+from app.insights.queries import Filters
+from app.insights.queries import share
 from app.models import utcnow
 
 

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-from flask import Response, abort, render_template, request
+from flask import Response
+from flask import abort
+from flask import render_template
+from flask import request
 
 from app.auth.access import curator_required
-from app.insights import bp, export, queries, report
-from app.insights.periods import PERIOD_CHOICES, resolve_period
+from app.insights import bp
+from app.insights import export
+from app.insights import queries
+from app.insights import report
+from app.insights.periods import PERIOD_CHOICES
+from app.insights.periods import resolve_period
 from app.insights.queries import Filters
 from app.numbers import bounded_int
 from app.settings import get_setting
-from app.web.nav import CURATORS, nav_entry
+from app.web.nav import CURATORS
+from app.web.nav import nav_entry
 
 nav_entry("Insights", "insights.index", roles=CURATORS, order=60)
 

@@ -11,26 +11,25 @@ and recorded; they never propagate into the request that caused them.
 from __future__ import annotations
 
 import logging
-import threading
-from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
 import css_inline
-import sqlalchemy as sa
-from flask import Flask, current_app, has_app_context, render_template
-from sqlalchemy import event
-from sqlalchemy.orm import Session, SessionTransaction
+from flask import Flask
+from flask import current_app
+from flask import render_template
 
-from app.mail.backends import (
-    SendResult,
-    SendStatus,
-    get_backend,
-    get_outbox,
-)
-from app.mail.message import HeaderInjectionError, build_message
-from app.mail.outbox import deliver_outbox, insert_now, new_row
-from app.models import OutboxMessage
+from app.after_commit import AfterCommit
+from app.extensions import db
+from app.mail.backends import SendResult
+from app.mail.backends import SendStatus
+from app.mail.backends import get_backend
+from app.mail.backends import get_outbox
+from app.mail.message import HeaderInjectionError
+from app.mail.message import build_message
+from app.mail.outbox import deliver_outbox
+from app.mail.outbox import insert_now
+from app.mail.outbox import new_row
 
 __all__ = [
     "HeaderInjectionError",
@@ -49,13 +48,14 @@ log = logging.getLogger(__name__)
 
 PENDING_KEY = "feelgood.mail.pending"
 COMMITTED_KEY = "feelgood.mail.committed"
-_listen_lock = threading.Lock()
 
 
 def init_app(app: Flask) -> None:
     """Wire the transaction hooks and, in development only, the outbox pages."""
-    _listen_for_transactions()
+    _after_commit.listen()
     if app.config.get("DEV_OUTBOX"):
+        # Lazy on purpose: the dev outbox pages exist only in development and tests, and
+        # production never loads their module.
         from app.mail.views import bp
 
         app.register_blueprint(bp)
@@ -130,23 +130,18 @@ def send_email_after_commit(
     scheduler sends anything this process could not (crash, mail server down). Without an active
     transaction the row is committed on its own, then sent.
     """
-    from app.extensions import db
-
     if not to:
         log.info("email %r not queued: no recipient", template)
         return
     msg = _compose(to, subject, template, headers, sender, context)
     row = new_row(template, msg)
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
     session = db.session()
     if not session.in_transaction():
-        _deliver_committed(app, insert_now([row]))
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        _after_commit.handle_committed(app, insert_now([row]))
         return
-    _listen_for_transactions()
-    transaction = session.get_nested_transaction() or session.get_transaction()
-    assert transaction is not None
     session.add(row)
-    session.info.setdefault(PENDING_KEY, []).append(_Pending(transaction, app, row))
+    _after_commit.record(session, row)
 
 
 def _deliver(app: Flask, messages: list[EmailMessage]) -> list[SendResult]:
@@ -170,94 +165,14 @@ def _deliver(app: Flask, messages: list[EmailMessage]) -> list[SendResult]:
     return results
 
 
-def _deliver_committed(app: Flask, ids: list[int]) -> None:
-    """Send these committed outbox rows now, if no one else has claimed them yet.
-
-    Never raises: the data is committed and the rows stay pending for the scheduler, so a mail
-    problem must not turn the request into an error.
-    """
-    if not ids:
-        return
-    current = current_app._get_current_object() if has_app_context() else None  # type: ignore
-    try:
-        if current is app:
-            deliver_outbox(ids=ids)
-        else:
-            with app.app_context():
-                deliver_outbox(ids=ids)
-    except Exception:
-        log.exception("sending %d email(s) after commit failed; the scheduler retries", len(ids))
-
-
-@dataclass(frozen=True, slots=True)
-class _Pending:
-    transaction: SessionTransaction  # innermost transaction when queued: decides on rollback
-    app: Flask
-    row: OutboxMessage
-
-
-def _listen_for_transactions() -> None:
-    """Register the Session hooks once per process; they ignore sessions without pending mail.
-
-    Listening on the Session class (not db.session, a scoped_session) covers every session the
-    app creates; a duplicate registration would send each email twice, hence the lock.
-    """
-    with _listen_lock:
-        if not event.contains(Session, "after_commit", _after_commit):
-            event.listen(Session, "after_commit", _after_commit)
-            event.listen(Session, "after_soft_rollback", _after_soft_rollback)
-            event.listen(Session, "after_transaction_end", _after_transaction_end)
-
-
-def _after_commit(session: Session) -> None:
-    pending: list[_Pending] | None = session.info.get(PENDING_KEY)
-    if not pending:
-        return
-    nested = session.get_nested_transaction()
-    if nested is not None:
-        # A savepoint was released: its mail now belongs to the enclosing transaction.
-        parent = nested.parent
-        assert parent is not None
-        session.info[PENDING_KEY] = [
-            _Pending(parent, p.app, p.row) if p.transaction is nested else p for p in pending
-        ]
-        return
-    # Committed: the rows exist. Deliver in after_transaction_end, once the session's connection
-    # is back in the pool, so slow SMTP never holds it.
-    committed: list[tuple[Flask, int]] = []
-    for p in session.info.pop(PENDING_KEY):
-        identity = sa.inspect(p.row).identity  # no query: the key survives expire-on-commit
-        if identity is not None:
-            committed.append((p.app, identity[0]))
-    session.info[COMMITTED_KEY] = committed
-
-
-def _after_soft_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
-    pending: list[_Pending] | None = session.info.get(PENDING_KEY)
-    if not pending:
-        return
-    kept = [p for p in pending if not _within(p.transaction, previous_transaction)]
-    if len(kept) != len(pending):
-        log.info("discarded %d email(s) after rollback", len(pending) - len(kept))
-    session.info[PENDING_KEY] = kept
-
-
-def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.parent is not None or not session.info:
-        return
-    # Mail still pending when the outermost transaction ends was rolled back, or the session
-    # was closed without committing.
-    discarded = session.info.pop(PENDING_KEY, None)
-    if discarded:
-        log.info("discarded %d email(s): transaction ended without commit", len(discarded))
-    committed: list[tuple[Flask, int]] = session.info.pop(COMMITTED_KEY, None) or []
-    for app in dict.fromkeys(a for a, _id in committed):
-        _deliver_committed(app, [row_id for a, row_id in committed if a is app])
-
-
-def _within(transaction: SessionTransaction | None, ancestor: SessionTransaction) -> bool:
-    while transaction is not None:
-        if transaction is ancestor:
-            return True
-        transaction = transaction.parent
-    return False
+# Sends the outbox rows a transaction recorded once it commits (outside it: at once), without
+# holding the session's connection over SMTP; the scheduler sends whatever is left.
+_after_commit = AfterCommit(
+    pending_key=PENDING_KEY,
+    committed_key=COMMITTED_KEY,
+    handle=lambda ids: deliver_outbox(ids=ids),
+    log=log,
+    doing="sending",
+    noun="email(s)",
+    log_discards=True,
+)

@@ -17,16 +17,20 @@ import smtplib
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from email.message import EmailMessage
 from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any
+from typing import Self
 
-from flask import Flask, current_app
+from flask import Flask
+from flask import current_app
 
-from app.mail.message import envelope_recipients, envelope_sender
+from app.mail.message import envelope_recipients
+from app.mail.message import envelope_sender
 
 OUTBOX_KEY = "mail_outbox"
 # 20261123-093001-123456-1a2b3c4d.eml: UTC timestamp first, so names sort by time.

@@ -10,7 +10,9 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from app.mail.outbox import outbox_counts, retry_failed, run_outbox
+from app.mail.outbox import outbox_counts
+from app.mail.outbox import retry_failed
+from app.mail.outbox import run_outbox
 
 mail_cli = AppGroup("mail", help="Notification emails (the mail outbox).")
 

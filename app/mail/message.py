@@ -7,12 +7,15 @@ line break is an injection attempt or a bug, and silently stripping it would hid
 from __future__ import annotations
 
 import email.policy
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import make_msgid, parseaddr
+from email.utils import make_msgid
+from email.utils import parseaddr
 
-from flask import current_app, has_app_context
+from flask import current_app
+from flask import has_app_context
 
 DEFAULT_DOMAIN = "feelgood.local"
 

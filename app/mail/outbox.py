@@ -23,44 +23,38 @@ from __future__ import annotations
 import contextlib
 import email
 import logging
-import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Row
 
 from app.extensions import db
-from app.mail.backends import MailBackend, SendResult, SendStatus, get_backend
-from app.mail.message import POLICY, envelope_recipients
-from app.models import OutboxMessage, OutboxStatus, utcnow
+from app.mail.backends import MailBackend
+from app.mail.backends import SendResult
+from app.mail.backends import SendStatus
+from app.mail.backends import get_backend
+from app.mail.message import POLICY
+from app.mail.message import envelope_recipients
+from app.models import OutboxMessage
+from app.models import OutboxStatus
+from app.models import utcnow
 
 log = logging.getLogger(__name__)
 
-# The newsletter's retry settings apply to these emails too; config.py declares them.
-DEFAULTS: dict[str, int] = {
-    "NEWSLETTER_MAX_ATTEMPTS": 5,
-    "NEWSLETTER_RETRY_BASE_SECONDS": 60,
-    "NEWSLETTER_RETRY_MAX_SECONDS": 3600,
-    "NEWSLETTER_CLAIM_TIMEOUT_SECONDS": 300,
-    "MAIL_OUTBOX_KEEP_DAYS": 30,
-}
 DEFAULT_BATCH = 50
 S = OutboxStatus
 _table = OutboxMessage.__table__
 
-
-def setting(name: str) -> int:
-    """app.config first, then the environment, then the default."""
-    value = current_app.config.get(name)
-    if value is None:
-        value = os.environ.get(name) or DEFAULTS[name]
-    return int(value)
 
 
 @dataclass
@@ -127,7 +121,7 @@ def deliver_outbox(
     """
     clock: Callable[[], datetime] = (lambda: now) if now is not None else utcnow
     size = batch or DEFAULT_BATCH
-    lease = setting("NEWSLETTER_CLAIM_TIMEOUT_SECONDS")
+    lease = current_app.config["NEWSLETTER_CLAIM_TIMEOUT_SECONDS"]
     stats = OutboxStats()
     if ids is not None and not ids:
         return stats
@@ -168,7 +162,7 @@ def claim(
     Due: pending with no next_attempt_at or one that has come, or `sending` with a claim older
     than `lease` seconds (its process died). Committed before returning.
     """
-    lease = setting("NEWSLETTER_CLAIM_TIMEOUT_SECONDS") if lease is None else lease
+    lease = current_app.config["NEWSLETTER_CLAIM_TIMEOUT_SECONDS"] if lease is None else lease
     t = _table
     due = sa.or_(
         sa.and_(
@@ -207,9 +201,9 @@ class _Sender:
         self.clock = clock
         self.lease = lease
         self.stats = stats
-        self.max_attempts = setting("NEWSLETTER_MAX_ATTEMPTS")
-        self.retry_base = setting("NEWSLETTER_RETRY_BASE_SECONDS")
-        self.retry_max = setting("NEWSLETTER_RETRY_MAX_SECONDS")
+        self.max_attempts = current_app.config["NEWSLETTER_MAX_ATTEMPTS"]
+        self.retry_base = current_app.config["NEWSLETTER_RETRY_BASE_SECONDS"]
+        self.retry_max = current_app.config["NEWSLETTER_RETRY_MAX_SECONDS"]
 
     def send_batch(self, conn: Connection, backend: MailBackend, rows: Sequence[Row]) -> None:
         claimed_at = time.monotonic()
@@ -316,7 +310,7 @@ def _touch(conn: Connection, ids: list[int], now: datetime) -> None:
 def prune_outbox(now: datetime | None = None, *, keep_days: int | None = None) -> int:
     """Delete sent rows older than MAIL_OUTBOX_KEEP_DAYS; failed rows stay for an operator."""
     now = now or utcnow()
-    keep = setting("MAIL_OUTBOX_KEEP_DAYS") if keep_days is None else keep_days
+    keep = current_app.config["MAIL_OUTBOX_KEEP_DAYS"] if keep_days is None else keep_days
     with db.engine.begin() as conn:
         result = conn.execute(
             sa.delete(_table).where(

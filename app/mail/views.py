@@ -9,16 +9,23 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from email import policy
-from email.message import EmailMessage, MIMEPart
+from email.message import EmailMessage
+from email.message import MIMEPart
 from email.parser import BytesParser
 from pathlib import Path
 
-from flask import Blueprint, Response, abort, current_app, render_template
+from flask import Blueprint
+from flask import Response
+from flask import abort
+from flask import current_app
+from flask import render_template
 
 from app.auth.access import public
-from app.mail.backends import EML_NAME_PATTERN, outbox_dir
+from app.mail.backends import EML_NAME_PATTERN
+from app.mail.backends import outbox_dir
 
 bp = Blueprint("dev_outbox", __name__, url_prefix="/dev/outbox")
 

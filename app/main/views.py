@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from flask import render_template
 
-from app.auth.access import login_required, public
+from app.auth.access import login_required
+from app.auth.access import public
 from app.main import bp
 from app.models import utcnow
-from app.reading import cache, queries
+from app.reading import cache
+from app.reading import queries
 from app.reading.views import local_timezone
 from app.web.nav import nav_entry
 

@@ -1,30 +1,48 @@
 """All models, importable from one place (`from app.models import Story`)."""
 
-from app.models.activity import AuditEvent, Reaction, Setting
-from app.models.base import Base, utcnow
-from app.models.content import (
-    Quote,
-    QuoteSource,
-    Recognition,
-    Revision,
-    Story,
-    SubmissionStatus,
-    Tag,
-    Touchpoint,
-    story_tags,
-)
-from app.models.editions import Delivery, DeliveryStatus, Edition, EditionItem, EditionStatus
-from app.models.outbox import OutboxMessage, OutboxStatus
-from app.models.users import Role, Team, User
+from app.models.activity import AuditEvent
+from app.models.activity import Reaction
+from app.models.activity import Setting
+from app.models.base import Base
+from app.models.base import utcnow
+from app.models.content import Quote
+from app.models.content import QuoteSource
+from app.models.content import Recognition
+from app.models.content import Revision
+from app.models.content import Story
+from app.models.content import SubmissionStatus
+from app.models.content import Tag
+from app.models.content import Touchpoint
+from app.models.content import story_tags
+from app.models.editions import Delivery
+from app.models.editions import DeliveryStatus
+from app.models.editions import Edition
+from app.models.editions import EditionItem
+from app.models.editions import EditionStatus
+from app.models.events import DomainEvent
+from app.models.events import EventDelivery
+from app.models.events import EventDeliveryStatus
+from app.models.notifications import ApplauseNotice
+from app.models.notifications import NotificationPreference
+from app.models.outbox import OutboxMessage
+from app.models.outbox import OutboxStatus
+from app.models.users import Role
+from app.models.users import Team
+from app.models.users import User
 
 __all__ = [
+    "ApplauseNotice",
     "AuditEvent",
     "Base",
     "Delivery",
     "DeliveryStatus",
+    "DomainEvent",
     "Edition",
     "EditionItem",
     "EditionStatus",
+    "EventDelivery",
+    "EventDeliveryStatus",
+    "NotificationPreference",
     "OutboxMessage",
     "OutboxStatus",
     "Quote",

@@ -6,9 +6,13 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
 
-from app.models.base import Base, UTCDateTime, utcnow
+from app.models.base import Base
+from app.models.base import UTCDateTime
+from app.models.base import utcnow
 from app.models.users import User
 
 

@@ -6,7 +6,9 @@ autogenerate produces stable migrations on SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
+from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase
@@ -18,6 +20,15 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+class LabeledEnum(StrEnum):
+    """A stored status or role labelled by its value in words: "changes_requested" reads
+    "Changes requested"; one rule, so every status reads alike across the app."""
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
 
 
 def utcnow() -> datetime:

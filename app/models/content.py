@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
+from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import declared_attr
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
 
-from app.models.base import Base, UTCDateTime, enum_column, utcnow
-from app.models.users import Team, User
+from app.models.base import Base
+from app.models.base import LabeledEnum
+from app.models.base import UTCDateTime
+from app.models.base import enum_column
+from app.models.base import utcnow
+from app.models.users import Team
+from app.models.users import User
 
 if TYPE_CHECKING:
     from app.models.editions import EditionItem
 
 
-class SubmissionStatus(StrEnum):
+class SubmissionStatus(LabeledEnum):
     DRAFT = "draft"
     SUBMITTED = "submitted"
     CHANGES_REQUESTED = "changes_requested"
@@ -24,10 +34,6 @@ class SubmissionStatus(StrEnum):
     REJECTED = "rejected"
     PUBLISHED = "published"
     WITHDRAWN = "withdrawn"
-
-    @property
-    def label(self) -> str:
-        return self.value.replace("_", " ").capitalize()
 
 
 class QuoteSource(StrEnum):

@@ -6,23 +6,26 @@ from datetime import datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
 
-from app.models.base import Base, UTCDateTime, enum_column, utcnow
-from app.models.content import Quote, Story
+from app.models.base import Base
+from app.models.base import LabeledEnum
+from app.models.base import UTCDateTime
+from app.models.base import enum_column
+from app.models.base import utcnow
+from app.models.content import Quote
+from app.models.content import Story
 from app.models.users import User
 
 
-class EditionStatus(StrEnum):
+class EditionStatus(LabeledEnum):
     DRAFT = "draft"
     SCHEDULED = "scheduled"
     SENDING = "sending"
     SENT = "sent"
     SKIPPED = "skipped"
-
-    @property
-    def label(self) -> str:
-        return self.value.capitalize()
 
 
 class DeliveryStatus(StrEnum):

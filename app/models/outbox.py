@@ -12,9 +12,13 @@ from datetime import datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
 
-from app.models.base import Base, UTCDateTime, enum_column, utcnow
+from app.models.base import Base
+from app.models.base import UTCDateTime
+from app.models.base import enum_column
+from app.models.base import utcnow
 
 
 class OutboxStatus(StrEnum):

@@ -4,28 +4,31 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from flask_login import UserMixin
-from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
-from werkzeug.security import check_password_hash, generate_password_hash
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
+from sqlalchemy.orm import validates
+from werkzeug.security import check_password_hash
+from werkzeug.security import generate_password_hash
 
-from app.models.base import Base, UTCDateTime, enum_column, utcnow
+from app.models.base import Base
+from app.models.base import LabeledEnum
+from app.models.base import UTCDateTime
+from app.models.base import enum_column
+from app.models.base import utcnow
 
 if TYPE_CHECKING:
     from app.models.content import Recognition
 
 
-class Role(StrEnum):
+class Role(LabeledEnum):
     EMPLOYEE = "employee"
     EDITOR = "editor"
     ADMIN = "admin"
-
-    @property
-    def label(self) -> str:
-        return self.value.capitalize()
 
 
 def new_security_stamp() -> str:

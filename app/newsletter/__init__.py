@@ -1,12 +1,12 @@
-"""The weekly newsletter: compilation, reliable sending, scheduler, unsubscribe, web archive."""
+"""The weekly newsletter: compilation, reliable sending, scheduler, unsubscribe, web archive.
+
+Its commands (`flask editions send N`, `flask scheduler run`) are registered by app.cli, not
+here: importing a submodule of this package (app.newsletter.due from the editions pages) must
+not load the scheduler's jobs, which read the review queue.
+"""
 
 from flask import Blueprint
 
-# cli_group=None: `flask editions send N` and `flask scheduler run` are top-level commands.
-bp = Blueprint("newsletter", __name__, cli_group=None)
+bp = Blueprint("newsletter", __name__)
 
 from app.newsletter import views  # noqa: E402,F401
-from app.newsletter.cli import editions_cli, scheduler_cli  # noqa: E402
-
-bp.cli.add_command(editions_cli)
-bp.cli.add_command(scheduler_cli)

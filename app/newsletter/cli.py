@@ -18,9 +18,18 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from app.errors import DomainError
+from app.events import run_events
 from app.extensions import db
-from app.models import Delivery, DeliveryStatus, Edition, EditionStatus, utcnow
-from app.newsletter import jobs, sending
+from app.jobs import registered_jobs
+from app.mail.outbox import run_outbox
+from app.models import Delivery
+from app.models import DeliveryStatus
+from app.models import Edition
+from app.models import EditionStatus
+from app.models import utcnow
+from app.newsletter import jobs
+from app.newsletter import sending
+from app.newsletter.scheduler import run
 
 # `flask editions send` exit statuses (also in its help and README.md). 1 and 2 are click's
 # (an error such as an unknown edition, a usage error).
@@ -140,8 +149,6 @@ def _seconds_until_next_retry(edition_id: int) -> float:
 @scheduler_cli.command("run")
 def scheduler_run_command() -> None:
     """Run the scheduler until Ctrl-C (its own process; never inside the web server)."""
-    from app.newsletter.scheduler import run
-
     # The app's own messages go through the app logger; APScheduler only reports problems (its
     # "Running job" lines every 15 seconds would drown them).
     handler = logging.StreamHandler()
@@ -154,6 +161,10 @@ def scheduler_run_command() -> None:
 
 @scheduler_cli.command("tick")
 def scheduler_tick_command() -> None:
-    """Run both scheduler jobs once, now (cron-style deployments, debugging)."""
+    """Run every scheduler job once, now (cron-style deployments, debugging)."""
     jobs.tick()
+    run_outbox()
+    run_events()
+    for job in registered_jobs():
+        job.run(lambda: False)
     click.echo("Done.")

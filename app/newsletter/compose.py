@@ -20,10 +20,17 @@ from flask import render_template
 from markupsafe import Markup
 
 from app.mail import render_email
-from app.models import Edition, Quote, Story, utcnow
+from app.models import Edition
+from app.models import Quote
+from app.models import Story
+from app.models import utcnow
 from app.newsletter import links
-from app.richtext import excerpt, render_plain_text
+from app.richtext import excerpt
+from app.richtext import render_plain_text
 from app.settings import get_setting
+from app.web.urls import absolute_url
+from app.web.urls import base_url
+from app.web.urls import path_for
 
 # Canonical markers, as stored in frozen content. User text can never produce one (see
 # `_finish`), so substitution only ever touches what the templates put there.
@@ -126,8 +133,8 @@ def compile_edition(edition: Edition, *, now: datetime | None = None) -> Rendere
         "intro_html": Markup(edition.intro_html or ""),  # noqa: S704 - sanitized by richtext
         "intro_text": render_plain_text(edition.intro_md or ""),
         "preheader": _preheader(edition, stories, quotes),
-        "base_url": links.base_url(),
-        "share_url": _share_url(),
+        "base_url": base_url(),
+        "share_url": absolute_url("submissions.new_story"),
         "first_name": markers[FIRST_NAME],
         "unsubscribe_url": markers[UNSUBSCRIBE_URL],
         "web_url": markers[WEB_URL],
@@ -208,7 +215,7 @@ def _view(content: Story | Quote) -> StoryView | QuoteView:
             customer=content.customer_display,
             cover_path=links.upload_path(content.cover_image),
             cover_alt=(content.cover_image_alt or "").strip() or f"Picture for “{content.title}”",
-            story_path=links.optional_path("reading.story", story_id=content.id),
+            story_path=path_for("reading.story", story_id=content.id),
         )
     return QuoteView(
         id=content.id,
@@ -220,12 +227,6 @@ def _view(content: Story | Quote) -> StoryView | QuoteView:
         nps=content.nps_score,
         shared_by=content.author.display_name if content.author else "",
     )
-
-
-def _share_url() -> str:
-    """Where "Share your story" leads: the story form, or the home page without one."""
-    path = links.optional_path("submissions.new_story")
-    return links.base_url() + (path or "/")
 
 
 def _summary(stories: int, quotes: int) -> str:

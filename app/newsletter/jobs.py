@@ -12,8 +12,10 @@ Two jobs, both re-reading settings and rows every time:
 * `housekeeping(now)`: the editors' reminder before the send time, and the optional mid-week
   "share a story" nudge to all staff.
 
-Every decision that must happen once (a missed-run email, a reminder, a nudge, an empty week) is
-an AuditEvent keyed by the slot it is about, written in the same transaction as its emails.
+Every decision that must happen once (a missed run, a reminder, a nudge, an empty week) is an
+AuditEvent keyed by the slot it is about, written in the same transaction as the domain event
+(EditionMissed, EditionDueSoon) whose subscribers email the editors. When each edition is due
+comes from app.newsletter.due, which the upcoming-edition pages share.
 """
 
 from __future__ import annotations
@@ -21,40 +23,45 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
+from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
 
 from app import audit
 from app.database import begin_write
+from app.events import EditionDueSoon
+from app.events import EditionMissed
+from app.events import emit
 from app.extensions import db
-from app.mail import get_backend, send_email_after_commit
-from app.models import (
-    AuditEvent,
-    Delivery,
-    DeliveryStatus,
-    Edition,
-    EditionStatus,
-    Role,
-    Setting,
-    User,
-    utcnow,
-)
-from app.newsletter import links, sending, tokens
+from app.mail import get_backend
+from app.models import Delivery
+from app.models import DeliveryStatus
+from app.models import Edition
+from app.models import EditionStatus
+from app.models import User
+from app.models import utcnow
+from app.newsletter import links
+from app.newsletter import sending
+from app.newsletter import tokens
 from app.newsletter.compose import render_bulk
-from app.newsletter.mime import EditionMailer, send_with
-from app.newsletter.schedule import Due, WeeklySlot, due_times
+from app.newsletter.due import EMPTY_WEEK
+from app.newsletter.due import MISSED
+from app.newsletter.due import due_at_of
+from app.newsletter.due import events
+from app.newsletter.due import upcoming
+from app.newsletter.mime import EditionMailer
+from app.newsletter.mime import send_with
+from app.newsletter.schedule import Due
+from app.newsletter.schedule import WeeklySlot
+from app.review.queries import waiting_count
 from app.settings import get_settings
+from app.web.urls import absolute_url
 
 log = logging.getLogger(__name__)
 
 E = EditionStatus
-OPEN = (E.DRAFT, E.SCHEDULED)
-WEEK_USED = (E.SENDING, E.SENT, E.SKIPPED)
-SCHEDULE_KEYS = ("send_weekday", "send_time", "timezone")
-MISSED = "newsletter.missed_run"
-EMPTY_WEEK = "newsletter.empty_week"
 REMINDER = "newsletter.reminder"
 NUDGE = "newsletter.nudge"
 # A grace of 0 hours still tolerates the poll interval and a slow tick.
@@ -66,40 +73,6 @@ def tick(now: datetime | None = None, **kwargs) -> None:
     now = now or utcnow()
     housekeeping(now)
     deliver(now, **kwargs)
-
-
-# -- what is due ----------------------------------------------------------------------------------
-
-
-def upcoming(now: datetime) -> list[tuple[Edition, Due]]:
-    """Open editions with their due time, from the current settings and rows."""
-    values = get_settings(*SCHEDULE_KEYS)
-    slot = WeeklySlot.from_settings(values["send_weekday"], values["send_time"], values["timezone"])
-    editions = list(
-        db.session.scalars(sa.select(Edition).where(Edition.status.in_(OPEN)).order_by(Edition.number))
-    )
-    if not editions:
-        return []
-    taken = set(
-        db.session.scalars(
-            sa.select(Edition.iso_week).where(
-                Edition.status.in_(WEEK_USED), Edition.iso_week.is_not(None)
-            )
-        )
-    )
-    changed_at = db.session.scalar(
-        sa.select(sa.func.max(Setting.updated_at)).where(Setting.key.in_(SCHEDULE_KEYS))
-    )
-    given_up: dict[int, set[datetime]] = {}
-    for event in _events((MISSED, EMPTY_WEEK), [e.id for e in editions]):
-        due_at = _due_at(event)
-        if due_at is not None:
-            given_up.setdefault(event.object_id, set()).add(due_at)
-    dues = due_times(
-        editions, slot, taken_weeks=taken, skipped_slots=given_up, schedule_changed_at=changed_at
-    )
-    by_id = {e.id: e for e in editions}
-    return [(by_id[d.edition_id], d) for d in dues]
 
 
 # -- deliveries ------------------------------------------------------------------------------------
@@ -120,14 +93,14 @@ def deliver(
         sending.run_edition(edition_id, now=clock, worker_id=worker_id, should_stop=should_stop)
         for edition_id in _editions_to_continue(now)
     ]
-    values = get_settings("missed_run_grace_hours", "empty_edition_policy")
-    tolerance = max(timedelta(hours=int(values["missed_run_grace_hours"])), MIN_TOLERANCE)
+    grace = int(get_settings("missed_run_grace_hours")["missed_run_grace_hours"])
+    tolerance = max(timedelta(hours=grace), MIN_TOLERANCE)
     for edition, due in upcoming(now):
         if due.at > now:
             continue
         if should_stop is not None and should_stop():
             break
-        if not edition.items and values["empty_edition_policy"] == "skip":
+        if not sending.may_send(edition):
             _give_up_empty_week(edition, due)
         elif now - due.at > tolerance:
             _report_missed(edition, due, now)
@@ -175,22 +148,13 @@ def _give_up_empty_week(edition: Edition, due: Due) -> None:
 
 
 def _report_missed(edition: Edition, due: Due, now: datetime) -> None:
-    """Too late to send on our own: tell the editors once and give the week up."""
+    """Too late to send on our own: give the week up once, and say so (the editors are told by
+    a subscriber of EditionMissed)."""
     if _already(MISSED, edition.id, due.at):
         return
     audit.record(None, MISSED, edition, due_at=due.at.isoformat(), noticed_at=now.isoformat())
-    page = links.edition_url(edition.number)
-    for editor in _editors():
-        send_email_after_commit(
-            editor.email,
-            f"Feel Good Fridays #{edition.number} was not sent",
-            "newsletter_missed",
-            user=editor,
-            edition=edition,
-            due_at=due.at,
-            now=now,
-            edition_url=page,
-        )
+    emit(EditionMissed(edition_id=edition.id, number=edition.number,
+                       due_at=due.at.isoformat(), noticed_at=now.isoformat()))
     db.session.commit()
     log.warning("edition #%s missed its send time %s; editors notified", edition.number, due.at)
 
@@ -207,9 +171,8 @@ def housekeeping(now: datetime | None = None) -> None:
 
 def send_reminders(now: datetime) -> int:
     """Remind editors `reminder_hours_before` the send if items wait for review or the edition
-    is empty. Returns the number of editions reminded about."""
-    from app.review.queries import waiting_count
-
+    is empty (a subscriber of EditionDueSoon emails them). Returns the number of editions
+    reminded about."""
     hours = int(get_settings("reminder_hours_before")["reminder_hours_before"])
     if hours <= 0:
         return 0
@@ -223,19 +186,8 @@ def send_reminders(now: datetime) -> int:
             continue
         audit.record(None, REMINDER, edition, due_at=due.at.isoformat(), waiting=waiting,
                      items=items)
-        for editor in _editors():
-            send_email_after_commit(
-                editor.email,
-                f"Feel Good Fridays #{edition.number} goes out soon",
-                "newsletter_reminder",
-                user=editor,
-                edition=edition,
-                due_at=due.at,
-                waiting=waiting,
-                items=items,
-                review_url=_url_or_home("review.queue"),
-                edition_url=_url_or_home("editions.upcoming"),
-            )
+        emit(EditionDueSoon(edition_id=edition.id, number=edition.number,
+                            due_at=due.at.isoformat(), waiting=waiting, items=items))
         db.session.commit()
         reminded += 1
     return reminded
@@ -261,7 +213,7 @@ def send_nudge(now: datetime) -> int:
 
 
 def _send_nudge_emails(at: datetime) -> int:
-    share_url = _url_or_home("submissions.new_story")
+    share_url = absolute_url("submissions.new_story")
     rendered = render_bulk(
         "newsletter_nudge", "Seen a colleague make a customer's day this week?",
         share_url=share_url,
@@ -312,44 +264,9 @@ def _send_nudge_emails(at: datetime) -> int:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _editors() -> list[User]:
-    return list(
-        db.session.scalars(
-            sa.select(User)
-            .where(User.role.in_((Role.EDITOR, Role.ADMIN)), User.is_active_user.is_(True))
-            .order_by(User.id)
-        )
-    )
-
-
-def _events(actions: tuple[str, ...], object_ids: list[int | None]) -> list[AuditEvent]:
-    query = sa.select(AuditEvent).where(AuditEvent.action.in_(actions))
-    ids = [i for i in object_ids if i is not None]
-    if ids:
-        query = query.where(AuditEvent.object_id.in_(ids))
-    else:
-        query = query.where(AuditEvent.object_id.is_(None))
-    return list(db.session.scalars(query))
-
-
 def _already(action: str, object_id: int | None, due_at: datetime) -> bool:
     """Whether this once-per-slot decision was made. Every caller writes the decision next when
     it was not, so the check runs in a write transaction (SQLite waits for the lock here instead
     of failing on a stale snapshot at the write)."""
     begin_write()
-    return any(_due_at(e) == due_at for e in _events((action,), [object_id]))
-
-
-def _due_at(event: AuditEvent) -> datetime | None:
-    value = (event.details or {}).get("due_at")
-    try:
-        return datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-
-
-def _url_or_home(endpoint: str) -> str:
-    """A link to another feature's page, or the home page if that feature has no such page."""
-    if endpoint in current_app.view_functions:
-        return links.absolute(endpoint)
-    return links.base_url() + "/"
+    return any(due_at_of(e) == due_at for e in events((action,), [object_id]))

@@ -22,21 +22,24 @@ import html as html_lib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, parseaddr
+from email.utils import format_datetime
+from email.utils import formataddr
+from email.utils import parseaddr
 
-from app.mail import HeaderInjectionError, SendResult
-from app.mail.backends import MailBackend, SMTPBackend
+from app.mail import HeaderInjectionError
+from app.mail import SendResult
+from app.mail.backends import MailBackend
+from app.mail.backends import SMTPBackend
 from app.mail.message import POLICY
-from app.newsletter.compose import (
-    FIRST_NAME,
-    UNSUBSCRIBE_URL,
-    WEB_URL,
-    RenderedEdition,
-    greeting_name,
-)
+from app.newsletter.compose import FIRST_NAME
+from app.newsletter.compose import UNSUBSCRIBE_URL
+from app.newsletter.compose import WEB_URL
+from app.newsletter.compose import RenderedEdition
+from app.newsletter.compose import greeting_name
 
 CRLF = "\r\n"
 _SPLIT_RE = re.compile(r"%%FGF:(FIRST_NAME|UNSUBSCRIBE_URL|WEB_URL)%%")

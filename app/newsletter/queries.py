@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from datetime import timedelta
 
 import sqlalchemy as sa
+from flask import current_app
 
-from app.database import begin_write
 from app.extensions import db
-from app.models import (
-    AuditEvent,
-    Delivery,
-    DeliveryStatus,
-    Edition,
-    EditionItem,
-    EditionStatus,
-    utcnow,
-)
-from app.newsletter.sending import setting
+from app.models import AuditEvent
+from app.models import Delivery
+from app.models import DeliveryStatus
+from app.models import Edition
+from app.models import EditionItem
+from app.models import EditionStatus
+from app.models import utcnow
 
 PER_PAGE = 12
 FEED_SIZE = 20
@@ -161,7 +159,7 @@ def send_pause(edition: Edition, now: datetime | None = None) -> SendPause | Non
     since = edition.send_paused_at
     if since is None or edition.status not in (EditionStatus.SENDING, EditionStatus.SENT):
         return None
-    alert_after = timedelta(minutes=setting("NEWSLETTER_OUTAGE_ALERT_MINUTES"))
+    alert_after = timedelta(minutes=current_app.config["NEWSLETTER_OUTAGE_ALERT_MINUTES"])
     return SendPause(
         number=edition.number,
         since=since,
@@ -216,15 +214,3 @@ def feed_editions(limit: int = FEED_SIZE) -> list[Edition]:
         )
     )
 
-
-def count_view(edition: Edition) -> None:
-    """web_views + 1 in SQL: concurrent readers never lose a count, and no version bump (a
-    reader is not an editor's change). The page is a GET, which begins as a reader; the count
-    needs a write transaction (`begin_write`), so on SQLite it waits for the lock instead of
-    failing. The caller commits."""
-    table = Edition.__table__
-    edition_id = edition.id
-    begin_write()
-    db.session.execute(
-        sa.update(table).where(table.c.id == edition_id).values(web_views=table.c.web_views + 1)
-    )

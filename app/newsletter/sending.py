@@ -19,8 +19,9 @@ The rows are the whole state, so any process can resume after any crash:
    (`pause_sending`: `send_paused_at`, reason, `send_retry_at` with a capped backoff); the
    scheduler skips it until then, and the first pass the server answers clears the pause. An
    outage therefore never fails a delivery.
-4. `finish_edition`: once no row is pending, the edition becomes `sent`, its items `published`,
-   authors and recognized colleagues are notified (after the commit) and the next draft exists.
+4. `finish_edition`: once no row is pending, the edition becomes `sent` and its items
+   `published`, and it emits `EditionSent` (with `SubmissionPublished` / `ColleagueFeatured`);
+   after the commit, subscribers notify authors and colleagues and open the next draft.
    Every delivery is then settled by a recipient-level outcome.
 
 `run_edition` chains these steps; the scheduler and `flask editions send N` both call it. These
@@ -39,71 +40,74 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from email.utils import make_msgid, parseaddr
+from collections.abc import Callable
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import datetime
+from datetime import timedelta
+from email.utils import make_msgid
+from email.utils import parseaddr
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from app import audit
 from app.database import begin_write
-from app.errors import IllegalTransition, NotFound, PermissionDenied, ValidationError
+from app.errors import IllegalTransition
+from app.errors import NotFound
+from app.errors import PermissionDenied
+from app.errors import ValidationError
+from app.events import ColleagueFeatured
+from app.events import EditionScheduled
+from app.events import EditionSent
+from app.events import SubmissionPublished
+from app.events import emit
 from app.extensions import db
-from app.mail import HeaderInjectionError, SendResult, SendStatus, get_backend
-from app.models import (
-    AuditEvent,
-    Delivery,
-    DeliveryStatus,
-    Edition,
-    EditionItem,
-    EditionStatus,
-    Quote,
-    Recognition,
-    Revision,
-    Story,
-    SubmissionStatus,
-    User,
-    utcnow,
-)
-from app.newsletter import links, tokens
-from app.newsletter.compose import RenderedEdition, freeze_edition, render_edition
-from app.newsletter.mime import EditionMailer, send_with
-from app.newsletter.recipients import Recipient, RecipientReport, iter_recipients
+from app.mail import HeaderInjectionError
+from app.mail import SendResult
+from app.mail import SendStatus
+from app.mail import get_backend
+from app.models import AuditEvent
+from app.models import Delivery
+from app.models import DeliveryStatus
+from app.models import Edition
+from app.models import EditionItem
+from app.models import EditionStatus
+from app.models import Quote
+from app.models import Recognition
+from app.models import Story
+from app.models import SubmissionStatus
+from app.models import User
+from app.models import utcnow
+from app.newsletter import links
+from app.newsletter import tokens
+from app.newsletter.compose import RenderedEdition
+from app.newsletter.compose import freeze_edition
+from app.newsletter.compose import render_edition
+from app.newsletter.mime import EditionMailer
+from app.newsletter.mime import send_with
+from app.newsletter.recipients import Recipient
+from app.newsletter.recipients import RecipientReport
+from app.newsletter.recipients import iter_recipients
 from app.newsletter.schedule import iso_week
 from app.settings import get_setting
-from app.workflow import edition_sources, transition_edition, transition_submission
+from app.workflow import edition_sources
+from app.workflow import transition_edition
+from app.workflow import transition_submission
 
 log = logging.getLogger(__name__)
 
-# Tunables (app.config or environment): docs/performance.md shows what batch size changes.
-DEFAULTS: dict[str, int] = {
-    "NEWSLETTER_BATCH_SIZE": 100,
-    "NEWSLETTER_MAX_ATTEMPTS": 5,
-    "NEWSLETTER_RETRY_BASE_SECONDS": 60,
-    "NEWSLETTER_RETRY_MAX_SECONDS": 3600,
-    "NEWSLETTER_CLAIM_TIMEOUT_SECONDS": 300,
-    "NEWSLETTER_OUTAGE_RETRY_BASE_SECONDS": 30,
-    "NEWSLETTER_OUTAGE_RETRY_MAX_SECONDS": 300,
-    "NEWSLETTER_OUTAGE_ALERT_MINUTES": 30,
-}
 INSERT_CHUNK = 1000
 OPEN = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
 E = EditionStatus
 
-
-def setting(name: str) -> int:
-    """app.config first, then the environment (config.py does not declare these), then default."""
-    value = current_app.config.get(name)
-    if value is None:
-        value = os.environ.get(name) or DEFAULTS[name]
-    return int(value)
 
 
 def default_worker_id() -> str:
@@ -113,23 +117,31 @@ def default_worker_id() -> str:
 # -- the editor's "send now" -------------------------------------------------------------------
 
 
+def may_send(edition: Edition) -> bool:
+    """The empty-edition policy, the one place it is decided: an edition with items may go
+    out; an empty one only when the admin chose to send a placeholder ("send_placeholder")
+    rather than skip the week. The editors' "send now", `flask editions send` and the
+    scheduler all ask this."""
+    return bool(edition.items) or get_setting("empty_edition_policy") == "send_placeholder"
+
+
 def request_send_now(
     edition: Edition, actor: User | None, *, now: datetime | None = None
 ) -> Edition:
     """Hand the edition to the sender: scheduled, due now. The scheduler (or the CLI) sends it;
     a web request never sends thousands of emails itself. `actor=None` is the CLI/system."""
     now = now or utcnow()
+    if edition.status in (E.DRAFT, E.SCHEDULED) and not may_send(edition):
+        raise ValidationError(f"Edition #{edition.number} is empty; add a story or a quote first.")
     if edition.status == E.DRAFT:
-        if not edition.items and get_setting("empty_edition_policy") != "send_placeholder":
-            raise ValidationError(
-                f"Edition #{edition.number} is empty; add a story or a quote first."
-            )
         if actor is None:
             if not _promote_draft(edition.id, via="cli"):
                 raise IllegalTransition(f"Edition #{edition.number} changed; try again.")
             db.session.refresh(edition)
         else:
             transition_edition(edition, E.SCHEDULED, actor=actor, now=now)
+            emit(EditionScheduled(edition_id=edition.id, number=edition.number,
+                                  actor_id=actor.id))
     elif edition.status != E.SCHEDULED:
         raise IllegalTransition(
             f"Edition #{edition.number} is {edition.status.label.lower()}; it cannot be sent now."
@@ -158,6 +170,9 @@ def _promote_draft(edition_id: int, **details: Any) -> bool:
         None, "edition.schedule", object_type="edition", object_id=edition_id,
         **{"from": E.DRAFT.value, "to": E.SCHEDULED.value, "automatic": True}, **details,
     )  # fmt: skip
+    number = db.session.scalar(sa.select(table.c.number).where(table.c.id == edition_id))
+    emit(EditionScheduled(edition_id=edition_id, number=int(number or 0), actor_id=None,
+                          automatic=True))
     return True
 
 
@@ -337,8 +352,8 @@ def send_pending(
     number = edition.number
     paused_since = edition.send_paused_at
     db.session.commit()  # the loop below has its own connection; hold no session transaction
-    size = batch_size or setting("NEWSLETTER_BATCH_SIZE")
-    lease = setting("NEWSLETTER_CLAIM_TIMEOUT_SECONDS")
+    size = batch_size or current_app.config["NEWSLETTER_BATCH_SIZE"]
+    lease = current_app.config["NEWSLETTER_CLAIM_TIMEOUT_SECONDS"]
     clock: Callable[[], datetime] = (lambda: now) if now is not None else utcnow
     recorder = _Recorder(db.engine)
     sender = _BatchSender(mailer, recorder, clock, lease, progress, stats)
@@ -387,9 +402,9 @@ class _BatchSender:
         self.stats = stats
         self.signer = tokens.signer()
         self.unsubscribe_prefix = links.unsubscribe_url("-")[:-1]
-        self.max_attempts = setting("NEWSLETTER_MAX_ATTEMPTS")
-        self.retry_base = setting("NEWSLETTER_RETRY_BASE_SECONDS")
-        self.retry_max = setting("NEWSLETTER_RETRY_MAX_SECONDS")
+        self.max_attempts = current_app.config["NEWSLETTER_MAX_ATTEMPTS"]
+        self.retry_base = current_app.config["NEWSLETTER_RETRY_BASE_SECONDS"]
+        self.retry_max = current_app.config["NEWSLETTER_RETRY_MAX_SECONDS"]
 
     def send_batch(self, conn: Connection, backend: Any, rows: Sequence[Row]) -> None:
         claimed_at = time.monotonic()
@@ -714,8 +729,8 @@ def outage_reason(failure: SendResult) -> str:
 def outage_retry_delay(passes: int) -> timedelta:
     """Exponential from NEWSLETTER_OUTAGE_RETRY_BASE_SECONDS, capped: a server that is back is
     noticed within the cap, and a long outage costs one connection attempt per cap."""
-    base = setting("NEWSLETTER_OUTAGE_RETRY_BASE_SECONDS")
-    cap = setting("NEWSLETTER_OUTAGE_RETRY_MAX_SECONDS")
+    base = current_app.config["NEWSLETTER_OUTAGE_RETRY_BASE_SECONDS"]
+    cap = current_app.config["NEWSLETTER_OUTAGE_RETRY_MAX_SECONDS"]
     return timedelta(seconds=min(base * 2 ** min(max(passes - 1, 0), 30), cap))
 
 
@@ -744,7 +759,7 @@ def pause_sending(
         .values(send_paused_at=since, send_pause_reason=reason, send_retry_at=retry_at,
                 send_pause_count=passes)
     )
-    alert = timedelta(minutes=setting("NEWSLETTER_OUTAGE_ALERT_MINUTES"))
+    alert = timedelta(minutes=current_app.config["NEWSLETTER_OUTAGE_ALERT_MINUTES"])
     if new_outage:
         audit.record(None, SEND_PAUSED, object_type="edition", object_id=edition_id,
                      reason=reason, since=since.isoformat())
@@ -799,8 +814,8 @@ def waiting_for_server(edition: Edition, now: datetime | None = None) -> bool:
 
 
 def finish_edition(edition: Edition, *, now: datetime | None = None) -> bool:
-    """sending → sent once no delivery is open: publish the items, notify people, open the next
-    edition. Exactly one process wins (row lock / write lock, then the version check)."""
+    """sending → sent once no delivery is open: publish the items and announce it (EditionSent).
+    Exactly one process wins (row lock / write lock, then the version check)."""
     now = now or utcnow()
     edition_id = edition.id
     db.session.commit()
@@ -819,9 +834,8 @@ def finish_edition(edition: Edition, *, now: datetime | None = None) -> bool:
         edition.send_paused_at = edition.send_pause_reason = edition.send_retry_at = None
         edition.send_pause_count = 0
         published = _publish_items(edition, now)
-        _notify(edition, published)
-        _ensure_upcoming()
-        db.session.commit()  # the notifications go out after this commit
+        _announce(edition, published)
+        db.session.commit()  # subscribers react after this commit (app.events)
     except StaleDataError:
         db.session.rollback()
         log.info("edition %s: finishing lost a race; another process finishes it", edition_id)
@@ -836,6 +850,24 @@ def finish_edition(edition: Edition, *, now: datetime | None = None) -> bool:
     return True
 
 
+def _announce(edition: Edition, published: list[Story | Quote]) -> None:
+    """Say what happened; notifications and the next edition are the subscribers' business."""
+    for item in published:
+        emit(SubmissionPublished(item_kind=item.kind, item_id=item.id,
+                                 author_id=item.author_id, edition_id=edition.id))
+        if isinstance(item, Story):
+            for user_id in dict.fromkeys(r.user_id for r in item.recognitions):
+                if user_id is not None and user_id != item.author_id:
+                    emit(ColleagueFeatured(user_id=user_id, story_id=item.id,
+                                           edition_id=edition.id))
+    emit(EditionSent(
+        edition_id=edition.id, number=edition.number,
+        story_ids=[i.id for i in published if isinstance(i, Story)],
+        quote_ids=[i.id for i in published if isinstance(i, Quote)],
+        sent=edition.sent_count, failed=edition.failed_count,
+    ))  # fmt: skip
+
+
 def _publish_items(edition: Edition, now: datetime) -> list[Story | Quote]:
     published = []
     for entry in edition.items:
@@ -844,66 +876,6 @@ def _publish_items(edition: Edition, now: datetime) -> list[Story | Quote]:
             transition_submission(item, SubmissionStatus.PUBLISHED, actor=None, now=now)
             published.append(item)
     return published
-
-
-def _notify(edition: Edition, items: list[Story | Quote]) -> None:
-    """One "published" email per author and one "featured" email per recognized colleague."""
-    from app.notifications import notify_featured, notify_published
-
-    by_author: dict[int, list[Story | Quote]] = {}
-    featured: dict[int, list[Story]] = {}
-    people: dict[int, User] = {}
-    for item in items:
-        by_author.setdefault(item.author_id, []).append(item)
-        people[item.author_id] = item.author
-        if isinstance(item, Story):
-            for recognition in item.recognitions:
-                user = recognition.user
-                if user is not None and user.id != item.author_id:
-                    stories = featured.setdefault(user.id, [])
-                    if item not in stories:
-                        stories.append(item)
-                    people[user.id] = user
-    changes = _editor_changes([i for i in items if isinstance(i, Story)])
-    for author_id, authored in by_author.items():
-        notify_published(people[author_id], authored, edition, changes or None)
-    for user_id, stories in featured.items():
-        notify_featured(people[user_id], stories, edition)
-
-
-def _editor_changes(stories: list[Story]) -> dict[int, str]:
-    """What editors changed in each story since its author last saw it, for the author's email;
-    those revisions are then marked as told."""
-    from app.review.diff import diff_snapshots, summarize
-
-    if not stories:
-        return {}
-    revisions = db.session.scalars(
-        sa.select(Revision)
-        .where(Revision.object_type == "story", Revision.object_id.in_([s.id for s in stories]))
-        .order_by(Revision.object_id, Revision.number)
-    ).all()
-    by_story: dict[int, list[Revision]] = {}
-    for revision in revisions:
-        by_story.setdefault(revision.object_id, []).append(revision)
-    changes: dict[int, str] = {}
-    for story_id, history in by_story.items():
-        untold = [r for r in history if not r.author_notified]
-        if not untold:
-            continue
-        seen = [r for r in history if r.author_notified and r.number < untold[0].number]
-        summary = summarize(diff_snapshots(seen[-1].data if seen else None, history[-1].data))
-        if summary:
-            changes[story_id] = summary
-        for revision in untold:
-            revision.author_notified = True
-    return changes
-
-
-def _ensure_upcoming() -> None:
-    from app.editions.services import ensure_upcoming
-
-    ensure_upcoming()
 
 
 # -- the whole pipeline ---------------------------------------------------------------------------

@@ -14,7 +14,8 @@ import binascii
 from dataclasses import dataclass
 
 from flask import current_app
-from itsdangerous import BadSignature, Signer
+from itsdangerous import BadSignature
+from itsdangerous import Signer
 
 from app.errors import TokenError
 

@@ -10,21 +10,41 @@ from __future__ import annotations
 from datetime import datetime
 from xml.etree import ElementTree as ET  # noqa: N817
 
-from flask import Response, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import Response
+from flask import abort
+from flask import flash
+from flask import jsonify
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
 from flask_login import current_user
 
-from app import audit
-from app.auth.access import admin_required, curator_required, login_required, public
+from app.auth.access import admin_required
+from app.auth.access import curator_required
+from app.auth.access import login_required
+from app.auth.access import public
 from app.errors import TokenError
-from app.extensions import csrf, db
-from app.models import Edition, EditionStatus, User, utcnow
-from app.newsletter import bp, links, queries, sending
-from app.newsletter.compose import WEB_URL, marker, render_edition
+from app.extensions import csrf
+from app.extensions import db
+from app.models import Edition
+from app.models import EditionStatus
+from app.models import User
+from app.models import utcnow
+from app.newsletter import bp
+from app.newsletter import links
+from app.newsletter import queries
+from app.newsletter import sending
+from app.newsletter import services
+from app.newsletter.compose import WEB_URL
+from app.newsletter.compose import marker
+from app.newsletter.compose import render_edition
 from app.newsletter.tokens import read_unsubscribe_token
 from app.numbers import positive_int
 from app.settings import get_setting
 from app.text import xml_safe
 from app.web.nav import nav_entry
+from app.web.urls import absolute_url
 
 nav_entry("Editions", "newsletter.archive", order=20, also_active=("newsletter.edition",))
 
@@ -53,7 +73,7 @@ def edition(number: int):
     item = _edition_or_404(number)
     is_sent = item.status == EditionStatus.SENT
     if is_sent:
-        queries.count_view(item)
+        services.count_view(item)
         db.session.commit()
         db.session.refresh(item)
     body = render_edition(item).web_html.replace(marker(WEB_URL), request.base_url)
@@ -112,18 +132,8 @@ def unsubscribe(token: str):
         raise TokenError("This unsubscribe link belongs to an account that no longer exists.")
     done = False
     if request.method == "POST":
-        if user is not None:
-            if not user.email_opt_out:
-                user.email_opt_out = True
-                user.opted_out_at = utcnow()
-                one_click = request.form.get("List-Unsubscribe") == "One-Click"
-                audit.record(user, "user.email_opt_out", user,
-                             via="one_click" if one_click else "unsubscribe_link")
-        else:
-            # A distribution list an admin added: never drop it on one click (anyone on the
-            # list could), but leave a trace for the admins.
-            audit.record(None, "newsletter.unsubscribe_request", object_type="newsletter",
-                         email=target.email)
+        one_click = request.form.get("List-Unsubscribe") == "One-Click"
+        services.unsubscribe(target, user, one_click=one_click)
         db.session.commit()
         done = True
     return render_template(
@@ -133,7 +143,7 @@ def unsubscribe(token: str):
         email=user.email if user else target.email,
         done=done,
         already=user is not None and user.email_opt_out and not done,
-        profile_url=url_for("account.profile") if "account.profile" in _views() else None,
+        profile_url=url_for("account.profile"),
     )
 
 
@@ -147,12 +157,6 @@ def _edition_or_404(number: int) -> Edition:
     return item
 
 
-def _views() -> dict:
-    from flask import current_app
-
-    return current_app.view_functions
-
-
 def _atom(editions: list[Edition]) -> bytes:
     """A valid Atom 1.0 document (RFC 4287), built as XML so escaping cannot go wrong."""
     ET.register_namespace("", ATOM_NS)
@@ -163,14 +167,14 @@ def _atom(editions: list[Edition]) -> bytes:
             node.text = xml_safe(text)  # rows stored before app.text cleaned input may hold any
         return node
 
-    home = links.base_url() + "/"
-    archive_url = links.absolute("newsletter.archive")
+    home = absolute_url()
+    archive_url = absolute_url("newsletter.archive")
     root = ET.Element(f"{{{ATOM_NS}}}feed")
     el(root, "id", archive_url)
     el(root, "title", "Feel Good Fridays")
     el(root, "subtitle", "Stories of colleagues who made a customer's day, every Friday.")
     el(root, "updated", _rfc3339(editions[0].sent_at if editions else None))
-    el(root, "link", rel="self", href=links.absolute("newsletter.feed"),
+    el(root, "link", rel="self", href=absolute_url("newsletter.feed"),
        type="application/atom+xml")
     el(root, "link", rel="alternate", href=archive_url, type="text/html")
     author = el(root, "author")

@@ -10,10 +10,13 @@ that sees the new version therefore also sees the new data, and no writer waits 
 On SQLite, where writers take turns anyway, it runs inside the committing transaction (data and
 version become visible together) instead of queueing for the write lock a second time.
 
-Writes that bypass the ORM session (raw SQL on a connection) are not seen; `MAX_AGE_SECONDS`
-(config `READING_CACHE_SECONDS`, default 60; 0 turns remembering off) bounds how stale such a
-page can get. Entries live in the app (`app.extensions`), so each app - each test - starts empty.
-Only values that are never mutated after they are built may be remembered.
+Writes that bypass the ORM session (raw SQL on a connection) are not seen; `max_age()`
+(config `READING_CACHE_SECONDS`, default 300; 0 turns remembering off) bounds how stale such a
+page can get. It is not what keeps pages fresh (the version is), so it can be long: with 60 s,
+popular pages were recomputed every minute for nothing (docs/performance.md, "Pages").
+Entries live in the app (`app.extensions`), so each app - each test - starts empty; at most
+`SIZE` of them. Values are never changed after they are built, except that a story card keeps
+its own rendered HTML (app.reading.views.card_html), the same for every reader.
 """
 
 from __future__ import annotations
@@ -22,34 +25,36 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
-from typing import Any, TypeVar
+from collections.abc import Callable
+from collections.abc import Hashable
+from typing import Any
+from typing import TypeVar
 
 import sqlalchemy as sa
-from flask import current_app, has_request_context, request
+from flask import current_app
+from flask import has_request_context
+from flask import request
 from sqlalchemy import event
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import ORMExecuteState
+from sqlalchemy.orm import Session
 
 from app.extensions import db
-from app.models import (
-    Edition,
-    EditionItem,
-    Quote,
-    Reaction,
-    Recognition,
-    Setting,
-    Story,
-    Tag,
-    Team,
-    Touchpoint,
-    User,
-)
+from app.models import Edition
+from app.models import EditionItem
+from app.models import Quote
+from app.models import Reaction
+from app.models import Recognition
+from app.models import Setting
+from app.models import Story
+from app.models import Tag
+from app.models import Team
+from app.models import Touchpoint
+from app.models import User
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 VERSION_TABLE = "reading_content_version"
-MAX_AGE_SECONDS = 60
 SIZE = 1024
 WATCHED = (Story, Quote, Recognition, Reaction, User, Team, Touchpoint, Tag, Edition, EditionItem,
            Setting)  # fmt: skip
@@ -94,7 +99,7 @@ def _store() -> _Store:
 
 
 def max_age() -> float:
-    return float(current_app.config.get("READING_CACHE_SECONDS", MAX_AGE_SECONDS))
+    return float(current_app.config["READING_CACHE_SECONDS"])
 
 
 def content_version() -> int:
@@ -177,7 +182,9 @@ def _after_transaction_end(session: Session, transaction: Any) -> None:
         session.info.pop(_CHANGED, None)
 
 
-def _install() -> None:
+def install() -> None:
+    """Bump the content version after every commit that changed what pages show; called by
+    app.reading.init_app (from create_app), never on import. Idempotent."""
     if not event.contains(Session, "after_commit", _after_commit):
         event.listen(Session, "after_flush", _after_flush)
         event.listen(Session, "do_orm_execute", _on_orm_execute)
@@ -185,5 +192,3 @@ def _install() -> None:
         event.listen(Session, "after_commit", _after_commit)
         event.listen(Session, "after_transaction_end", _after_transaction_end)
 
-
-_install()

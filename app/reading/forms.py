@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from datetime import date, datetime, time, timedelta, tzinfo
-from typing import Any, ClassVar
+from datetime import date
+from datetime import datetime
+from datetime import time
+from datetime import timedelta
+from datetime import tzinfo
+from typing import Any
+from typing import ClassVar
 
 from flask_wtf import FlaskForm
 from markupsafe import Markup
-from wtforms import DateField, SearchField, SelectField
+from wtforms import DateField
+from wtforms import SearchField
+from wtforms import SelectField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Length, Optional, ValidationError
+from wtforms.validators import Length
+from wtforms.validators import Optional
+from wtforms.validators import ValidationError
 from wtforms.widgets import Select
 
 from app.numbers import optional_int

@@ -14,10 +14,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import UTC
+from datetime import datetime
+from typing import Any
+from typing import Generic
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -91,8 +96,8 @@ def decode(token: str | None, kinds: Sequence[type]) -> Cursor | None:
 class Window:
     """The shape of one page's slice of an ordering: whether a cursor bounds it, which way the
     index is walked, how many rows to read. It holds no values (those are the `k0`, `k1`, ...
-    parameters from `cursor_params`), so a statement built for a window can be built once and
-    reused for every page of that shape.
+    parameters from `cursor_params`), so a statement built for a window compiles once and
+    serves every page of that shape.
 
     `apply` it to each SELECT that feeds the page: a UNION of two tables applies it to both
     branches (so each stops early) and to the outer query; a plain list applies it once.
@@ -133,10 +138,10 @@ def fetch_page(
 ) -> Page[Any]:
     """Run the statement `build(window)` returns (with `params`) and cut one page of rows.
 
-    `build` may be cached on the window (`functools.cache`): the statement only depends on the
-    page's shape. `key(row)` gives a row's sort values (what the cursor stores). Costs one
-    query, or two when the reader steps back to the very top (then the first page is served
-    whole, not a remainder).
+    The statement only depends on the page's shape, never on the cursor's values, so SQLAlchemy
+    compiles it once per shape. `key(row)` gives a row's sort values (what the cursor stores).
+    Costs one query, or two when the reader steps back to the very top (then the first page is
+    served whole, not a remainder).
     """
     backward = cursor is not None and cursor.backward
     window = Window(cursor is not None, descending != backward, limit)

@@ -5,18 +5,22 @@ batched ones (colleagues, tags, applause), never one query per item.
 Only published stories and quotes are ever returned, except by `story_status`, which the story
 page uses to decide between showing, redirecting and 404.
 
-Cost: every statement is built once per process (`functools.cache`, values as bind parameters)
-and run on the session's connection. Building a SELECT and looking it up in SQLAlchemy's
-compiled cache costs several times more than running it on an index, and these pages are the
-ones everybody opens.
+Statements are built per call with values as bind parameters, so SQLAlchemy's compiled cache
+serves them; keeping the built statements too (`functools.cache`) made no measurable difference
+to the pages (docs/performance.md, "Pages"), since they are remembered by `app.reading.cache`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, tzinfo
-from functools import cache, lru_cache
+from collections.abc import Iterable
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+from dataclasses import replace
+from datetime import datetime
+from datetime import timedelta
+from datetime import tzinfo
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,23 +28,24 @@ from markupsafe import Markup
 from sqlalchemy.ext.compiler import compiles
 
 from app.extensions import db
-from app.models import (
-    Edition,
-    EditionItem,
-    EditionStatus,
-    Quote,
-    Reaction,
-    Recognition,
-    Story,
-    SubmissionStatus,
-    Tag,
-    Team,
-    Touchpoint,
-    User,
-    story_tags,
-)
+from app.models import Edition
+from app.models import EditionItem
+from app.models import EditionStatus
+from app.models import Quote
+from app.models import Reaction
+from app.models import Recognition
+from app.models import Story
+from app.models import SubmissionStatus
+from app.models import Tag
+from app.models import Team
+from app.models import Touchpoint
+from app.models import User
+from app.models import story_tags
 from app.reading import search
-from app.reading.pagination import Page, Window, decode, fetch_page
+from app.reading.pagination import Page
+from app.reading.pagination import Window
+from app.reading.pagination import decode
+from app.reading.pagination import fetch_page
 from app.richtext import excerpt
 
 PUBLISHED = SubmissionStatus.PUBLISHED
@@ -126,13 +131,10 @@ class StoryCard:
     title_html: Markup | None = None
     snippet_html: Markup | None = None
 
-    def content_key(self) -> tuple[Any, ...]:
-        """Everything the card shows: equal keys render identical HTML (see views.card_html)."""
-        return (
-            self.id, self.title, self.excerpt, self.author_name, self.team_name,
-            self.touchpoint_label, self.published_at, tuple(self.colleagues), tuple(self.tags),
-            self.applause, self.title_html, self.snippet_html,
-        )  # fmt: skip
+    # Rendered HTML by (time zone, heading level, script root): see views.card_html.
+    rendered: dict[tuple[str, int, str], Markup] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,12 +178,10 @@ def _card_select(*, by_date: bool = True) -> sa.Select:
     )
 
 
-@cache
 def _cards_by_id() -> sa.Select:
     return _card_select(by_date=False).where(Story.id.in_(_ids()))
 
 
-@cache
 def _card_parts() -> sa.CompoundSelect:
     """Colleagues (part 0, in story order), tags (1, by name) and applause counts (2) of the
     stories in `ids`, as one query: one round trip completes any number of cards."""
@@ -288,7 +288,6 @@ def _quote_card(row: Any) -> QuoteCard:
     )
 
 
-@cache
 def _quotes_by_id() -> sa.Select:
     return sa.select(*_QUOTE_COLUMNS).where(
         Quote.id.in_(_ids()), _published(Quote, indexed=False)
@@ -305,7 +304,6 @@ def quote_cards(ids: Iterable[int], *, always: bool = False) -> list[QuoteCard]:
     return [found[i] for i in wanted if i in found]
 
 
-@cache
 def _newest_quotes() -> sa.Select:
     return (
         sa.select(*_QUOTE_COLUMNS)
@@ -323,10 +321,9 @@ def newest_quotes(limit: int) -> list[QuoteCard]:
 
 
 def _list_builder(narrow: Any) -> Any:
-    """A cached statement builder for a keyset list: `narrow(select) -> select` adds the list's
+    """A statement builder for a keyset list: `narrow(select) -> select` adds the list's
     own condition (with bind parameters); the window adds the cursor and the order."""
 
-    @cache
     def build(window: Window) -> sa.Select:
         return window.apply(narrow(), [Story.published_at, Story.id])
 
@@ -407,7 +404,6 @@ class HomeFeed:
     year_ago: list[StoryCard]
 
 
-@cache
 def _latest_edition() -> sa.Select:
     def items(column: sa.ColumnElement[Any]) -> sa.ScalarSelect[int]:
         return (
@@ -431,7 +427,6 @@ def _latest_edition() -> sa.Select:
     )
 
 
-@cache
 def _edition_stories() -> sa.Select:
     """The first stories of an edition, in newsletter order."""
     return (
@@ -443,7 +438,6 @@ def _edition_stories() -> sa.Select:
     )
 
 
-@cache
 def _year_ago() -> sa.Select:
     return (
         _card_select()
@@ -456,7 +450,6 @@ def _year_ago() -> sa.Select:
     )
 
 
-@cache
 def _newest_except() -> sa.Select:
     return (
         _card_select()
@@ -589,7 +582,6 @@ class StoryDetail:
         )
 
 
-@cache
 def _story() -> sa.Select:
     return (
         sa.select(
@@ -606,7 +598,6 @@ def _story() -> sa.Select:
     )
 
 
-@cache
 def _first_edition_of() -> sa.Select:
     return (
         sa.select(Edition.number, Edition.subject, Edition.sent_at)
@@ -620,7 +611,6 @@ def _first_edition_of() -> sa.Select:
     )
 
 
-@cache
 def _has_applauded() -> sa.Select:
     return sa.select(Reaction.id).where(
         Reaction.story_id == sa.bindparam("story_id"), Reaction.user_id == sa.bindparam("user_id")
@@ -664,7 +654,6 @@ def story_detail(story_id: int) -> StoryDetail | None:
     )
 
 
-@cache
 def _applauders() -> sa.Select:
     return (
         sa.select(User.id, User.display_name)
@@ -675,7 +664,6 @@ def _applauders() -> sa.Select:
     )
 
 
-@cache
 def _more_from_team() -> sa.Select:
     return (
         _card_select()
@@ -706,7 +694,6 @@ class PersonProfile:
     applause_received: int
 
 
-@cache
 def _person() -> sa.Select:
     user_id = sa.bindparam("user_id")
     published_recognitions = (
@@ -755,7 +742,6 @@ class RecognizedPerson:
     count: int
 
 
-@cache
 def _team() -> sa.Select:
     team_id = sa.bindparam("team_id")
     return sa.select(
@@ -775,7 +761,6 @@ def team_profile(team_id: int) -> TeamProfile | None:
     return TeamProfile(*row) if row else None
 
 
-@cache
 def _team_recognized() -> sa.Select:
     count = sa.func.count(Recognition.id)
     return (
@@ -804,12 +789,10 @@ class Topic:
     stories: Page[StoryCard]
 
 
-@cache
 def _tag_named() -> sa.Select:
     return sa.select(Tag.id, Tag.name).where(Tag.name == sa.bindparam("name"))
 
 
-@cache
 def _touchpoint_slugged() -> sa.Select:
     return sa.select(Touchpoint.id, Touchpoint.label).where(
         Touchpoint.slug == sa.bindparam("slug")
@@ -836,7 +819,6 @@ class FilterOptions:
     tags: list[tuple[int, str]]
 
 
-@cache
 def _filter_option_query() -> sa.CompoundSelect:
     """Teams, touchpoints and tags for the search filters, in one round trip."""
     union = sa.union_all(

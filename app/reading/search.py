@@ -23,21 +23,33 @@ and the cards shown for results are loaded with a status check anyway.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
-from typing import Any, Protocol
+from typing import Any
+from typing import Protocol
 
 import sqlalchemy as sa
-from markupsafe import Markup, escape
+from markupsafe import Markup
+from markupsafe import escape
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import ORMExecuteState
+from sqlalchemy.orm import Session
 
 from app.extensions import db
-from app.models import Quote, Recognition, Story, SubmissionStatus, User, story_tags
-from app.reading.pagination import Page, Window, decode, fetch_page
+from app.models import Quote
+from app.models import Recognition
+from app.models import Story
+from app.models import SubmissionStatus
+from app.models import User
+from app.models import story_tags
+from app.reading.pagination import Page
+from app.reading.pagination import Window
+from app.reading.pagination import decode
+from app.reading.pagination import fetch_page
 
 STORY = "story"
 QUOTE = "quote"
@@ -222,7 +234,7 @@ def _quote_documents(conn: Connection, ids: list[int]) -> list[Document]:
 
 class _Engine(Protocol):
     """What differs between the engines; statements take the query as the `match` parameter
-    (built by `match_value`) so each is built once."""
+    (built by `match_value`), so each compiles once."""
 
     def replace(self, conn: Connection, keys: list[int], docs: list[Document]) -> None: ...
     def clear(self, conn: Connection) -> None: ...
@@ -240,7 +252,34 @@ def _doc_params(doc: Document) -> dict[str, Any]:
     }
 
 
-class _SQLite:
+def _all_terms(
+    terms: list[str], quote: Callable[[str], str], prefix: Callable[[str], str], conjunction: str
+) -> str:
+    """Every term must match; the last may be a prefix, so results appear while typing."""
+    parts = [quote(t) for t in terms]
+    if len(terms[-1]) >= PREFIX_MIN_LENGTH:
+        parts[-1] = prefix(terms[-1])
+    return conjunction.join(parts)
+
+
+def _match_rows(select: sa.TextClause, key_type: type[sa.Integer]) -> sa.Subquery:
+    """The matches as (key, story_id, quote_id, score), the one shape `search` joins on."""
+    return select.columns(
+        sa.column("key", key_type),
+        sa.column("story_id", sa.Integer),
+        sa.column("quote_id", sa.Integer),
+        sa.column("score", sa.Float),
+    ).subquery("m")
+
+
+class _Table:
+    table: sa.TableClause
+
+    def clear(self, conn: Connection) -> None:
+        conn.execute(sa.delete(self.table))
+
+
+class _SQLite(_Table):
     """FTS5, porter stemming, diacritics folded; bm25 weights title > people > org > body."""
 
     table = sa.table(
@@ -259,38 +298,23 @@ class _SQLite:
                 sa.insert(self.table), [{"rowid": d.key, **_doc_params(d)} for d in docs]
             )
 
-    def clear(self, conn: Connection) -> None:
-        conn.execute(sa.delete(self.table))
-
     @staticmethod
     def match_value(terms: list[str]) -> str:
-        # Every term quoted (so it is a plain token, never an operator); all must match. The
-        # last may be a prefix, so results appear while the reader is still typing.
-        parts = [f'"{t}"' for t in terms]
-        if len(terms[-1]) >= PREFIX_MIN_LENGTH:
-            parts[-1] = f'("{terms[-1]}" OR "{terms[-1]}"*)'
-        return " AND ".join(parts)
+        # Every term quoted, so it is a plain token, never an operator.
+        return _all_terms(terms, lambda t: f'"{t}"', lambda t: f'("{t}" OR "{t}"*)', " AND ")
 
-    @cache  # noqa: B019 - one instance per engine, for the life of the process
     def matches(self) -> sa.Subquery:
-        return (
+        return _match_rows(
             sa.text(
                 "SELECT rowid AS key,"
                 " CASE WHEN rowid % 2 = 0 THEN rowid / 2 END AS story_id,"
                 " CASE WHEN rowid % 2 = 1 THEN rowid / 2 END AS quote_id,"
                 " bm25(search_fts, 10.0, 1.0, 6.0, 3.0) AS score"
                 " FROM search_fts WHERE search_fts MATCH :match"
-            )
-            .columns(
-                sa.column("key", sa.Integer),
-                sa.column("story_id", sa.Integer),
-                sa.column("quote_id", sa.Integer),
-                sa.column("score", sa.Float),
-            )
-            .subquery("m")
+            ),
+            sa.Integer,
         )
 
-    @cache  # noqa: B019
     def highlights(self) -> sa.TextClause:
         return sa.text(
             "SELECT rowid AS key, highlight(search_fts, 0, :start, :stop) AS title,"
@@ -305,7 +329,7 @@ class _SQLite:
         )
 
 
-class _PostgreSQL:
+class _PostgreSQL(_Table):
     """A generated tsvector (english config; weights A title, B people, C org, D body), GIN."""
 
     table = sa.table(
@@ -336,37 +360,23 @@ class _PostgreSQL:
                 ],
             )
 
-    def clear(self, conn: Connection) -> None:
-        conn.execute(sa.delete(self.table))
-
     @staticmethod
     def match_value(terms: list[str]) -> str:
-        # Terms are \w+ only, so they cannot carry tsquery operators; the last may be a prefix.
-        parts = list(terms)
-        if len(terms[-1]) >= PREFIX_MIN_LENGTH:
-            parts[-1] = f"({terms[-1]} | {terms[-1]}:*)"
-        return " & ".join(parts)
+        # Terms are \w+ only, so they cannot carry tsquery operators.
+        return _all_terms(terms, str, lambda t: f"({t} | {t}:*)", " & ")
 
-    @cache  # noqa: B019
     def matches(self) -> sa.Subquery:
-        return (
+        return _match_rows(
             sa.text(
                 "SELECT d.doc_key AS key, d.story_id, d.quote_id,"
                 # float8: a float4 does not survive the trip to Python and back as a cursor.
                 " -CAST(ts_rank(d.document, q.query) AS double precision) AS score"
                 " FROM search_documents d, to_tsquery('english', :match) AS q(query)"
                 " WHERE d.document @@ q.query"
-            )
-            .columns(
-                sa.column("key", sa.BigInteger),
-                sa.column("story_id", sa.Integer),
-                sa.column("quote_id", sa.Integer),
-                sa.column("score", sa.Float),
-            )
-            .subquery("m")
+            ),
+            sa.BigInteger,
         )
 
-    @cache  # noqa: B019
     def highlights(self) -> sa.TextClause:
         return sa.text(
             "SELECT d.doc_key AS key,"
@@ -445,45 +455,47 @@ def rebuild(conn: Connection | None = None) -> int:
 # --------------------------------------------------------------------------- reading
 
 
-def _story_conditions(shape: tuple[bool, ...]) -> list[sa.ColumnElement[bool]]:
-    team, touchpoint, tag, since, before = shape
-    conditions: list[sa.ColumnElement[bool]] = [Story.status == PUBLISHED]
+def _published_conditions(
+    model: type[Story] | type[Quote],
+    shape: tuple[bool, ...],
+    story_only: list[sa.ColumnElement[bool]],
+) -> list[sa.ColumnElement[bool]]:
+    """Published items of `model` within the shape's filters (bound by name, compiled once)."""
+    team, _touchpoint, _tag, since, before = shape
+    conditions: list[sa.ColumnElement[bool]] = [model.status == PUBLISHED]
     if team:
-        conditions.append(Story.team_id == sa.bindparam("team_id"))
+        conditions.append(model.team_id == sa.bindparam("team_id"))
+    conditions.extend(story_only)
+    when = model.published_at.type
+    if since:
+        conditions.append(model.published_at >= sa.bindparam("published_from", type_=when))
+    if before:
+        conditions.append(model.published_at < sa.bindparam("published_before", type_=when))
+    return conditions
+
+
+def _story_conditions(shape: tuple[bool, ...]) -> list[sa.ColumnElement[bool]]:
+    _team, touchpoint, tag, _since, _before = shape
+    story_only: list[sa.ColumnElement[bool]] = []
     if touchpoint:
-        conditions.append(Story.touchpoint_id == sa.bindparam("touchpoint_id"))
+        story_only.append(Story.touchpoint_id == sa.bindparam("touchpoint_id"))
     if tag:
-        conditions.append(
+        story_only.append(
             sa.exists().where(
                 story_tags.c.story_id == Story.id, story_tags.c.tag_id == sa.bindparam("tag_id")
             )
         )
-    when = Story.published_at.type
-    if since:
-        conditions.append(Story.published_at >= sa.bindparam("published_from", type_=when))
-    if before:
-        conditions.append(Story.published_at < sa.bindparam("published_before", type_=when))
-    return conditions
+    return _published_conditions(Story, shape, story_only)
 
 
 def _quote_conditions(shape: tuple[bool, ...]) -> list[sa.ColumnElement[bool]]:
-    team, _touchpoint, _tag, since, before = shape
-    conditions: list[sa.ColumnElement[bool]] = [Quote.status == PUBLISHED]
-    if team:
-        conditions.append(Quote.team_id == sa.bindparam("team_id"))
-    when = Quote.published_at.type
-    if since:
-        conditions.append(Quote.published_at >= sa.bindparam("published_from", type_=when))
-    if before:
-        conditions.append(Quote.published_at < sa.bindparam("published_before", type_=when))
-    return conditions
+    return _published_conditions(Quote, shape, [])
 
 
 def _includes_quotes(shape: tuple[bool, ...]) -> bool:
     return not (shape[1] or shape[2])  # neither a touchpoint nor a tag
 
 
-@cache
 def _ranked(dialect: str, shape: tuple[bool, ...], window: Window) -> sa.Select:
     """Matches that pass the filters, best first (score, then key), one page of them.
 
@@ -513,7 +525,6 @@ def _ranked(dialect: str, shape: tuple[bool, ...], window: Window) -> sa.Select:
     return window.apply(stmt, [matches.c.score, matches.c.key])
 
 
-@cache
 def _newest_first(shape: tuple[bool, ...], window: Window) -> sa.Select:
     """Everything published that passes the filters, newest first: each table is cut to one
     page on its own (status, published_at) index before the two are merged."""
@@ -698,13 +709,13 @@ def _on_orm_execute(state: ORMExecuteState) -> Any:
     return result
 
 
-def _install() -> None:
+def install() -> None:
+    """Keep the index in step with every session's writes; called by app.reading.init_app
+    (from create_app), never on import. Idempotent: many apps in one process share it."""
     if not event.contains(Session, "after_flush", _after_flush):
         event.listen(Session, "after_flush", _after_flush)
         event.listen(Session, "do_orm_execute", _on_orm_execute)
 
-
-_install()
 
 
 # --------------------------------------------------------------------------- migrations

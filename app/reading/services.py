@@ -13,7 +13,10 @@ from sqlalchemy.exc import IntegrityError
 
 from app.errors import NotFound
 from app.extensions import db
-from app.models import Reaction, Story, SubmissionStatus, User
+from app.models import Reaction
+from app.models import Story
+from app.models import SubmissionStatus
+from app.models import User
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
+from collections.abc import Callable
 from datetime import tzinfo
 from typing import Any
 
 import click
-from flask import (
-    abort,
-    current_app,
-    get_template_attribute,
-    jsonify,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import abort
+from flask import current_app
+from flask import get_template_attribute
+from flask import jsonify
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
 from flask_login import current_user
 from markupsafe import Markup
 from werkzeug.routing import BuildError
@@ -25,7 +22,11 @@ from werkzeug.wrappers import Response
 
 from app.auth.access import login_required
 from app.extensions import db
-from app.reading import bp, cache, queries, search, services
+from app.reading import bp
+from app.reading import cache
+from app.reading import queries
+from app.reading import search
+from app.reading import services
 from app.reading.forms import SearchForm
 from app.reading.pagination import Page
 from app.web.context import org_timezone
@@ -66,37 +67,6 @@ def cover_url(name: str | None) -> str | None:
     return _url_if("submissions.upload", name=name) if name else None
 
 
-class _RenderedCards:
-    """Story cards rendered once per distinct content, then reused (bounded, least recent out).
-
-    Cards are most of the HTML of every list page and rendering one through the shared macros
-    costs far more than the queries behind it. The key is everything the card shows, so a
-    cached card can never be stale: a changed title, a new applause or a renamed colleague is a
-    different key. 8,192 cards of about 2.5 KB: at most some 20 MB per process.
-    """
-
-    def __init__(self, size: int = 8192) -> None:
-        self.size = size
-        self._items: OrderedDict[tuple[Any, ...], Markup] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple[Any, ...]) -> Markup | None:
-        with self._lock:
-            html = self._items.get(key)
-            if html is not None:
-                self._items.move_to_end(key)
-            return html
-
-    def put(self, key: tuple[Any, ...], html: Markup) -> None:
-        with self._lock:
-            self._items[key] = html
-            if len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-
-_rendered_cards = _RenderedCards()
-
-
 def local_timezone() -> tzinfo:
     """The organization's time zone (an admin setting), remembered like page content."""
     return cache.remember(("org-timezone",), org_timezone)
@@ -108,12 +78,18 @@ def render_macro(template: str, name: str, *args: Any) -> Markup:
 
 
 def card_html(card: queries.StoryCard, tz: tzinfo, heading_level: int = 3) -> Markup:
-    """The story card for `card` (see `_RenderedCards`)."""
-    key = (card.content_key(), str(tz), heading_level, request.script_root)
-    html = _rendered_cards.get(key)
+    """The story card for `card`, rendered once per card object.
+
+    Rendering a card through the shared macros costs far more than the queries behind it. The
+    cards a page shows live in the reading cache (`cache.remember`) with the rest of its data,
+    one copy per content version, so keeping the HTML on the card renders it once per version
+    and can never show a stale card; no separate cache to size or key.
+    """
+    key = (str(tz), heading_level, request.script_root)
+    html = card.rendered.get(key)
     if html is None:
         html = render_macro("reading/_cards.html", "story_card", card, tz, heading_level)
-        _rendered_cards.put(key, html)
+        card.rendered[key] = html
     return html
 
 
@@ -188,25 +164,33 @@ def me() -> Response:
     return redirect(url_for("reading.person", user_id=current_user.id))
 
 
+def _profile_or_404(
+    key: tuple[Any, ...], profile: Callable[[], Any], lists: Callable[[], tuple[Any, ...]]
+) -> tuple[Any, ...]:
+    """A profile and its lists, cached as one; an unknown id is a 404 (and its lists unread)."""
+
+    def load() -> tuple[Any, ...] | None:
+        found = profile()
+        return None if found is None else (found, *lists())
+
+    found = cache.remember(key, load)
+    if found is None:
+        abort(404)
+    return found
+
+
 @bp.route("/people/<int:user_id>")
 @login_required
 def person(user_id: int):
     recognized_at, shared_at = request.args.get("recognized"), request.args.get("shared")
-
-    def load():
-        profile = queries.person_profile(user_id)
-        if profile is None:
-            return None
-        return (
-            profile,
+    profile, recognized, shared = _profile_or_404(
+        ("person", user_id, recognized_at, shared_at),
+        lambda: queries.person_profile(user_id),
+        lambda: (
             queries.stories_recognizing(user_id, recognized_at),
             queries.stories_shared_by(user_id, shared_at),
-        )
-
-    found = cache.remember(("person", user_id, recognized_at, shared_at), load)
-    if found is None:
-        abort(404)
-    profile, recognized, shared = found
+        ),
+    )
     return render_template(
         "reading/person.html",
         profile=profile,
@@ -223,18 +207,11 @@ def person(user_id: int):
 @login_required
 def team(team_id: int):
     cursor = request.args.get("cursor")
-
-    def load():
-        profile = queries.team_profile(team_id)
-        if profile is None:
-            return None
-        people = queries.team_recognized_people(team_id)
-        return profile, people, queries.team_stories(team_id, cursor)
-
-    found = cache.remember(("team", team_id, cursor), load)
-    if found is None:
-        abort(404)
-    profile, people, stories = found
+    profile, people, stories = _profile_or_404(
+        ("team", team_id, cursor),
+        lambda: queries.team_profile(team_id),
+        lambda: (queries.team_recognized_people(team_id), queries.team_stories(team_id, cursor)),
+    )
     return render_template(
         "reading/team.html",
         profile=profile,

@@ -1,4 +1,5 @@
 """Review forms: they parse what the browser sent; the rules live in `app.review.services`.
+(The editor's edit page uses the author's forms, app.submissions.forms, and their rules.)
 
 Every form that changes an item carries the item's `version` as the editor saw it, so the
 service can refuse a decision or an edit made on a stale page.
@@ -8,21 +9,19 @@ from __future__ import annotations
 
 from flask import request
 from flask_wtf import FlaskForm
-from wtforms import (
-    BooleanField,
-    HiddenField,
-    SelectChoice,
-    SelectField,
-    StringField,
-    TextAreaField,
-)
-from wtforms.validators import InputRequired, Optional
+from wtforms import HiddenField
+from wtforms import SelectChoice
+from wtforms import SelectField
+from wtforms import TextAreaField
+from wtforms.validators import InputRequired
+from wtforms.validators import Optional
 from wtforms.widgets import HiddenInput
 
-from app.models import Edition, Quote, Story
+from app.models import Edition
 from app.numbers import optional_int
-from app.review.queries import FilterOptions, QueueFilters
-from app.review.services import NOTE_MAX, QuoteEdit, StoryEdit
+from app.review.queries import FilterOptions
+from app.review.queries import QueueFilters
+from app.review.services import NOTE_MAX
 from app.web.fields import BoundedIntegerField
 
 
@@ -127,80 +126,3 @@ class BulkApproveForm(FlaskForm):
     """The queue's bulk form; the selected items arrive as repeated `items` values."""
 
     edition = HiddenField(validators=[Optional()])
-
-
-class StoryEditForm(FlaskForm):
-    version = VersionField()
-    title = StringField("Title")
-    body_md = TextAreaField("The story (Markdown)", render_kw={"rows": 14})
-    touchpoint = SelectField("Touchpoint", coerce=_int_or_none, validators=[Optional()])
-    tags = StringField("Tags", validators=[Optional()])
-    customer_name = StringField("Customer's name", validators=[Optional()])
-    customer_organization = StringField("Customer's organization", validators=[Optional()])
-    customer_segment = StringField("Describe the customer without naming them",
-                                   validators=[Optional()])
-    customer_consent = BooleanField("The customer agreed to be named")
-
-    @classmethod
-    def for_story(cls, story: Story, touchpoints: list[tuple[int, str]]) -> StoryEditForm:
-        form = cls(
-            data=_initial({
-                "version": story.version,
-                "title": story.title,
-                "body_md": story.body_md,
-                "touchpoint": story.touchpoint_id,
-                "tags": ", ".join(t.name for t in story.tags),
-                "customer_name": story.customer_name or "",
-                "customer_organization": story.customer_organization or "",
-                "customer_segment": story.customer_segment or "",
-                "customer_consent": story.customer_consent,
-            })
-        )
-        form.touchpoint.choices = _choices(touchpoints, "Not specified")
-        return form
-
-    def to_edit(self) -> StoryEdit:
-        return StoryEdit(
-            title=self.title.data or "",
-            body_md=self.body_md.data or "",
-            touchpoint_id=_int_or_none(self.touchpoint.data),
-            tags=self.tags.data or "",
-            customer_name=self.customer_name.data or "",
-            customer_organization=self.customer_organization.data or "",
-            customer_segment=self.customer_segment.data or "",
-            customer_consent=bool(self.customer_consent.data),
-        )
-
-
-class QuoteEditForm(FlaskForm):
-    version = VersionField()
-    text = TextAreaField("The quote (Markdown)", render_kw={"rows": 6})
-    anonymous = BooleanField("Keep the customer anonymous")
-    customer_name = StringField("Customer's name", validators=[Optional()])
-    customer_role = StringField("Customer's role", validators=[Optional()])
-    customer_organization = StringField("Customer's organization", validators=[Optional()])
-    customer_consent = BooleanField("The customer agreed to be named")
-
-    @classmethod
-    def for_quote(cls, quote: Quote) -> QuoteEditForm:
-        return cls(
-            data=_initial({
-                "version": quote.version,
-                "text": quote.text,
-                "anonymous": quote.anonymous,
-                "customer_name": quote.customer_name or "",
-                "customer_role": quote.customer_role or "",
-                "customer_organization": quote.customer_organization or "",
-                "customer_consent": quote.customer_consent,
-            })
-        )
-
-    def to_edit(self) -> QuoteEdit:
-        return QuoteEdit(
-            text=self.text.data or "",
-            anonymous=bool(self.anonymous.data),
-            customer_name=self.customer_name.data or "",
-            customer_role=self.customer_role.data or "",
-            customer_organization=self.customer_organization.data or "",
-            customer_consent=bool(self.customer_consent.data),
-        )

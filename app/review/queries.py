@@ -11,33 +11,30 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import selectinload
 
-from app.editions.queries import (  # noqa: F401 - re-exported for the review package
-    BUSY,
-    KINDS,
-    QUOTE_LOAD,
-    STORY_LOAD,
-    guarded,
-    load_items,
-    model_for,
-    when_label,
-)
+from app.editions.queries import BUSY  # noqa: F401 - re-exported for the review package
+from app.editions.queries import KINDS  # noqa: F401 - re-exported for the review package
+from app.editions.queries import QUOTE_LOAD  # noqa: F401 - re-exported for the review package
+from app.editions.queries import STORY_LOAD  # noqa: F401 - re-exported for the review package
+from app.editions.queries import load_items  # noqa: F401 - re-exported for the review package
+from app.editions.queries import model_for  # noqa: F401 - re-exported for the review package
+from app.editions.queries import when_label  # noqa: F401 - re-exported for the review package
 from app.errors import NotFound
 from app.extensions import db
-from app.models import (
-    AuditEvent,
-    EditionItem,
-    Quote,
-    Revision,
-    Story,
-    SubmissionStatus,
-    Tag,
-    Team,
-    Touchpoint,
-    story_tags,
-)
-from app.review.diff import FieldChange, diff_snapshots
+from app.models import AuditEvent
+from app.models import EditionItem
+from app.models import Quote
+from app.models import Revision
+from app.models import Story
+from app.models import SubmissionStatus
+from app.models import Tag
+from app.models import Team
+from app.models import Touchpoint
+from app.models import story_tags
+from app.review.diff import FieldChange
+from app.review.diff import diff_snapshots
 
 PER_PAGE = 50
 
@@ -102,24 +99,24 @@ def review_queue(filters: QueueFilters, *, page: int = 1, per_page: int = PER_PA
     per kind, whatever the number of items."""
     page = max(page, 1)
     selects = []
-    if filters.includes_stories:
-        story_q = sa.select(
-            sa.literal("story", sa.String(8)).label("kind"), Story.id, Story.submitted_at
-        ).where(Story.status == SubmissionStatus.SUBMITTED)
+
+    def submitted(model: type[Story] | type[Quote]) -> sa.Select:
+        select = sa.select(
+            sa.literal(model.kind, sa.String(8)).label("kind"), model.id, model.submitted_at
+        ).where(model.status == SubmissionStatus.SUBMITTED)
         if filters.team_id is not None:
-            story_q = story_q.where(Story.team_id == filters.team_id)
+            select = select.where(model.team_id == filters.team_id)
+        return select
+
+    if filters.includes_stories:
+        story_q = submitted(Story)
         if filters.touchpoint_id is not None:
             story_q = story_q.where(Story.touchpoint_id == filters.touchpoint_id)
         if filters.tag:
             story_q = story_q.where(Story.tags.any(Tag.name == filters.tag))
         selects.append(story_q)
     if filters.includes_quotes:
-        quote_q = sa.select(
-            sa.literal("quote", sa.String(8)).label("kind"), Quote.id, Quote.submitted_at
-        ).where(Quote.status == SubmissionStatus.SUBMITTED)
-        if filters.team_id is not None:
-            quote_q = quote_q.where(Quote.team_id == filters.team_id)
-        selects.append(quote_q)
+        selects.append(submitted(Quote))
     if not selects:
         return QueuePage([], 0, page, per_page)
     union = (selects[0] if len(selects) == 1 else sa.union_all(*selects)).subquery()
@@ -160,19 +157,6 @@ def filter_options() -> FilterOptions:
         [(row.id, row.label) for row in touchpoints],
         list(tags),
     )
-
-
-def touchpoint_choices(keep_id: int | None = None) -> list[tuple[int, str]]:
-    """Active touchpoints for the edit form, plus the story's own if an admin retired it."""
-    condition = Touchpoint.is_active.is_(True)
-    if keep_id is not None:
-        condition = sa.or_(condition, Touchpoint.id == keep_id)
-    rows = db.session.execute(
-        sa.select(Touchpoint.id, Touchpoint.label)
-        .where(condition)
-        .order_by(Touchpoint.position, Touchpoint.label)
-    ).all()
-    return [(row.id, row.label) for row in rows]
 
 
 # -- one item ------------------------------------------------------------------------------------

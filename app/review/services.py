@@ -3,62 +3,63 @@ approval, and the "what the editors changed" summaries sent to authors at public
 
 Every write is guarded by the version the editor saw: a stale page, or a true race between two
 editors, ends in a Conflict whose message names who did what and when ("Already approved by Dana
-Whitfield at 10:42"), never in a double decision or a lost edit (`app.review.queries.guarded`).
-Functions flush but never commit; notifications are queued to go out after the caller's commit.
+Whitfield at 10:42"), never in a double decision or a lost edit (`app.editions.services.guarded`).
+Functions flush but never commit; each decision emits its event (app.events) in the caller's
+transaction, and the author is notified by a subscriber after the commit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
-from app import audit, notifications
-from app.editions.services import add_approved_item, ensure_upcoming
-from app.errors import Conflict, DomainError, IllegalTransition, PermissionDenied, ValidationError
+from app import audit
+from app.auth.access import require_curator
+from app.editions.services import add_approved_item
+from app.editions.services import ensure_upcoming
+from app.editions.services import guarded
+from app.errors import Conflict
+from app.errors import DomainError
+from app.errors import IllegalTransition
+from app.errors import ValidationError
+from app.events import ChangesRequested
+from app.events import Event
+from app.events import SubmissionApproved
+from app.events import SubmissionRejected
+from app.events import emit
 from app.extensions import db
-from app.models import (
-    Edition,
-    EditionItem,
-    Quote,
-    Revision,
-    Story,
-    SubmissionStatus,
-    Tag,
-    Touchpoint,
-    User,
-    utcnow,
-)
+from app.models import Edition
+from app.models import EditionItem
+from app.models import Quote
+from app.models import Revision
+from app.models import Story
+from app.models import SubmissionStatus
+from app.models import User
+from app.models import utcnow
 from app.numbers import positive_int
-from app.review.diff import FieldChange, diff_snapshots, summarize
-from app.review.queries import (
-    BUSY,
-    KINDS,
-    conflict_message,
-    guarded,
-    load_items,
-    model_for,
-)
-from app.richtext import render_markdown
-from app.submissions.services import (
-    BODY_MAX,
-    BODY_MIN,
-    MAX_TAGS,
-    NAME_MAX,
-    QUOTE_MAX,
-    QUOTE_MIN,
-    TAG_MAX,
-    TITLE_MAX,
-    TITLE_MIN,
-    InvalidInput,
-    normalize_tag,
-    snapshot,
-    split_tags,
-)
+from app.review.diff import FieldChange
+from app.review.diff import diff_snapshots
+from app.review.diff import summarize
+from app.review.queries import BUSY
+from app.review.queries import KINDS
+from app.review.queries import conflict_message
+from app.review.queries import load_items
+from app.review.queries import model_for
+from app.submissions.rules import InvalidInput
+from app.submissions.rules import QuoteInput
+from app.submissions.rules import StoryInput
+from app.submissions.rules import check_quote
+from app.submissions.rules import check_story
+from app.submissions.services import apply_quote
+from app.submissions.services import apply_story
+from app.submissions.services import snapshot
 from app.text import clean_text
+from app.titles import item_title
 from app.workflow import transition_submission
 
 S = SubmissionStatus
@@ -72,8 +73,7 @@ BULK_MAX = 200
 
 
 def _require_curator(actor: User) -> None:
-    if not actor.is_editor or not actor.is_active_user:
-        raise PermissionDenied("Only editors can review submissions.")
+    require_curator(actor, "Only editors can review submissions.")
 
 
 def _describe(kind: str, item_id: int, seen_version: int) -> Callable[[], str]:
@@ -122,7 +122,8 @@ def approve(
         target = edition if edition is not None else ensure_upcoming()
         transition_submission(item, S.APPROVED, actor=actor)
         entry = add_approved_item(item, target, actor=actor, automatic=edition is None)
-        notifications.notify_approved(item)
+        emit(SubmissionApproved(item_kind=item.kind, item_id=item.id, actor_id=actor.id,
+                                edition_id=target.id))
         return entry
 
     return _guard(item, seen_version, actor, change)
@@ -131,21 +132,27 @@ def approve(
 def request_changes(item: Story | Quote, *, actor: User, seen_version: int, note: str) -> None:
     """Send the item back to its author with a note (required) saying what to change."""
     note = _note(note, "a note for the author")
-
-    def change() -> None:
-        transition_submission(item, S.CHANGES_REQUESTED, actor=actor, note=note)
-        notifications.notify_changes_requested(item, note)
-
-    _guard(item, seen_version, actor, change)
+    event = ChangesRequested(item_kind=item.kind, item_id=item.id, actor_id=actor.id, note=note)
+    _answer(item, S.CHANGES_REQUESTED, note, event, actor=actor, seen_version=seen_version)
 
 
 def reject(item: Story | Quote, *, actor: User, seen_version: int, reason: str) -> None:
     """Turn the item down with a reason (required), which the author receives."""
     reason = _note(reason, "the reason")
+    event = SubmissionRejected(item_kind=item.kind, item_id=item.id, actor_id=actor.id,
+                               reason=reason)
+    _answer(item, S.REJECTED, reason, event, actor=actor, seen_version=seen_version)
+
+
+def _answer(
+    item: Story | Quote, to: SubmissionStatus, note: str, event: Event, *, actor: User,
+    seen_version: int,
+) -> None:
+    """A decision with a note for the author: the move and its event, under the guard."""
 
     def change() -> None:
-        transition_submission(item, S.REJECTED, actor=actor, note=reason)
-        notifications.notify_rejected(item, reason)
+        transition_submission(item, to, actor=actor, note=note)
+        emit(event)
 
     _guard(item, seen_version, actor, change)
 
@@ -198,7 +205,7 @@ def bulk_approve(
         if item is None:
             results.append(BulkResult(ref, False, f"A {ref.kind} you selected no longer exists."))
             continue
-        name = display_title(item)
+        name = item_title(item, 60)
         try:
             approve(item, actor=actor, seen_version=ref.version, edition=edition)
         except DomainError as error:
@@ -208,138 +215,13 @@ def bulk_approve(
     return results
 
 
-def display_title(item: Story | Quote, length: int = 60) -> str:
-    if isinstance(item, Story):
-        return item.title
-    text = " ".join(item.text.split())
-    return text if len(text) <= length else text[: length - 1].rstrip() + "…"
-
-
 # -- editing -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class StoryEdit:
-    """What an editor may change in a story: the words, tags, touchpoint, customer naming."""
-
-    title: str
-    body_md: str
-    touchpoint_id: int | None = None
-    tags: list[str] | str = field(default_factory=list)
-    customer_name: str = ""
-    customer_organization: str = ""
-    customer_segment: str = ""
-    customer_consent: bool = False
-
-
-@dataclass(frozen=True)
-class QuoteEdit:
-    """What an editor may change in a quote: the words and how the customer is named."""
-
-    text: str
-    anonymous: bool = False
-    customer_name: str = ""
-    customer_role: str = ""
-    customer_organization: str = ""
-    customer_consent: bool = False
-
-
-def _length(errors: dict[str, str], name: str, value: str, low: int, high: int, label: str) -> None:
-    if len(value) < low:
-        errors[name] = f"{label} needs at least {low} characters."
-    elif len(value) > high:
-        errors[name] = f"{label} can be at most {high} characters (it has {len(value)})."
-
-
-def _clean_tags(raw: list[str] | str, errors: dict[str, str]) -> list[str]:
-    names = split_tags(raw) if isinstance(raw, str) else list(raw)
-    tags = list(dict.fromkeys(t for t in (normalize_tag(n) for n in names) if t))
-    if len(tags) > MAX_TAGS:
-        errors["tags"] = f"Use at most {MAX_TAGS} tags."
-    for tag in tags:
-        if len(tag) > TAG_MAX:
-            errors["tags"] = f"Tags can be at most {TAG_MAX} characters (“{tag[:20]}…”)."
-        elif "/" in tag or "\\" in tag or not any(ch.isalnum() for ch in tag):
-            errors["tags"] = f"“{tag}” is not a usable tag (letters or numbers, no slashes)."
-    return tags
-
-
-def _names(errors: dict[str, str], values: dict[str, str]) -> dict[str, str | None]:
-    cleaned = {}
-    for name, value in values.items():
-        text = clean_text(value)
-        if len(text) > NAME_MAX:
-            errors[name] = f"Keep it under {NAME_MAX} characters (it has {len(text)})."
-        cleaned[name] = text or None
-    return cleaned
-
-
-def _tags(names: list[str]) -> list[Tag]:
-    """Existing tags by name, missing ones created (a concurrent creator wins quietly)."""
-    found = {t.name: t for t in db.session.scalars(sa.select(Tag).where(Tag.name.in_(names)))}
-    for name in names:
-        if name not in found:
-            try:
-                with db.session.begin_nested():
-                    found[name] = Tag(name=name)
-                    db.session.add(found[name])
-            except IntegrityError:
-                found[name] = db.session.scalars(sa.select(Tag).where(Tag.name == name)).one()
-    return [found[n] for n in names]
-
-
-def _apply_story(story: Story, data: StoryEdit) -> None:
-    errors: dict[str, str] = {}
-    title, body = clean_text(data.title), clean_text(data.body_md, multiline=True)
-    _length(errors, "title", title, TITLE_MIN, TITLE_MAX, "The title")
-    _length(errors, "body_md", body, BODY_MIN, BODY_MAX, "The story")
-    tags = _clean_tags(data.tags, errors)
-    names = _names(errors, {
-        "customer_name": data.customer_name,
-        "customer_organization": data.customer_organization,
-        "customer_segment": data.customer_segment,
-    })
-    touchpoint = None
-    if data.touchpoint_id is not None:
-        touchpoint = db.session.get(Touchpoint, data.touchpoint_id)
-        if touchpoint is None or (
-            not touchpoint.is_active and touchpoint.id != story.touchpoint_id
-        ):
-            errors["touchpoint_id"] = "Choose a touchpoint from the list."
-    if errors:
-        raise InvalidInput(errors)
-    if tags != [t.name for t in story.tags]:
-        story.tags = _tags(tags)
-    story.title = title
-    if body != story.body_md:
-        story.body_md = body
-        story.body_html = str(render_markdown(body))
-    story.touchpoint = touchpoint
-    story.customer_name = names["customer_name"]
-    story.customer_organization = names["customer_organization"]
-    story.customer_segment = names["customer_segment"]
-    story.customer_consent = bool(data.customer_consent)
-
-
-def _apply_quote(quote: Quote, data: QuoteEdit) -> None:
-    errors: dict[str, str] = {}
-    text = clean_text(data.text, multiline=True)
-    _length(errors, "text", text, QUOTE_MIN, QUOTE_MAX, "The quote")
-    names = _names(errors, {
-        "customer_name": data.customer_name,
-        "customer_role": data.customer_role,
-        "customer_organization": data.customer_organization,
-    })
-    if errors:
-        raise InvalidInput(errors)
-    if text != quote.text:
-        quote.text = text
-        quote.text_html = str(render_markdown(text))
-    quote.anonymous = bool(data.anonymous)
-    quote.customer_name = names["customer_name"]
-    quote.customer_role = names["customer_role"]
-    quote.customer_organization = names["customer_organization"]
-    quote.customer_consent = bool(data.customer_consent)
+def _raise_errors(errors: dict[str, str], form_errors: dict[str, str] | None) -> None:
+    """The rules' errors and what only the form could see (which wins), all at once."""
+    if errors or form_errors:
+        raise InvalidInput({**errors, **(form_errors or {})})
 
 
 def _last_revision(item: Story | Quote) -> Revision | None:
@@ -352,15 +234,24 @@ def _last_revision(item: Story | Quote) -> Revision | None:
 
 
 def edit_item(
-    item: Story | Quote, data: StoryEdit | QuoteEdit, *, actor: User, seen_version: int
+    item: Story | Quote,
+    data: StoryInput | QuoteInput,
+    *,
+    actor: User,
+    seen_version: int,
+    form_errors: dict[str, str] | None = None,
 ) -> Revision | None:
     """Apply an editor's edit and keep it as a revision (None when nothing changed).
+
+    The same content rules as the author's (`app.submissions.rules`, checked for the item's
+    author, once, with the form's own `form_errors`) and the same way of storing them; an
+    editor may also link a free-text colleague name to its account (`StoryInput.name_links`).
 
     If the latest revision does not match what the editor started from (or there is none), the
     starting point is saved first, attributed to the author, so every editor revision has an
     exact "before" to diff against and to summarize for the author at publication.
     """
-    if isinstance(item, Story) != isinstance(data, StoryEdit):
+    if isinstance(item, Story) != isinstance(data, StoryInput):
         raise TypeError("edit data does not match the item kind")
 
     def change() -> Revision | None:
@@ -371,12 +262,15 @@ def edit_item(
             )
         before = snapshot(item)
         last = _last_revision(item)
-        # One UPDATE at the end (one version step), not one per lazy load along the way.
+        if isinstance(item, Story):
+            checked = check_story(data, item.author, item)  # type: ignore[arg-type]
+            _raise_errors(checked.errors, form_errors)
+            apply_story(item, checked)
+        else:
+            checked_quote = check_quote(data, item.author, item)  # type: ignore[arg-type]
+            _raise_errors(checked_quote.errors, form_errors)
+            apply_quote(item, checked_quote)
         with db.session.no_autoflush:
-            if isinstance(item, Story):
-                _apply_story(item, data)  # type: ignore[arg-type]
-            else:
-                _apply_quote(item, data)  # type: ignore[arg-type]
             after = snapshot(item)
         if after == before:
             return None

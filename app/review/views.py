@@ -7,38 +7,53 @@ state, so the editor sees what happened instead of an error page.
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
 from flask_login import current_user
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
 from app.auth.access import curator_required
-from app.editions.queries import draft_edition, open_editions, ordered_items
-from app.errors import Conflict, DomainError, ValidationError
+from app.editions.queries import draft_edition
+from app.editions.queries import open_editions
+from app.editions.queries import ordered_items
+from app.errors import Conflict
+from app.errors import ValidationError
 from app.extensions import db
-from app.models import Edition, EditionStatus, Quote, Story, User, utcnow
+from app.models import Edition
+from app.models import EditionStatus
+from app.models import Quote
+from app.models import Story
+from app.models import User
+from app.models import utcnow
 from app.numbers import positive_int
-from app.review import bp, services
-from app.review.forms import (
-    ApproveForm,
-    BulkApproveForm,
-    QueueFilterForm,
-    QuoteEditForm,
-    RejectForm,
-    RequestChangesForm,
-    StoryEditForm,
-    edition_choices,
-)
-from app.review.queries import (
-    filter_options,
-    get_item,
-    item_history,
-    review_queue,
-    touchpoint_choices,
-    waiting_count,
-)
+from app.review import bp
+from app.review import services
+from app.review.forms import ApproveForm
+from app.review.forms import BulkApproveForm
+from app.review.forms import QueueFilterForm
+from app.review.forms import RejectForm
+from app.review.forms import RequestChangesForm
+from app.review.forms import edition_choices
+from app.review.queries import filter_options
+from app.review.queries import get_item
+from app.review.queries import item_history
+from app.review.queries import review_queue
+from app.review.queries import waiting_count
 from app.richtext import excerpt
-from app.submissions.services import InvalidInput
-from app.web.nav import CURATORS, nav_entry
+from app.submissions.forms import QuoteForm
+from app.submissions.forms import StoryForm
+from app.submissions.forms import SubmissionForm
+from app.submissions.rules import InvalidInput
+from app.titles import item_title
+from app.web.errors import caught
+from app.web.errors import errors_redirect_to
+from app.web.errors import form_errors
+from app.web.nav import CURATORS
+from app.web.nav import nav_entry
 
 nav_entry("Review", "review.queue", roles=CURATORS, order=40, badge=lambda _user: waiting_count())
 
@@ -109,14 +124,10 @@ def bulk_approve() -> Response:
     if not form.validate_on_submit():
         flash("The form expired. Reload the queue and try again.", "error")
         return redirect(back)
-    try:
-        refs = [services.ItemRef.parse(v) for v in request.form.getlist("items")]
-        edition = _chosen_edition(request.form.get("edition"))
-        results = services.bulk_approve(refs, actor=_me(), edition=edition)
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
-        return redirect(back)
+    errors_redirect_to(back)
+    refs = [services.ItemRef.parse(v) for v in request.form.getlist("items")]
+    edition = _chosen_edition(request.form.get("edition"))
+    results = services.bulk_approve(refs, actor=_me(), edition=edition)
     db.session.commit()
     approved = [r for r in results if r.ok]
     if approved:
@@ -166,12 +177,6 @@ def item(kind: str, item_id: int):
     return _item_page(get_item(kind, item_id))
 
 
-def _conflict(item_url: str, error: Conflict) -> Response:
-    db.session.rollback()
-    flash(error.message, "error")
-    return redirect(item_url)
-
-
 @bp.post("/<kind>/<int:item_id>/approve")
 @curator_required
 def approve(kind: str, item_id: int):
@@ -179,16 +184,14 @@ def approve(kind: str, item_id: int):
     form = _approve_form()
     if not form.validate_on_submit():
         return _item_page(item, approve_form=form, status=400)
-    try:
-        entry = services.approve(
-            item, actor=_me(), seen_version=form.version.data,
-            edition=_chosen_edition(form.edition.data),
-        )
-    except Conflict as error:
-        return _conflict(_item_url(item), error)
+    errors_redirect_to(_item_url(item), Conflict)  # someone acted first: the item shows it
+    entry = services.approve(
+        item, actor=_me(), seen_version=form.version.data,
+        edition=_chosen_edition(form.edition.data),
+    )
     number = entry.edition.number
     db.session.commit()
-    flash(f"Approved “{services.display_title(item)}”: it is lined up for edition #{number}, "
+    flash(f"Approved “{item_title(item, 60)}”: it is lined up for edition #{number}, "
           "and the author will be told.", "success")
     return redirect(url_for("review.queue"))
 
@@ -196,82 +199,77 @@ def approve(kind: str, item_id: int):
 @bp.post("/<kind>/<int:item_id>/request-changes")
 @curator_required
 def request_changes(kind: str, item_id: int):
-    item = get_item(kind, item_id)
-    form = RequestChangesForm()
-    if not form.validate_on_submit():
-        return _item_page(item, changes_form=form, status=400)
-    try:
-        services.request_changes(item, actor=_me(), seen_version=form.version.data,
-                                 note=form.note.data or "")
-    except Conflict as error:
-        return _conflict(_item_url(item), error)
-    except ValidationError as error:
-        db.session.rollback()
-        form.note.errors = [error.message]
-        return _item_page(get_item(kind, item_id), changes_form=form, status=400)
-    db.session.commit()
-    flash(f"Sent “{services.display_title(item)}” back to its author with your note.", "success")
-    return redirect(url_for("review.queue"))
+    return _send_back(kind, item_id, RequestChangesForm(), "note", "changes_form",
+                      services.request_changes, "Sent “{}” back to its author with your note.")
 
 
 @bp.post("/<kind>/<int:item_id>/reject")
 @curator_required
 def reject(kind: str, item_id: int):
+    return _send_back(kind, item_id, RejectForm(), "reason", "reject_form", services.reject,
+                      "Rejected “{}”; the author has your reason.")
+
+
+def _send_back(kind: str, item_id: int, form, text: str, page_form: str, decide, done: str):
+    """Request changes or reject: the `text` (note, reason) is required and a refusal shows on
+    its field; a Conflict (someone acted first) is flashed on the item's page."""
     item = get_item(kind, item_id)
-    form = RejectForm()
     if not form.validate_on_submit():
-        return _item_page(item, reject_form=form, status=400)
-    try:
-        services.reject(item, actor=_me(), seen_version=form.version.data,
-                        reason=form.reason.data or "")
-    except Conflict as error:
-        return _conflict(_item_url(item), error)
-    except ValidationError as error:
-        db.session.rollback()
-        form.reason.errors = [error.message]
-        return _item_page(get_item(kind, item_id), reject_form=form, status=400)
-    db.session.commit()
-    flash(f"Rejected “{services.display_title(item)}”; the author has your reason.", "success")
-    return redirect(url_for("review.queue"))
+        return _item_page(item, **{page_form: form}, status=400)
+    errors_redirect_to(_item_url(item), Conflict)
+    with form_errors(form[text], ValidationError):
+        decide(item, actor=_me(), seen_version=form.version.data, **{text: form[text].data or ""})
+        db.session.commit()
+        flash(done.format(item_title(item, 60)), "success")
+        return redirect(url_for("review.queue"))
+    return _item_page(get_item(kind, item_id), **{page_form: form}, status=400)
+
+
+def _edit_page(item: Story | Quote, form: SubmissionForm, *, cover: str | None = None,
+               preview: Markup | None = None, conflict: str | None = None, status: int = 200):
+    """The author's fields and live preview (templates/submissions/_fields.html), for the
+    item's author's rules; stories add a "this name is …" select per free-text colleague."""
+    if isinstance(form, StoryForm):
+        context = {**form.page_context(item, cover),  # type: ignore[arg-type]
+                   "link_candidates": form.link_candidates()}
+    else:
+        context = form.page_context(item, item.author)  # type: ignore[arg-type,union-attr]
+    return render_template("review/edit.html", item=item, form=form, conflict=conflict,
+                           preview_html=preview, **context), status
 
 
 @bp.route("/<kind>/<int:item_id>/edit", methods=["GET", "POST"])
 @curator_required
 def edit(kind: str, item_id: int):
     item = get_item(kind, item_id)
-    if isinstance(item, Story):
-        form: StoryEditForm | QuoteEditForm = StoryEditForm.for_story(
-            item, touchpoint_choices(keep_id=item.touchpoint_id)
-        )
-    else:
-        form = QuoteEditForm.for_quote(item)
     if item.status not in services.EDITABLE:
         flash(f"This {item.kind} is {item.status.label.lower()}; it can no longer be edited.",
               "info")
         return redirect(_item_url(item))
-    conflict = None
-    if form.validate_on_submit():
-        try:
-            revision = services.edit_item(item, form.to_edit(), actor=_me(),
-                                          seen_version=form.version.data)
-        except InvalidInput as error:
-            db.session.rollback()
-            for name, message in error.errors.items():
-                target = "touchpoint" if name == "touchpoint_id" else name
-                if target in form:
-                    form[target].errors = [message]
-        except Conflict as error:
-            # Keep what the editor typed; the form now carries the latest version, so saving
-            # again is a deliberate choice made after seeing who changed it.
-            db.session.rollback()
-            item = get_item(kind, item_id)
-            conflict = error.message
-            form.version.data = item.version
-        else:
-            db.session.commit()
-            flash("Saved. The change is kept as a revision and the author will be told what "
-                  "changed when it is published." if revision else "Nothing changed.", "success")
-            return redirect(_item_url(item))
-    return render_template("review/edit.html", item=item, form=form, conflict=conflict), (
-        409 if conflict else 400 if form.errors else 200
-    )
+    story = isinstance(item, Story)
+    form = StoryForm().setup(item) if story else QuoteForm().setup(item.author, item)
+    if request.method == "GET":
+        form.fill_from(item)  # type: ignore[attr-defined]
+        return _edit_page(item, form)
+    problems = form.read_errors()
+    cover, cover_problem = form.take_cover(_me().id) if story else (None, None)  # type: ignore[attr-defined]
+    if request.form.get("action") == "preview":
+        return _edit_page(item, form, cover=cover, preview=form.preview_html())
+    data, unknown = form.to_input(cover) if story else (form.to_input(), {})  # type: ignore[attr-defined]
+    problems.update(unknown)
+    if cover_problem:
+        problems["cover_image"] = cover_problem.message
+    with caught(Conflict) as refused, form_errors(form, InvalidInput):
+        revision = services.edit_item(item, data, actor=_me(), seen_version=form.seen_version(),
+                                      form_errors=problems)
+        db.session.commit()
+        flash("Saved. The change is kept as a revision and the author will be told what "
+              "changed when it is published." if revision else "Nothing changed.", "success")
+        return redirect(_item_url(item))
+    if refused.error is None:
+        return _edit_page(item, form, cover=cover, status=400)
+    # Keep what the editor typed; the form now carries the latest version, so saving again is
+    # a deliberate choice made after seeing who changed it.
+    item = get_item(kind, item_id)
+    form.version.data = str(item.version)
+    return _edit_page(item, form, cover=cover, conflict=refused.error.message, status=409)

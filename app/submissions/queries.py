@@ -9,21 +9,20 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from app.errors import NotFound, PermissionDenied
+from app.errors import NotFound
+from app.errors import PermissionDenied
 from app.extensions import db
-from app.models import (
-    EditionItem,
-    EditionStatus,
-    Quote,
-    Recognition,
-    Story,
-    SubmissionStatus,
-    Tag,
-    Team,
-    Touchpoint,
-    User,
-    story_tags,
-)
+from app.models import EditionItem
+from app.models import EditionStatus
+from app.models import Quote
+from app.models import Recognition
+from app.models import Story
+from app.models import SubmissionStatus
+from app.models import Tag
+from app.models import Team
+from app.models import Touchpoint
+from app.models import User
+from app.models import story_tags
 
 COLLEAGUE_RESULTS = 10
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")  # never valid in a search; NUL breaks PostgreSQL

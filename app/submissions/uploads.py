@@ -24,8 +24,11 @@ from pathlib import Path
 from typing import IO
 
 from flask import current_app
-from itsdangerous import BadSignature, URLSafeSerializer
-from PIL import Image, ImageOps, UnidentifiedImageError
+from itsdangerous import BadSignature
+from itsdangerous import URLSafeSerializer
+from PIL import Image
+from PIL import ImageOps
+from PIL import UnidentifiedImageError
 
 from app.errors import ValidationError
 

@@ -5,29 +5,42 @@ Views stay thin: parse the form, call `services` (writes) or `queries` (reads), 
 
 from __future__ import annotations
 
-from flask import (
-    current_app,
-    flash,
-    jsonify,
-    redirect,
-    render_template,
-    request,
-    send_file,
-    url_for,
-)
+from flask import flash
+from flask import jsonify
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import send_file
+from flask import url_for
 from flask_login import current_user
+from markupsafe import Markup
 from werkzeug.wrappers import Response
 
-from app.auth.access import login_required, public
+from app.auth.access import login_required
+from app.auth.access import public
 from app.database import reads_only
-from app.errors import Conflict, NotFound, ValidationError
-from app.extensions import db, limiter
-from app.models import Quote, Story, SubmissionStatus
+from app.errors import Conflict
+from app.errors import NotFound
+from app.extensions import db
+from app.extensions import limiter
+from app.models import Quote
+from app.models import Story
+from app.models import SubmissionStatus
 from app.numbers import positive_int
-from app.richtext import excerpt, render_markdown
-from app.submissions import bp, queries, services, uploads
-from app.submissions.forms import ConfirmForm, QuoteForm, StoryForm
+from app.richtext import excerpt
+from app.richtext import render_markdown
+from app.submissions import bp
+from app.submissions import queries
+from app.submissions import rules
+from app.submissions import services
+from app.submissions import uploads
+from app.submissions.forms import ConfirmForm
+from app.submissions.forms import QuoteForm
+from app.submissions.forms import StoryForm
+from app.submissions.forms import SubmissionForm
+from app.submissions.rules import InvalidInput
 from app.text import clean_text
+from app.web.errors import caught
 from app.web.nav import nav_entry
 
 # One "Share" entry: the story and quote forms switch between each other (story_form/quote_form).
@@ -48,107 +61,68 @@ def _action() -> str:
     return request.form.get("action", "draft")
 
 
-def _version(form) -> int:
-    """The version the form was opened at; anything unreadable counts as stale."""
-    try:
-        return positive_int(form.version.data)
-    except ValueError:
-        return -1
-
-
-def _attach(form, errors: dict[str, str]) -> None:
-    """Show service errors on their fields; a field that already has one keeps just that."""
-    for name, message in errors.items():
-        field = getattr(form, name, None)
-        if field is None:
-            form.form_errors.append(message)
-        elif not field.errors:
-            field.errors = [message]
-
-
-def _edition_url(number: int) -> str | None:
-    if "newsletter.edition" in current_app.view_functions:
-        return url_for("newsletter.edition", number=number)
-    return None
-
-
 @bp.context_processor
 def _submission_helpers() -> dict:
-    return {"edition_url": _edition_url, "excerpt": excerpt}
+    return {"excerpt": excerpt}
 
 
-# -- stories -------------------------------------------------------------------------------------
+# -- stories and quotes: one flow ----------------------------------------------------------------
+
+_PAGES = {"story": "submissions/story_form.html", "quote": "submissions/quote_form.html"}
 
 
-def _take_cover(form: StoryForm) -> tuple[str | None, ValidationError | None]:
-    """(picture name, problem): a new upload is stored now, so a re-render keeps it; otherwise
-    the pending one from the hidden field, unless the person asked to remove it."""
-    upload = form.cover_image.data
-    if upload is not None and getattr(upload, "filename", ""):
-        try:
-            name = uploads.store_cover_image(upload.stream)
-        except ValidationError as error:
-            form.cover_token.data = ""
-            return None, error
-        form.cover_token.data = uploads.sign_pending(name, current_user.id)
-        return name, None
-    if form.remove_cover.data:
-        form.cover_token.data = ""
-        return None, None
-    return uploads.unsign_pending(form.cover_token.data or "", current_user.id), None
+def _page(form: SubmissionForm, item: Story | Quote | None, *, cover: str | None = None,
+          preview: Markup | None = None, status: int = 200):
+    if isinstance(form, StoryForm):
+        context = form.page_context(item, cover)  # type: ignore[arg-type]
+    else:
+        context = form.page_context(item, current_user)  # type: ignore[arg-type,union-attr]
+    page = _PAGES["story" if isinstance(form, StoryForm) else "quote"]
+    return render_template(page, form=form, preview_html=preview, **context), status
 
 
-def _story_page(
-    form: StoryForm, story: Story | None, cover: str | None, preview: str | None, status: int = 200
-):
-    return render_template(
-        "submissions/story_form.html",
-        form=form,
-        story=story,
-        pending_cover=cover,
-        preview_html=preview,
-        selected_colleagues=form.selected_colleagues(),
-        popular_tags=queries.popular_tags(),
-        limits=services,
-    ), status
-
-
-def _save_story(form: StoryForm, story: Story | None):
-    """POST handling shared by "new" and "edit"."""
-    form_ok = form.validate()
-    cover, cover_problem = _take_cover(form)
-    action = _action()
-    if action == PREVIEW:
-        preview = render_markdown(clean_text(form.body.data, multiline=True))
-        return _story_page(form, story, cover, preview)
-    data, errors = form.to_input(cover)
-    errors = {**services.story_errors(data, current_user, story), **errors}
+def _save(form: SubmissionForm, item: Story | Quote | None):
+    """POST handling shared by "new" and "edit", stories and quotes: the rules run once, in
+    the service, which reports them with what only the form could see."""
+    errors = form.read_errors()
+    cover, cover_problem = (
+        form.take_cover(current_user.id) if isinstance(form, StoryForm) else (None, None)
+    )
+    if _action() == PREVIEW:
+        return _page(form, item, cover=cover, preview=form.preview_html())
+    if isinstance(form, StoryForm):
+        data, unknown = form.to_input(cover)
+        errors.update(unknown)
+    else:
+        data = form.to_input()  # type: ignore[union-attr]
     if cover_problem:
         errors["cover_image"] = cover_problem.message
-    if form_ok and not errors:
-        submit = action == SUBMIT
-        try:
-            if story is None:
-                story = services.create_story(current_user, data, submit=submit)
-            else:
-                version = _version(form)
-                services.update_story(
-                    story, current_user, data, expected_version=version, submit=submit
-                )
-            db.session.commit()
-        except services.InvalidInput as error:
-            db.session.rollback()
-            errors = error.errors
-        except Conflict as error:
-            db.session.rollback()
-            form.form_errors.append(error.message)
+    submit = _action() == SUBMIT
+    with caught(InvalidInput, Conflict) as refused:
+        if item is None:
+            create = services.create_story if isinstance(form, StoryForm) else services.create_quote
+            item = create(current_user, data, submit=submit, form_errors=errors)
         else:
-            flash(_saved_message(story), "success")
-            return redirect(url_for(".my_story", story_id=story.id))
-    _attach(form, errors)
+            update = services.update_story if isinstance(item, Story) else services.update_quote
+            update(item, current_user, data, expected_version=form.seen_version(),
+                   submit=submit, form_errors=errors)
+        db.session.commit()
+        flash(_saved_message(item), "success")
+        return redirect(_detail_url(item))
+    if isinstance(refused.error, InvalidInput):
+        form.attach(refused.error.errors)
+    elif refused.error is not None:
+        form.attach(errors)
+        form.form_errors.append(refused.error.message)
     # 413 for a picture over the limit, yet the whole form comes back with what was typed.
     too_large = isinstance(cover_problem, uploads.CoverTooLarge)
-    return _story_page(form, story, cover, None, 413 if too_large else 200)
+    return _page(form, item, cover=cover, status=413 if too_large else 200)
+
+
+def _detail_url(item: Story | Quote) -> str:
+    if isinstance(item, Story):
+        return url_for(".my_story", story_id=item.id)
+    return url_for(".my_quote", quote_id=item.id)
 
 
 def _saved_message(item: Story | Quote) -> str:
@@ -157,83 +131,38 @@ def _saved_message(item: Story | Quote) -> str:
     return "Saved. You can come back to it any time from “My submissions”."
 
 
+def _edit(item: Story | Quote, form: SubmissionForm):
+    if not item.is_editable_by_author:
+        flash(f"This {item.kind} is {item.status.label.lower()}, so it can no longer be edited.",
+              "info")
+        return redirect(_detail_url(item))
+    if request.method == "GET":
+        form.fill_from(item)  # type: ignore[attr-defined]
+        return _page(form, item)
+    return _save(form, item)
+
+
 @bp.route("/stories/new", methods=["GET", "POST"])
 @login_required
 def new_story():
     form = StoryForm().setup(None)
     if request.method == "GET":
         form.team.data = current_user.team_id
-        return _story_page(form, None, None, None)
-    return _save_story(form, None)
+        return _page(form, None)
+    return _save(form, None)
 
 
 @bp.route("/stories/<int:story_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit_story(story_id: int):
     story = queries.own_story(story_id, current_user)
-    if not story.is_editable_by_author:
-        flash(f"This story is {story.status.label.lower()}, so it can no longer be edited.", "info")
-        return redirect(url_for(".my_story", story_id=story.id))
-    form = StoryForm().setup(story)
-    if request.method == "GET":
-        form.fill_from(story)
-        return _story_page(form, story, None, None)
-    return _save_story(form, story)
+    return _edit(story, StoryForm().setup(story))
 
 
 @bp.route("/my/stories/<int:story_id>")
 @login_required
 def my_story(story_id: int):
-    story = queries.viewable_story(story_id, current_user)
-    return render_template(
-        "submissions/story_detail.html", story=story, edition=queries.edition_for(story)
-    )
-
-
-# -- quotes --------------------------------------------------------------------------------------
-
-
-def _quote_page(form: QuoteForm, quote: Quote | None, preview: str | None):
-    return render_template(
-        "submissions/quote_form.html",
-        form=form,
-        quote=quote,
-        preview_html=preview,
-        limits=services,
-        max_date=services.latest_today(current_user).isoformat(),
-    )
-
-
-def _save_quote(form: QuoteForm, quote: Quote | None):
-    form_ok = form.validate()
-    action = _action()
-    if action == PREVIEW:
-        preview = render_markdown(clean_text(form.text.data, multiline=True))
-        return _quote_page(form, quote, preview)
-    data = form.to_input()
-    errors = services.quote_errors(data, current_user, quote)
-    if form_ok and not errors:
-        submit = action == SUBMIT
-        try:
-            if quote is None:
-                quote = services.create_quote(current_user, data, submit=submit)
-            else:
-                version = _version(form)
-                services.update_quote(
-                    quote, current_user, data, expected_version=version, submit=submit
-                )
-            db.session.commit()
-        except services.InvalidInput as error:
-            db.session.rollback()
-            errors = error.errors
-        except Conflict as error:
-            db.session.rollback()
-            form.form_errors.append(error.message)
-        else:
-            flash(_saved_message(quote), "success")
-            return redirect(url_for(".my_quote", quote_id=quote.id))
-    _attach(form, errors)
-    return _quote_page(form, quote, None)
+    return _detail_page(queries.viewable_story(story_id, current_user))
 
 
 @bp.route("/quotes/new", methods=["GET", "POST"])
@@ -241,34 +170,33 @@ def _save_quote(form: QuoteForm, quote: Quote | None):
 def new_quote():
     form = QuoteForm().setup(current_user, None)
     if request.method == "GET":
-        form.received_on.data = services.org_today()
+        form.received_on.data = rules.org_today()
         story_id = request.args.get("story", type=positive_int)
         if story_id and any(story_id == c.value for c in form.story_id.choices):
             form.story_id.data = story_id
-        return _quote_page(form, None, None)
-    return _save_quote(form, None)
+        return _page(form, None)
+    return _save(form, None)
 
 
 @bp.route("/quotes/<int:quote_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit_quote(quote_id: int):
     quote = queries.own_quote(quote_id, current_user)
-    if not quote.is_editable_by_author:
-        flash(f"This quote is {quote.status.label.lower()}, so it can no longer be edited.", "info")
-        return redirect(url_for(".my_quote", quote_id=quote.id))
-    form = QuoteForm().setup(current_user, quote)
-    if request.method == "GET":
-        form.fill_from(quote)
-        return _quote_page(form, quote, None)
-    return _save_quote(form, quote)
+    return _edit(quote, QuoteForm().setup(current_user, quote))
 
 
 @bp.route("/my/quotes/<int:quote_id>")
 @login_required
 def my_quote(quote_id: int):
-    quote = queries.viewable_quote(quote_id, current_user)
+    return _detail_page(queries.viewable_quote(quote_id, current_user))
+
+
+def _detail_page(item: Story | Quote) -> str:
+    """A story's or quote's own page, with the edition that carries (or carried) it."""
     return render_template(
-        "submissions/quote_detail.html", quote=quote, edition=queries.edition_for(quote)
+        f"submissions/{item.kind}_detail.html",
+        **{item.kind: item},
+        edition=queries.edition_for(item),
     )
 
 
@@ -326,7 +254,7 @@ def preview():
     markdown = payload.get("markdown") if isinstance(payload, dict) else None
     if not isinstance(markdown, str):
         return jsonify(error="Send {\"markdown\": \"...\"}."), 400
-    if len(markdown) > services.BODY_MAX * 2:
+    if len(markdown) > rules.BODY_MAX * 2:
         return jsonify(error="That is too long to preview."), 413
     return jsonify(html=str(render_markdown(clean_text(markdown, multiline=True))))
 

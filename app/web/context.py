@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, g, has_request_context, request, url_for
+from flask import Flask
+from flask import current_app
+from flask import g
+from flask import has_request_context
+from flask import request
+from flask import url_for
 from flask_login import current_user
 
-from app.web.nav import NavItem, entries
+from app.richtext import excerpt
+from app.settings import get_setting
+from app.titles import item_title
+from app.web.nav import NavItem
+from app.web.nav import entries
 
 
 def _nav_items(menu: str) -> list[NavItem]:
@@ -27,8 +37,6 @@ def _nav_items(menu: str) -> list[NavItem]:
 
 def org_timezone() -> ZoneInfo:
     """The organization's timezone (admin setting, else TIMEZONE), read once per request."""
-    from app.settings import get_setting
-
     zone = g.get("_org_timezone")
     if zone is None:
         zone = g._org_timezone = ZoneInfo(get_setting("timezone"))
@@ -64,9 +72,8 @@ def init_template_context(app: Flask) -> None:
             main, user = [], []
         return {"nav_items": main, "user_menu_items": user, "home_url": url_for("main.home")}
 
-    from app.richtext import excerpt
-
     app.jinja_env.filters["datetime"] = format_datetime
     app.jinja_env.filters["excerpt"] = excerpt
     app.jinja_env.filters["localtime"] = local_time
     app.jinja_env.globals["app_name"] = "Feel Good Fridays"
+    app.jinja_env.globals["item_title"] = item_title

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from flask import Flask
-from werkzeug.routing import IntegerConverter, Map
+from werkzeug.routing import IntegerConverter
+from werkzeug.routing import Map
 
-from app.numbers import INT_MAX, INT_MIN
+from app.numbers import INT_MAX
+from app.numbers import INT_MIN
 
 
 def at_most_regex(limit: int) -> str:

@@ -7,9 +7,11 @@ the menu without touching the layout, and lets the template hide links a role ca
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field
 
-from app.models import Role, User
+from app.models import Role
+from app.models import User
 
 ALL_ROLES = frozenset(Role)
 CURATORS = frozenset({Role.EDITOR, Role.ADMIN})

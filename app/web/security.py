@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, Response
+from flask import Flask
+from flask import Response
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [

@@ -17,8 +17,13 @@ from pathlib import Path
 import pytest
 
 from app.extensions import db
-from app.models import EditionStatus, Reaction, SubmissionStatus, utcnow
-from tests.browser.conftest import TIMEOUT_MS, _unavailable, sign_in
+from app.models import EditionStatus
+from app.models import Reaction
+from app.models import SubmissionStatus
+from app.models import utcnow
+from tests.browser.conftest import TIMEOUT_MS
+from tests.browser.conftest import _unavailable
+from tests.browser.conftest import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.app_config(WTF_CSRF_ENABLED=True)]
 P = SubmissionStatus.PUBLISHED

@@ -3,13 +3,18 @@ arranges the upcoming edition by drag and drop and with the keyboard, and previe
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 
 import pytest
 
 from app.editions.queries import ordered_items
 from app.extensions import db
-from app.models import Edition, EditionStatus, Role, SubmissionStatus
+from app.models import Edition
+from app.models import EditionStatus
+from app.models import Role
+from app.models import SubmissionStatus
 from tests.browser.conftest import sign_in
 
 pytestmark = pytest.mark.browser

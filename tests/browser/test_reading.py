@@ -5,15 +5,20 @@ with the keyboard), and finds an old story by a word in it with results as they 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import EditionStatus, Reaction, SubmissionStatus, utcnow
-from tests.browser.conftest import TIMEOUT_MS, sign_in
+from app.models import EditionStatus
+from app.models import Reaction
+from app.models import SubmissionStatus
+from app.models import utcnow
+from tests.browser.conftest import TIMEOUT_MS
+from tests.browser.conftest import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.app_config(WTF_CSRF_ENABLED=True)]
 P = SubmissionStatus.PUBLISHED

@@ -10,7 +10,9 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import Quote, Story, SubmissionStatus
+from app.models import Quote
+from app.models import Story
+from app.models import SubmissionStatus
 from tests.browser.conftest import sign_in
 
 pytestmark = pytest.mark.browser
