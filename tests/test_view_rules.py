@@ -234,7 +234,8 @@ LISTENERS = textwrap.dedent(
             if inspect.isfunction(value) and value.__module__ == m.__name__:
                 functions.append((m.__name__, value))
             elif type(value).__module__.startswith("app.") and not inspect.isclass(value):
-                functions += [(m.__name__, f) for _n, f in inspect.getmembers(value, inspect.ismethod)]
+                methods = inspect.getmembers(value, inspect.ismethod)
+                functions += [(m.__name__, f) for _n, f in methods]
 
     def ours():
         found = []
