@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
+
+from tests.helpers_outbox import child_app
+from tests.helpers_outbox import kill_after_commit
 
 JOB_ENV = "FGF_EVENTS_JOB"
 
@@ -25,28 +27,17 @@ def _die_after_commit(session: Session) -> None:
     from app.events import COMMITTED_KEY
     from app.events import PENDING_KEY
 
-    carries_events = session.info.get(PENDING_KEY) or session.info.get(COMMITTED_KEY)
-    if session.get_nested_transaction() is None and carries_events:  # the edition's commit
-        sys.stdout.flush()
-        os.kill(os.getpid(), signal.SIGKILL)
+    if session.info.get(PENDING_KEY) or session.info.get(COMMITTED_KEY):  # the edition's commit
+        kill_after_commit(session)
 
 
 def main() -> int:
-    from app import create_app
     from app.extensions import db
     from app.models import Edition
     from app.newsletter.sending import finish_edition
 
     job: dict[str, Any] = json.loads(os.environ[JOB_ENV])
-    app = create_app(
-        "testing",
-        SQLALCHEMY_DATABASE_URI=job["database_url"],
-        MAIL_BACKEND="smtp",
-        MAIL_SERVER="127.0.0.1",
-        MAIL_PORT=job["smtp_port"],
-        MAIL_TIMEOUT=5,
-    )
-    with app.app_context():
+    with child_app(job).app_context():
         edition = db.session.get(Edition, job["edition_id"])
         event.listen(Session, "after_commit", _die_after_commit)
         print("FINISHING", flush=True)

@@ -22,21 +22,18 @@ from sqlalchemy.orm import Session
 JOB_ENV = "FGF_OUTBOX_JOB"
 
 
-def _die_after_commit(session: Session) -> None:
-    if session.get_nested_transaction() is None:  # the outermost commit, not a savepoint
+def kill_after_commit(session: Session) -> None:
+    """SIGKILL this process after the outermost commit (not a savepoint's release)."""
+    if session.get_nested_transaction() is None:
         sys.stdout.flush()
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def main() -> int:
+def child_app(job: dict[str, Any]):
+    """The app of a crash-test child: the test's database, mail to the test's SMTP server."""
     from app import create_app
-    from app.extensions import db
-    from app.models import Story
-    from app.models import User
-    from app.review import services
 
-    job: dict[str, Any] = json.loads(os.environ[JOB_ENV])
-    app = create_app(
+    return create_app(
         "testing",
         SQLALCHEMY_DATABASE_URI=job["database_url"],
         MAIL_BACKEND="smtp",
@@ -44,11 +41,20 @@ def main() -> int:
         MAIL_PORT=job["smtp_port"],
         MAIL_TIMEOUT=5,
     )
-    with app.app_context():
+
+
+def main() -> int:
+    from app.extensions import db
+    from app.models import Story
+    from app.models import User
+    from app.review import services
+
+    job: dict[str, Any] = json.loads(os.environ[JOB_ENV])
+    with child_app(job).app_context():
         story = db.session.get(Story, job["story_id"])
         editor = db.session.get(User, job["editor_id"])
         services.approve(story, actor=editor, seen_version=story.version)
-        event.listen(Session, "after_commit", _die_after_commit)
+        event.listen(Session, "after_commit", kill_after_commit)
         print("COMMITTING", flush=True)
         db.session.commit()
     print("NOT KILLED", flush=True)  # reached only if the listener did not fire
