@@ -17,6 +17,7 @@ from flask_login import current_user
 from app.richtext import excerpt
 from app.settings import get_setting
 from app.titles import item_title
+from app.web.avatars import avatar_for
 from app.web.nav import NavItem
 from app.web.nav import entries
 
@@ -77,3 +78,4 @@ def init_template_context(app: Flask) -> None:
     app.jinja_env.filters["localtime"] = local_time
     app.jinja_env.globals["app_name"] = "Feel Good Fridays"
     app.jinja_env.globals["item_title"] = item_title
+    app.jinja_env.globals["avatar_for"] = avatar_for
