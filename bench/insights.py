@@ -51,6 +51,7 @@ from app.models import Story  # noqa: E402
 from app.models import Team  # noqa: E402
 from app.models import Touchpoint  # noqa: E402
 from app.models import User  # noqa: E402
+from app.models.content import seconds_between  # noqa: E402
 
 TARGET_MS = 300
 # A small signed-in page of the same app (layout, navigation, one form): the yardstick.
@@ -173,6 +174,11 @@ def seed(app: Flask, stories: int, rng: random.Random) -> dict[str, int]:
                 send = _next_friday(decided)
                 if send <= now:
                     times.update(status="published", published_at=send)
+            # Bulk inserts skip the models' hook: store the durations as it would.
+            times["decision_seconds"] = seconds_between(times["decided_at"], times["submitted_at"])
+            times["publication_seconds"] = seconds_between(
+                times["published_at"], times["approved_at"]
+            )
             return times
 
         story_rows, recognitions = [], []

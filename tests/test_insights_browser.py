@@ -53,7 +53,7 @@ def test_insights_page_is_accessible_and_script_clean(
         sign_in(page, editor)
         response = page.goto(URL)
         assert response is not None and response.status == 200
-        assert page.get_by_role("img", name="Recognized colleagues per team").is_visible()
+        assert page.get_by_role("img", name="Recognition coverage per team").is_visible()
         violations = page.evaluate(
             """async () => (await axe.run(document, {resultTypes: ["violations"]})).violations
                 .map(v => `${v.impact}: ${v.id} at ${v.nodes.slice(0, 3).map(n => n.target)}`)"""

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from datetime import date
 from datetime import datetime
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -27,6 +28,8 @@ from app.models import Role
 from app.models import SubmissionStatus
 from app.models import Touchpoint
 from app.settings import set_settings
+from app.workflow import transition_submission
+from tests.querycount import count_queries
 
 S = SubmissionStatus
 PARIS = "Europe/Paris"
@@ -303,6 +306,7 @@ def test_customer_voice(world):
     assert data.quotes == 5
     assert data.nps_counts == [0, 0, 0, 1, 0, 0, 1, 0, 0, 1, 1]
     assert (data.promoters, data.passives, data.detractors, data.nps) == (2, 0, 2, 0)
+    assert data.average_score == 7.0  # (10 + 9 + 6 + 3) / 4
     # q1 went out in edition 1; q2 sits in a draft edition, which does not count.
     assert (data.promoters_in_edition, data.promoters_in_edition_share) == (1, 50.0)
 
@@ -391,3 +395,44 @@ def test_everything_is_empty_without_data(db):
     assert data.touchpoints.is_empty and data.voice.is_empty and data.voice.nps is None
     assert data.flow.is_empty and data.flow.median_hours_to_decision is None
     assert data.newsletter.is_empty and data.newsletter.delivery_rate is None
+
+
+@pytest.mark.parametrize("ordered_from_weeks", [1, 10_000], ids=["index-order", "sorted"])
+def test_medians_agree_whether_read_in_index_order_or_sorted(
+    world, monkeypatch, ordered_from_weeks
+):
+    monkeypatch.setattr(queries, "ORDERED_MEDIAN_WEEKS", ordered_from_weeks)
+    with count_queries() as log:
+        data = queries.editorial_flow(world.all)
+    assert (data.median_hours_to_decision, data.median_hours_to_publication) == (24.0, 70.5)
+    assert queries.editorial_flow(world.team("Front")).median_hours_to_decision == 27.0
+    in_order = any("+stories.decided_at" in s for s in log.statements)
+    assert in_order == (ordered_from_weeks == 1 and _db.engine.dialect.name == "sqlite")
+
+
+def test_stored_durations_follow_the_workflow(db, make_user, make_story):
+    """The model keeps decision/publication seconds in step with the timestamps, whoever sets
+    them; a resubmitted item has no decision this round until it is decided again."""
+    author, editor = make_user(), make_user(Role.EDITOR)
+    story = make_story(author, status="draft")
+    db.session.commit()
+    assert (story.decision_seconds, story.publication_seconds) == (None, None)
+
+    t0 = at("2026-03-02 09:00")
+    transition_submission(story, S.SUBMITTED, actor=author, now=t0)
+    transition_submission(
+        story, S.CHANGES_REQUESTED, actor=editor, note="Add a date", now=t0 + timedelta(hours=5)
+    )
+    db.session.commit()
+    assert story.decision_seconds == 5 * 3600
+
+    transition_submission(story, S.SUBMITTED, actor=author, now=t0 + timedelta(days=1))
+    db.session.commit()
+    assert story.decision_seconds is None  # the earlier decision answered an earlier round
+
+    transition_submission(story, S.APPROVED, actor=editor, now=t0 + timedelta(days=1, hours=2))
+    transition_submission(story, S.PUBLISHED, actor=None, now=t0 + timedelta(days=4, seconds=30))
+    db.session.commit()
+    db.session.expire_all()
+    assert story.decision_seconds == 2 * 3600
+    assert story.publication_seconds == 3 * 86400 - 2 * 3600 + 30

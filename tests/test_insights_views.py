@@ -126,7 +126,9 @@ def test_summary_csv_lists_every_key_figure(world, editor_client):  # noqa: F811
     figures = {(r[0], r[1]): r[2] for r in rows[1:]}
     assert figures["Participation", "Colleagues who contributed"] == "62.5"
     assert figures["Editorial flow", "Median time to decision"] == "24.0"
-    assert figures["Customer voice", "Net Promoter Score"] == "0"
+    # Scores 10, 9, 6 and 3 of hand-picked quotes: an average, never called an NPS.
+    assert figures["Customer voice", "Average score of curated quotes"] == "7.0"
+    assert not any("Net Promoter" in figure for _, figure in figures)
     disposition = response.headers["Content-Disposition"]
     assert 'filename="insights-summary-2026-03-16_2026-04-05.csv"' in disposition
 
@@ -177,7 +179,7 @@ def test_query_count_does_not_grow_with_data(world, editor_client, db, make_stor
         make_story(user, status="submitted")
     db.session.commit()
     assert count() == before
-    assert before <= 25, before  # a fixed set: about 20 for the figures, the rest the layout
+    assert before <= 27, before  # a fixed set: about 22 for the figures, the rest the layout
 
 
 def test_charts_are_valid_accessible_svg():
@@ -231,3 +233,20 @@ def test_csv_cells_cannot_become_formulas():
     assert safe_cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
     assert safe_cell("@team") == "'@team"
     assert safe_cell("-12") == "-12" and safe_cell("3.5") == "3.5" and safe_cell("Back") == "Back"
+
+
+def test_coverage_plots_each_teams_share_and_spares_an_empty_team(  # noqa: F811
+    world, editor_client, make_team
+):
+    make_team("Created today")  # no colleague yet: nothing to cover, nothing to flag
+    html = editor_client.get("/insights/", query_string=PERIOD).get_data(as_text=True)
+    chart = html[html.index('id="chart-recognition-teams"') :]
+    chart = chart[: chart.index("</svg>")]
+    # Back: 2 of 2 active colleagues recognized; Silent: 0 of its colleagues.
+    assert "<title>Back: 100%</title>" in chart
+    assert 'class="chart-label chart-label--gap"' in chart  # Silent is flagged...
+    flagged = [line for line in chart.split("<text") if "chart-label--gap" in line.split(">")[0]]
+    assert [f for f in flagged if "Silent" in f] and not [f for f in flagged if "Created" in f]
+    callout = html[html.index("with no recognized colleague") - 200 :][:800]
+    assert "Silent" in callout and "Created today" not in callout
+    assert "teams with active colleagues" in html

@@ -1,11 +1,21 @@
 """The migrations build exactly the schema the models describe (no pending autogenerate diff)."""
 
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from flask_migrate import upgrade
 
+from app import create_app
+from app.extensions import db as _db
 from app.models import Base
 from app.reading.search import include_name
 from app.reading.search import include_object
+from tests.fixtures.database import BASE_PG_URL
+from tests.fixtures.database import _pg_admin_url
 
 
 def test_models_and_migrations_agree(db):
@@ -22,3 +32,68 @@ def test_default_touchpoints_are_installed(db):
 
     slugs = list(db.session.scalars(db.select(Touchpoint.slug).order_by(Touchpoint.position)))
     assert slugs == ["store", "phone", "chat", "email", "web", "field", "social", "other"]
+
+
+@pytest.fixture
+def scratch_url(tmp_path) -> Iterator[str]:
+    """An empty database of the same kind as the suite's, for a step-by-step upgrade."""
+    if not BASE_PG_URL:
+        yield f"sqlite:///{tmp_path / 'scratch.db'}"
+        return
+    base = _pg_admin_url(BASE_PG_URL)
+    name = f"fgf_scratch_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def test_0007_backfills_stored_durations(scratch_url):
+    """Rows written before 0007 get the durations the models would have given them."""
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=scratch_url)
+    with app.app_context():
+        upgrade(revision="0006")
+        with _db.engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO users (email, display_name, role, password_hash, is_active, "
+                "email_opt_out, security_stamp, created_at) VALUES ('a@example.com', 'A', "
+                "'employee', '', true, false, 's', '2026-03-01 00:00:00')"
+            )
+            author = conn.exec_driver_sql("SELECT id FROM users").scalar()
+            rows = [
+                # (status, submitted, decided, approved, published)
+                (
+                    "published",
+                    "03-02 09:00:00",
+                    "03-02 14:30:00",
+                    "03-02 14:30:00",
+                    "03-06 08:00:00",
+                ),
+                ("submitted", "03-09 09:00:00", "03-03 10:00:00", None, None),  # resubmitted
+                ("draft", None, None, None, None),
+            ]
+            for status, *times in rows:
+                stamps = [f"'2026-{t}'" if t else "NULL" for t in times]
+                conn.exec_driver_sql(
+                    "INSERT INTO stories (title, body_md, body_html, author_id, status, version, "
+                    "customer_consent, "
+                    "created_at, updated_at, submitted_at, decided_at, approved_at, published_at) "
+                    f"VALUES ('t', 'b', 'b', {author}, '{status}', 1, false, '2026-03-01 00:00:00', "
+                    f"'2026-03-01 00:00:00', {', '.join(stamps)})"
+                )
+        upgrade(revision="0007")
+        with _db.engine.connect() as conn:
+            got = conn.exec_driver_sql(
+                "SELECT status, decision_seconds, publication_seconds FROM stories ORDER BY id"
+            ).all()
+        _db.engine.dispose()
+    assert [tuple(r) for r in got] == [
+        ("published", 5 * 3600 + 1800, 3 * 86400 + 17 * 3600 + 1800),
+        ("submitted", None, None),
+        ("draft", None, None),
+    ]

@@ -147,7 +147,7 @@ def column_chart(
 def bar_chart(
     chart_id: str,
     labels: Sequence[str],
-    values: Sequence[float],
+    values: Sequence[float | None],
     *,
     title: str,
     description: str,
@@ -155,29 +155,33 @@ def bar_chart(
     tone: int = 0,
     value_suffix: str = "",
     flag_zero: bool = False,
+    scale_max: float | None = None,
 ) -> Markup:
     """Horizontal bars with the value at the end: long category names stay readable.
 
     `flag_zero` marks empty categories (a team never recognized, a silent touchpoint) in the
-    alert colour, because those gaps are what the reader should notice.
+    alert colour, because those gaps are what the reader should notice. A None value (nothing
+    to measure, e.g. a share of an empty team) shows a dash and is never flagged. `scale_max`
+    fixes the full-width value (100 for percentages) instead of the largest value.
     """
     row_h, value_w, top, bottom = 28, 64, 6, 6
     longest = max((len(label) for label in labels), default=4)
     label_w = min(190, int(width * 0.35), int(longest * FONT_WIDTH + 16))
     plot_w = width - label_w - value_w
     height = top + bottom + row_h * max(len(labels), 1)
-    peak = max(values, default=0) or 1
+    peak = scale_max or max((v for v in values if v is not None), default=0) or 1
     body = []
     for i, (label, value) in enumerate(zip(labels, values, strict=True)):
         y = top + i * row_h
-        gap = flag_zero and not value
+        gap = flag_zero and value is not None and not value
         label_class = "chart-label chart-label--gap" if gap else "chart-label"
         body.append(
             f'<text class="{label_class}" x="{label_w - 10}" y="{y + row_h / 2 + 4:.1f}" '
             f'text-anchor="end">{escape(_fit(label, label_w - 14))}'
             f"<title>{escape(label)}</title></text>"
         )
-        w = plot_w * value / peak
+        w = plot_w * (value or 0) / peak
+        shown = "–" if value is None else f"{_num(value)}{value_suffix}"
         if value:
             body.append(
                 f'<rect class="chart-bar tone-{tone}" x="{label_w}" y="{y + 5}" width="{w:.1f}" '
@@ -188,7 +192,7 @@ def bar_chart(
         value_class = "chart-value chart-value--gap" if gap else "chart-value"
         body.append(
             f'<text class="{value_class}" x="{label_w + w + 6:.1f}" y="{y + row_h / 2 + 4:.1f}">'
-            f"{_num(value)}{escape(value_suffix)}</text>"
+            f"{escape(shown)}</text>"
         )
     body.append(f'<line class="chart-axis" x1="{label_w}" x2="{label_w}" y1="0" y2="{height}"/>')
     return _svg(chart_id, width, height, title, description, body)

@@ -111,31 +111,62 @@ def _published(model: ItemModel, period: Period) -> ColumnElement[bool]:
     return sa.and_(model.status == S.PUBLISHED, _in_period(model.published_at, period))
 
 
-def _seconds_between(later: Any, earlier: Any) -> ColumnElement[float]:
-    if _dialect() == "postgresql":
-        return sa.cast(sa.func.extract("epoch", later - earlier), sa.Float)
-    return (sa.func.julianday(later) - sa.func.julianday(earlier)) * 86400.0
+@dataclass(frozen=True)
+class Durations:
+    """One model's stored durations (`value`) whose moment (`at`) falls in the period."""
+
+    model: ItemModel
+    value: Any
+    at: Any
+    conditions: tuple[ColumnElement[bool], ...] = ()
+    # Implied by a non-NULL value, stated so a count can range over a covering index that
+    # leads with it; left out of the in-order read, whose index does not hold it.
+    implied: tuple[ColumnElement[bool], ...] = ()
 
 
-def _median(values: sa.Select) -> float | None:
-    """Median of the single column `v` of `values`, or None without rows.
+# From this many weeks on, an SQLite median reads the values in index order: the scan of the
+# (value, moment, team) index costs less than sorting a long period's values.
+ORDERED_MEDIAN_WEEKS = 26
 
-    PostgreSQL has percentile_cont. SQLite has no median: the rows are materialized once,
-    counted, and the middle one or two read with ORDER BY ... LIMIT/OFFSET (cheaper than
-    numbering every row with a window function).
+
+def _median(arms: list[Durations], period: Period) -> float | None:
+    """Median of the stored durations of several models over `period`, or None without rows.
+
+    PostgreSQL has percentile_cont. SQLite has no median: the rows are counted, then the middle
+    one or two read with ORDER BY ... LIMIT/OFFSET. Over a long period the moment's range test
+    is written `+column` so SQLite walks the (value, moment, team) index in order instead of
+    sorting a year of values (docs/performance.md).
     """
+
+    def where(d: Durations, moment: Any) -> tuple[ColumnElement[bool], ...]:
+        return (d.value.is_not(None), _in_period(moment, period), *d.conditions)
+
     if _dialect() == "postgresql":
+        values = sa.union_all(
+            *(sa.select(d.value.label("v")).where(*where(d, d.at), *d.implied) for d in arms)
+        )
         sub = values.subquery()
         stmt = sa.select(sa.func.percentile_cont(sa.literal_column("0.5")).within_group(sub.c.v))
-    else:
-        rows = values.cte("median_rows").prefix_with("MATERIALIZED")
-        n = sa.select(sa.func.count()).select_from(rows).scalar_subquery()
-        middle = (
-            sa.select(rows.c.v).order_by(rows.c.v).limit(2 - n % 2).offset((n - 1) // 2).subquery()
-        )
-        stmt = sa.select(sa.func.avg(middle.c.v))
-    value = db.session.scalar(stmt)
-    return None if value is None else float(value)
+        value = db.session.scalar(stmt)
+        return None if value is None else float(value)
+
+    n = _total(
+        [sa.select(sa.func.count().label("n")).where(*where(d, d.at), *d.implied) for d in arms]
+    )
+    if not n:
+        return None
+    ordered = len(period.weeks) >= ORDERED_MEDIAN_WEEKS
+    selects = []
+    for d in arms:
+        if ordered:
+            moment = sa.literal_column(f"+{d.model.__tablename__}.{d.at.key}", _UTC)
+            conditions = where(d, moment)
+        else:
+            conditions = (*where(d, d.at), *d.implied)
+        selects.append(sa.select(d.value.label("v")).select_from(d.model).where(*conditions))
+    stmt = sa.union_all(*selects).order_by("v").limit(2 - n % 2).offset((n - 1) // 2)
+    middle = [int(v) for v in db.session.scalars(stmt)]
+    return sum(middle) / len(middle)
 
 
 @dataclass(frozen=True)
@@ -395,7 +426,12 @@ class RecognitionCoverage:
 
     @property
     def teams_without_recognition(self) -> list[TeamCoverage]:
-        return [t for t in self.teams if t.team_id is not None and t.recognized == 0]
+        """Teams with active colleagues of whom none was recognized (an empty team is no gap)."""
+        return [t for t in self.teams if t.team_id is not None and t.headcount and not t.recognized]
+
+    @property
+    def staffed_teams(self) -> list[TeamCoverage]:
+        return [t for t in self.teams if t.team_id is not None and t.headcount]
 
     @property
     def recognized(self) -> int:
@@ -625,6 +661,14 @@ class CustomerVoice:
         return sum(self.nps_counts[:PASSIVE_MIN])
 
     @property
+    def average_score(self) -> float | None:
+        """Mean 0–10 score of the scored quotes, one decimal. Quotes are picked by colleagues, so
+        this is not a Net Promoter Score (which needs every surveyed customer's answer)."""
+        if not self.scored:
+            return None
+        return round(sum(score * n for score, n in enumerate(self.nps_counts)) / self.scored, 1)
+
+    @property
     def nps(self) -> int | None:
         """Net Promoter Score of the scored quotes: % promoters minus % detractors (-100..100)."""
         if not self.scored:
@@ -740,24 +784,28 @@ def editorial_flow(filters: Filters, *, submitted: dict[int, int] | None = None)
     already counted it (the whole page does): items enter the queue when they are submitted."""
     period, team_id = filters.period, filters.team_id
 
-    decision_times = sa.union_all(
-        *(
-            sa.select(_seconds_between(m.decided_at, m.submitted_at).label("v")).where(
-                _in_period(m.decided_at, period), _decided_this_round(m), _item_team(m, team_id)
+    # Stored durations (the models keep them). decision_seconds is NULL unless the latest
+    # decision answers the latest submission (this round); published is final.
+    decision_median = _median(
+        [
+            Durations(m, m.decision_seconds, m.decided_at, (_item_team(m, team_id),))
+            for m in ITEM_MODELS
+        ],
+        period,
+    )
+    publication_median = _median(
+        [
+            Durations(
+                m,
+                m.publication_seconds,
+                m.published_at,
+                (_item_team(m, team_id),),
+                implied=(m.status == S.PUBLISHED,),
             )
             for m in ITEM_MODELS
-        )
+        ],
+        period,
     )
-    publication_times = sa.union_all(
-        *(
-            sa.select(_seconds_between(m.published_at, m.approved_at).label("v")).where(
-                _published(m, period), m.approved_at.is_not(None), _item_team(m, team_id)
-            )
-            for m in ITEM_MODELS
-        )
-    )
-    decision_median = _median(decision_times)
-    publication_median = _median(publication_times)
 
     decided = sa.union_all(
         *(

@@ -268,17 +268,24 @@ def recognition_section(data: queries.RecognitionCoverage, period: Period) -> Se
     figures = [
         Figure(
             slug="recognition-teams",
-            title="Recognized colleagues per team",
-            note="Teams in red had no colleague named in a published story in this period.",
+            title="Recognition coverage per team",
+            note=(
+                "Share of each team's active colleagues named in a published story in this "
+                "period. Teams in red had none; a team without active colleagues shows a dash."
+            ),
             charts=[
                 charts.bar_chart(
                     "chart-recognition-teams",
                     [t.name for t in teams],
-                    [t.recognized for t in teams],
+                    [t.share for t in teams],
                     width=WIDE,
-                    title="Recognized colleagues per team",
-                    description=_describe(period, "Number of colleagues recognized, per team"),
+                    title="Recognition coverage per team",
+                    description=_describe(
+                        period, "Share of active colleagues recognized (%), per team"
+                    ),
                     tone=0,
+                    value_suffix="%",
+                    scale_max=100,
                     flag_zero=True,
                 )
             ],
@@ -318,9 +325,9 @@ def recognition_section(data: queries.RecognitionCoverage, period: Period) -> Se
         KeyFigure("Colleagues recognized", data.recognized),
         KeyFigure(
             "Teams with a recognized colleague",
-            sum(1 for t in teams if t.team_id is not None and t.recognized),
+            sum(1 for t in data.staffed_teams if t.recognized),
             "",
-            f"of {sum(1 for t in teams if t.team_id is not None)} teams",
+            f"of {len(data.staffed_teams)} teams with active colleagues",
         ),
     ]
     if data.unnamed_recognitions is not None:
@@ -506,8 +513,12 @@ def voice_section(data: queries.CustomerVoice, period: Period) -> Section:
         Figure(
             slug="voice-nps",
             side_by_side=True,
-            title="NPS distribution",
-            note="Quotes that carry a 0–10 score: detractors 0–6, passives 7–8, promoters 9–10.",
+            title="Scores of curated quotes",
+            note=(
+                "Quotes that carry a 0–10 score, grouped as in NPS surveys (detractors 0–6, "
+                "passives 7–8, promoters 9–10). Colleagues pick which quotes to share, so this "
+                "shows the tone of what they collect, not a Net Promoter Score."
+            ),
             charts=[
                 charts.column_chart(
                     "chart-voice-nps",
@@ -533,12 +544,12 @@ def voice_section(data: queries.CustomerVoice, period: Period) -> Section:
     ]
     key_figures = [
         KeyFigure("Customer quotes", data.quotes),
+        # Not an NPS: these are quotes colleagues chose to share, not every surveyed customer.
         KeyFigure(
-            "Net Promoter Score",
-            data.nps,
-            "",
-            f"from {_count(data.scored)} scored quotes",
-            signed=True,
+            "Average score of curated quotes",
+            data.average_score,
+            "/10",
+            f"from {_count(data.scored)} scored quotes chosen by colleagues (not an NPS survey)",
         ),
         KeyFigure(
             "Promoters",
@@ -558,7 +569,7 @@ def voice_section(data: queries.CustomerVoice, period: Period) -> Section:
         slug="voice",
         title="Customer voice",
         intro=(
-            "What customers say, in their own words. The NPS mix shows the tone of what "
+            "What customers say, in their own words. The score mix shows the tone of what "
             "colleagues collect; the last figure shows how many enthusiastic quotes (score 9–10) "
             "reached every colleague through a sent edition."
         ),
