@@ -89,6 +89,7 @@ def register_blueprints(app: Flask) -> None:
     from app import account
     from app import admin
     from app import auth
+    from app import comments
     from app import editions
     from app import insights
     from app import main
@@ -106,6 +107,7 @@ def register_blueprints(app: Flask) -> None:
         editions,
         newsletter,
         reading,
+        comments,
         insights,
         admin,
     ):

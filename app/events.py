@@ -186,6 +186,15 @@ class PersonInvited(Event, name="person.invited"):
     role: str
 
 
+@dataclass(frozen=True)
+class CommentPosted(Event, name="comment.posted"):
+    """Someone commented on a published story (its author and colleagues are told)."""
+
+    comment_id: int
+    story_id: int
+    author_id: int  # who wrote the comment
+
+
 # -- subscribers ---------------------------------------------------------------------------------
 
 E = TypeVar("E", bound=Event)

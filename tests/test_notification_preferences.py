@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from itsdangerous import Signer
 
+from app.comments.services import post_comment
 from app.events import EditionMissed
 from app.events import emit
 from app.extensions import db
@@ -33,7 +34,7 @@ from app.notifications.tokens import make_token
 from tests import factories
 
 S = SubmissionStatus
-SWITCHABLE = ["submission_status", "featured", "applause", "editor_reminders"]
+SWITCHABLE = ["submission_status", "featured", "applause", "comments", "editor_reminders"]
 
 
 def trigger(kind: str, user: User) -> None:
@@ -47,6 +48,9 @@ def trigger(kind: str, user: User) -> None:
     elif kind == "applause":
         story = factories.make_story(user, status=S.PUBLISHED)
         messages.notify_applause(story, ["Ana Lopez"], 1)
+    elif kind == "comments":  # told by the CommentPosted subscriber, after the commit below
+        story = factories.make_story(user, status=S.PUBLISHED)
+        post_comment(story.id, factories.make_user(display_name="Ana Lopez"), "Bravo!")
     else:
         edition = factories.make_edition(status=EditionStatus.SKIPPED)
         messages.notify_edition_missed(user, edition, utcnow() - timedelta(hours=5), utcnow())
@@ -61,11 +65,11 @@ def off_path(message) -> str:
     """The path of the one-click link, from the List-Unsubscribe header."""
     header = str(message["List-Unsubscribe"])
     assert header.startswith("<http://localhost/") and header.endswith(">"), header
-    return header[len("<http://localhost"):-1]
+    return header[len("<http://localhost") : -1]
 
 
 def checkbox(page: str, name: str, *, attribute: str = "name") -> str:
-    """"checked", "checked disabled" or "" for the page's checkbox with that name (or id)."""
+    """ "checked", "checked disabled" or "" for the page's checkbox with that name (or id)."""
     tag = re.search(rf'<input[^>]*\b{attribute}="{name}"[^>]*>', page).group(0)
     return " ".join(flag for flag in ("checked", "disabled") if f" {flag}" in tag)
 
@@ -126,7 +130,8 @@ def test_one_click_post_from_the_mail_client(app, client, outbox, person):
     assert response.status_code == 200
     assert not preferences.is_enabled(reload(person), KINDS["submission_status"])
     event = db.session.scalar(
-        sa.select(AuditEvent).where(AuditEvent.action == "user.notifications_off"))
+        sa.select(AuditEvent).where(AuditEvent.action == "user.notifications_off")
+    )
     assert event.details == {"kind": "submission_status", "via": "one_click"}
 
 
@@ -158,8 +163,12 @@ def test_a_tampered_or_foreign_token_gets_a_friendly_page(app, client, person):
     good = make_token(person.id, KINDS["applause"])
     other_user = f"{person.id + 1}.applause"
     forged_value = good.replace(f"{person.id}.applause", other_user, 1)
-    for token in (good[:-2] + ("AA" if not good.endswith("AA") else "BB"), forged_value,
-                  "not-a-token", "%FF"):
+    for token in (
+        good[:-2] + ("AA" if not good.endswith("AA") else "BB"),
+        forged_value,
+        "not-a-token",
+        "%FF",
+    ):
         for method in (client.get, client.post):
             response = method(f"/account/notifications/off/{token}")
             assert response.status_code in (400, 404), token
@@ -210,8 +219,7 @@ def test_each_kind_can_be_turned_off_on_the_profile(app, login_as, outbox, perso
     assert response.status_code == 302
     assert "Email settings saved." in client.get("/account/").get_data(as_text=True)
     person = reload(person)
-    assert preferences.preferences_for(person) == {
-        **dict.fromkeys(KINDS, True), kind: False}
+    assert preferences.preferences_for(person) == {**dict.fromkeys(KINDS, True), kind: False}
 
     trigger(kind, person)
     assert to(outbox, person) == []
@@ -241,7 +249,8 @@ def test_a_crafted_form_cannot_change_what_it_does_not_show(app, login_as):
     db.session.commit()
     login_as(employee).post("/account/notifications", data={"n-submission_status": "y"})
     rows = db.session.scalars(sa.select(NotificationPreference.kind)).all()
-    assert sorted(rows) == ["applause", "featured"]  # editor reminders: not theirs to set
+    # editor reminders: not theirs to set
+    assert sorted(rows) == ["applause", "comments", "featured"]
 
 
 # -- essential emails -----------------------------------------------------------------------------
@@ -259,8 +268,9 @@ def test_invitations_and_password_resets_are_always_sent(app, outbox, person):
     admin = factories.make_user(Role.ADMIN)
     db.session.commit()
     with app.test_request_context():  # as from the admin's and the reset pages
-        invite("new.person@example.com", "New Person", role=Role.EMPLOYEE, team_id=None,
-               actor=admin)
+        invite(
+            "new.person@example.com", "New Person", role=Role.EMPLOYEE, team_id=None, actor=admin
+        )
         db.session.commit()
         request_password_reset(person.email)
         db.session.commit()
@@ -275,8 +285,14 @@ def test_editor_reminders_follow_each_editors_choice(app, outbox, person):
     preferences.set_preference(person, KINDS["editor_reminders"], False)
     edition = factories.make_edition()
     db.session.commit()
-    emit(EditionMissed(edition_id=edition.id, number=edition.number,
-                       due_at=utcnow().isoformat(), noticed_at=utcnow().isoformat()))
+    emit(
+        EditionMissed(
+            edition_id=edition.id,
+            number=edition.number,
+            due_at=utcnow().isoformat(),
+            noticed_at=utcnow().isoformat(),
+        )
+    )
     db.session.commit()
     assert [m["To"] for m in outbox] == [other.email]
     assert "was not sent" in str(outbox[0]["Subject"])
@@ -305,7 +321,7 @@ def test_applause_is_told_at_most_once_a_day_per_story(app, outbox, person):
     [message] = outbox
     assert message["Subject"] == "Ana Lopez and Ben Ode applauded “Holiday saved”"
     text = message.get_body(("plain",)).get_content()
-    assert "Ana Lopez and Ben Ode applauded \"Holiday saved\" (3 applause in all)." in text
+    assert 'Ana Lopez and Ben Ode applauded "Holiday saved" (3 applause in all).' in text
     assert "Priya" not in message["Subject"]
 
     _cy, dee = applaud(story, "Cy Park", "Dee Wu")
@@ -343,4 +359,5 @@ def test_many_applauders_are_summed_up(app, outbox, person):
     applaud(story, *[f"Person {n}" for n in range(8)])
     run_applause()
     assert outbox[0]["Subject"] == (
-        "Person 0, Person 1, Person 2, Person 3, Person 4 and 3 others applauded “Big day”")
+        "Person 0, Person 1, Person 2, Person 3, Person 4 and 3 others applauded “Big day”"
+    )

@@ -6,6 +6,7 @@ import re
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
+from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -168,20 +169,19 @@ def test_unpublished_story_is_not_shown(db, app, make_user, make_story, login_as
             assert response.status_code == 404
 
 
-def test_who_applauded_is_shown_to_the_author_and_the_recognized_only(
+def test_who_applauded_is_shown_to_every_signed_in_colleague(
     db, login_as, make_user, story_with_everything
 ):
     story, author, noah = story_with_everything
     fan = make_user(display_name="Grace Kim")
+    reader = make_user()
     db.session.add(Reaction(user_id=fan.id, story_id=story.id))
     db.session.commit()
 
-    for who in (author, noah):
+    for who in (author, noah, fan, reader):
         page = text(login_as(who).get(f"/stories/{story.id}"))
         assert "Applauded by" in page and "Grace Kim" in page
-    page = text(login_as(fan).get(f"/stories/{story.id}"))
-    assert "Applauded by" not in page
-    assert "You applauded this story." in page
+    assert "You applauded this story." in text(login_as(fan).get(f"/stories/{story.id}"))
 
 
 # --------------------------------------------------------------------------- people, teams
@@ -229,8 +229,14 @@ def test_people_me_and_unknown_person(employee_client, employee):
 def test_team_tag_and_touchpoint_pages(db, employee_client, make_team, make_user, make_story):
     team = make_team("Logistics")
     member = make_user(team=team, display_name="Ella Novak")
-    published(make_story, team=team, title="Pallet rerouted", colleagues=[member], tags=["speed"],
-              touchpoint_slug="chat")
+    published(
+        make_story,
+        team=team,
+        title="Pallet rerouted",
+        colleagues=[member],
+        tags=["speed"],
+        touchpoint_slug="chat",
+    )
     published(make_story, title="Elsewhere", tags=["other"], touchpoint_slug="store")
     db.session.commit()
 
@@ -265,8 +271,9 @@ def test_reading_pages_need_a_signed_in_user(client):
 
 def test_user_text_is_escaped(db, employee_client, make_user, make_story):
     evil = make_user(display_name='<script>alert("x")</script>')
-    story = published(make_story, author=evil, title="<img src=x onerror=alert(1)>",
-                      colleagues=[evil])
+    story = published(
+        make_story, author=evil, title="<img src=x onerror=alert(1)>", colleagues=[evil]
+    )
     db.session.commit()
     for url in (f"/stories/{story.id}", f"/people/{evil.id}", "/", "/search"):
         page = text(employee_client.get(url))
@@ -341,3 +348,62 @@ def test_editors_and_admins_can_read_too(db, login_as, make_user, make_story):
     db.session.commit()
     for role in (Role.EDITOR, Role.ADMIN):
         assert login_as(make_user(role)).get(f"/stories/{story.id}").status_code == 200
+
+
+# --------------------------------------------------------------------------- card covers
+
+
+class _Covers(HTMLParser):
+    """The cover pictures of the story cards on a page: their attributes, in page order."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[dict[str, str | None]] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if tag == "img" and "story-card__cover" in (attributes.get("class") or "").split():
+            self.found.append(attributes)
+
+
+def test_cards_show_the_cover_on_home_search_and_person_pages(
+    db, employee_client, make_user, make_story
+):
+    noah = make_user(display_name="Noah Levi")
+    author = make_user(display_name="Priya Raman")
+    with_cover = published(
+        make_story,
+        author=author,
+        title="The harbour rescue",
+        colleagues=[noah],
+        cover_image="c0ffee.jpg",
+        cover_image_alt='A ferry at dusk, "in fog" <b>',
+    )
+    published(make_story, author=author, title="No picture here", colleagues=[noah])
+    db.session.commit()
+
+    for url in ("/", "/search", "/search?q=harbour", f"/people/{noah.id}", f"/people/{author.id}"):
+        page = text(employee_client.get(url))
+        assert "No picture here" in page or "q=" in url, url
+        covers = _Covers(page).found
+        assert len(covers) == 1, (url, covers)  # only the story that has one
+        cover = covers[0]
+        assert cover["src"] == f"/uploads/{with_cover.cover_image}", url
+        assert cover["alt"] == 'A ferry at dusk, "in fog" <b>', url  # escaped, read back
+        assert (cover["loading"], cover["width"], cover["height"]) == ("lazy", "640", "360")
+        assert '"in fog" <b>' not in page  # the description never becomes markup
+
+
+def test_card_excerpts_keep_list_items_on_their_own_lines(db, employee_client, make_story):
+    published(
+        make_story,
+        title="Three fixes in one call",
+        body="We fixed three things:\n\n- the login\n- the <b>invoice</b>\n- the export",
+    )
+    db.session.commit()
+    page = text(employee_client.get("/"))
+    assert (
+        '<p class="story-card__excerpt">We fixed three things:<br>• the login'
+        "<br>• the &lt;b&gt;invoice&lt;/b&gt;<br>• the export</p>"
+    ) in page

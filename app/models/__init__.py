@@ -5,6 +5,7 @@ from app.models.activity import Reaction
 from app.models.activity import Setting
 from app.models.base import Base
 from app.models.base import utcnow
+from app.models.comments import Comment
 from app.models.content import Quote
 from app.models.content import QuoteSource
 from app.models.content import Recognition
@@ -34,6 +35,7 @@ __all__ = [
     "ApplauseNotice",
     "AuditEvent",
     "Base",
+    "Comment",
     "Delivery",
     "DeliveryStatus",
     "DomainEvent",

@@ -33,6 +33,10 @@ APPLAUSE = Kind(
     "applause", "Someone applauded my story",
     "At most one email a day per story, naming who applauded since the last one.",
 )  # fmt: skip
+COMMENTS = Kind(
+    "comments", "Comments on my stories",
+    "When a colleague comments on a story you shared or a story that names you.",
+)  # fmt: skip
 EDITOR_REMINDERS = Kind(
     "editor_reminders", "Editor reminders",
     "Before the send time when the edition is empty or items wait for review, and when an "
@@ -47,5 +51,5 @@ ACCOUNT = Kind(
 
 KINDS: dict[str, Kind] = {
     kind.key: kind
-    for kind in (WEEKLY, SUBMISSION_STATUS, FEATURED, APPLAUSE, EDITOR_REMINDERS, ACCOUNT)
+    for kind in (WEEKLY, SUBMISSION_STATUS, FEATURED, APPLAUSE, COMMENTS, EDITOR_REMINDERS, ACCOUNT)
 }

@@ -1,5 +1,5 @@
 """The notifications about someone's own stories and quotes: decisions, publication, being
-featured, applause; and the editors' reminders.
+featured, applause, comments; and the editors' reminders.
 
 Each function builds a `Notification` and hands it to `deliver` (preferences, then every
 channel), inside the caller's transaction. Subscribers (app.notifications.subscribers) call them
@@ -14,12 +14,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from app.models import Comment
 from app.models import Edition
 from app.models import Quote
 from app.models import Story
 from app.models import User
 from app.notifications.delivery import deliver
 from app.notifications.kinds import APPLAUSE
+from app.notifications.kinds import COMMENTS
 from app.notifications.kinds import EDITOR_REMINDERS
 from app.notifications.kinds import FEATURED
 from app.notifications.kinds import SUBMISSION_STATUS
@@ -174,6 +176,25 @@ def notify_applause(story: Story, applauders: list[str], total: int) -> bool:
         "notify_applause",
         {"story": story, "title": item_title(story), "applauders": applauders,
          "phrase": phrase, "total": total, "story_url": story_url},
+        url=story_url,
+    ))  # fmt: skip
+
+
+def notify_comment(user: User, comment: Comment, *, is_author: bool) -> bool:
+    """A colleague commented on `user`'s story (`is_author`) or on a story that names them.
+
+    The comment is quoted as typed: plain text, escaped by the HTML part like any other value.
+    """
+    story = comment.story
+    story_url = absolute_url("reading.story", story_id=story.id) + f"#comment-{comment.id}"
+    commenter = comment.author.display_name
+    where = "your story" if is_author else "a story about you"
+    return deliver(Notification(
+        COMMENTS, user,
+        _one_line(f"{commenter} commented on {where} “{item_title(story, SUBJECT_TITLE_MAX)}”"),
+        "notify_comment",
+        {"story": story, "title": item_title(story), "comment": comment, "body": comment.body,
+         "commenter": commenter, "is_author": is_author, "story_url": story_url},
         url=story_url,
     ))  # fmt: skip
 

@@ -8,8 +8,11 @@ from collections.abc import Callable
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import selectinload
 
 from app.events import ChangesRequested
+from app.events import CommentPosted
 from app.events import EditionDueSoon
 from app.events import EditionMissed
 from app.events import EditionSent
@@ -18,8 +21,10 @@ from app.events import SubmissionRejected
 from app.events import subscribe
 from app.extensions import db
 from app.jobs import scheduled
+from app.models import Comment
 from app.models import Edition
 from app.models import Quote
+from app.models import Recognition
 from app.models import Role
 from app.models import Story
 from app.models import User
@@ -56,6 +61,31 @@ def tell_author_rejected(event: SubmissionRejected) -> None:
 @subscribe(EditionSent)
 def tell_authors_and_colleagues(event: EditionSent) -> None:
     notify_edition_sent(event.edition_id, event.story_ids, event.quote_ids)
+
+
+@subscribe(CommentPosted)
+def tell_story_people_about_comment(event: CommentPosted) -> None:
+    """The story's author and the colleagues it names (with accounts), once each; never the
+    commenter, and nobody when the comment was removed before this ran."""
+    comment = db.session.get(Comment, event.comment_id, options=[
+        joinedload(Comment.author),
+        joinedload(Comment.story).options(
+            joinedload(Story.author),
+            selectinload(Story.recognitions).joinedload(Recognition.user),
+        ),
+    ])  # fmt: skip
+    if comment is None or comment.is_removed:
+        return
+    story = comment.story
+    told = {comment.author_id}
+    if story.author_id not in told:
+        told.add(story.author_id)
+        messages.notify_comment(story.author, comment, is_author=True)
+    for recognition in story.recognitions:
+        user = recognition.user
+        if user is not None and user.id not in told:
+            told.add(user.id)
+            messages.notify_comment(user, comment, is_author=False)
 
 
 def _editors() -> list[User]:

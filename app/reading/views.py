@@ -21,6 +21,9 @@ from werkzeug.routing import BuildError
 from werkzeug.wrappers import Response
 
 from app.auth.access import login_required
+from app.comments import queries as comment_queries
+from app.comments import services as comment_services
+from app.comments.forms import CommentForm
 from app.extensions import db
 from app.reading import bp
 from app.reading import cache
@@ -121,6 +124,12 @@ def pager_urls(page: Page, param: str = "cursor") -> tuple[str | None, str | Non
 @bp.route("/stories/<int:story_id>")
 @login_required
 def story(story_id: int):
+    return story_page(story_id)
+
+
+def story_page(story_id: int, comment_form: CommentForm | None = None):
+    """The story's page; the comments feature renders it too, to show a refused comment on its
+    form with what was typed."""
     detail = cache.remember(("story", story_id), lambda: queries.story_detail(story_id))
     if detail is None:
         status = queries.story_status(story_id)
@@ -131,12 +140,24 @@ def story(story_id: int):
         if target is None:
             abort(404)
         return redirect(target)
+    viewer = current_user._get_current_object()
+    story_author_id = detail.story.author_id
     return render_template(
         "reading/story.html",
         detail=detail,
         story=detail.story,
         applauded=queries.has_applauded(story_id, current_user.id),
-        show_applauders=detail.may_see_applauders(current_user.id),
+        # Every signed-in colleague sees who applauded (the page needs a sign-in).
+        applauders=cache.remember(
+            ("applauders", story_id), lambda: comment_queries.applauders(story_id)
+        )
+        if detail.applause
+        else [],
+        thread=comment_queries.story_comments(
+            story_id, everything=request.args.get("comments") == "all"
+        ),
+        comment_form=comment_form or CommentForm(),
+        may_remove=lambda c: comment_services.may_remove(viewer, c.author_id, story_author_id),
         tz=local_timezone(),
     )
 
@@ -183,18 +204,24 @@ def _profile_or_404(
 @login_required
 def person(user_id: int):
     recognized_at, shared_at = request.args.get("recognized"), request.args.get("shared")
-    profile, recognized, shared = _profile_or_404(
+    profile, recognized, shared, active = _profile_or_404(
         ("person", user_id, recognized_at, shared_at),
         lambda: queries.person_profile(user_id),
         lambda: (
             queries.stories_recognizing(user_id, recognized_at),
             queries.stories_shared_by(user_id, shared_at),
+            comment_queries.is_active_person(user_id),
         ),
     )
+    is_me = user_id == current_user.id
     return render_template(
         "reading/person.html",
         profile=profile,
-        is_me=user_id == current_user.id,
+        is_me=is_me,
+        # A new story with this person already credited (not yourself, nor a former colleague).
+        recognize_url=None
+        if is_me or not active
+        else _url_if("submissions.new_story", colleague=user_id),
         recognized=recognized,
         recognized_pager=pager_urls(recognized, "recognized"),
         shared=shared,
