@@ -462,25 +462,118 @@ def _continues_cluster(text: str, index: int) -> bool:
     return False
 
 
-def excerpt(text_or_html: str, length: int = 200, *, is_html: bool | None = None) -> str:
-    """Plain-text excerpt of at most ``length`` characters, ending in "…" if shortened.
+_BULLETS = ("\u2022", "\u25e6")  # "•" for top-level items, "◦" for nested ones
+_INDENT = "  "
+_MARKER_ONLY_RE = re.compile(r"\n[ ]*(?:[\u2022\u25e6]|\d+\.)$")
 
-    Accepts Markdown source or HTML from `render_markdown` (detected by its leading block tag;
-    pass ``is_html`` to decide explicitly). Cuts at the last space when that keeps at least
-    half of the budget, otherwise (CJK, very long words) at the last whole visible character.
-    """
-    if length < 1:
-        raise ValueError("excerpt length must be positive")
-    if is_html is None:
-        is_html = bool(_RENDERED_HTML_RE.match(text_or_html))
-    html = sanitize_html(text_or_html) if is_html else render_markdown(text_or_html)
-    text = _visible_text(html)
-    if len(text) <= length:
-        return text
+
+def _excerpt_inline(nodes: list[_Node | str], lines: list[str]) -> None:
+    """Inline text onto ``lines[-1]`` (link text only, no URLs); <br> starts a new line."""
+    for node in nodes:
+        if isinstance(node, str):
+            lines[-1] += node
+        elif node.tag == "br":
+            lines.append("")
+        else:
+            _excerpt_inline(node.children, lines)
+
+
+def _excerpt_lines(nodes: list[_Node | str], depth: int = 0) -> list[str]:
+    """The lines an excerpt keeps: one per paragraph, heading, table row, code line and list
+    item ("• item", "1. item"; nested items indented with "◦"), whitespace collapsed."""
+    out: list[str] = []
+    pending = [""]
+
+    def flush() -> None:
+        out.extend(line for raw in pending if (line := _squash(raw)))
+        pending[:] = [""]
+
+    for node in nodes:
+        if isinstance(node, str) or node.tag not in _BLOCK_TAGS:
+            _excerpt_inline([node], pending)
+            continue
+        flush()
+        if node.tag in ("ul", "ol"):
+            start = node.attrs.get("start", "1")
+            number = int(start) if start.isascii() and start.isdigit() else 1
+            for child in node.children:
+                if not (isinstance(child, _Node) and child.tag == "li"):
+                    continue
+                marker = f"{number}." if node.tag == "ol" else _BULLETS[min(depth, 1)]
+                number += 1
+                first, *rest = _excerpt_lines(child.children, depth + 1) or [""]
+                out.append(f"{marker} {first}".rstrip())
+                out.extend(_INDENT + line for line in rest)
+        elif node.tag == "pre":
+            out.extend(line for raw in _text_content(node).split("\n") if (line := _squash(raw)))
+        elif node.tag == "tr":
+            cells = [" ".join(_excerpt_lines([cell])) for cell in node.children
+                     if isinstance(cell, _Node)]
+            if row := " | ".join(cell for cell in cells if cell):
+                out.append(row)
+        elif node.tag != "hr":
+            out.extend(_excerpt_lines(node.children, depth))
+    flush()
+    return out
+
+
+def _cut(text: str, length: int) -> str:
+    """``text`` shortened to fit ``length`` with the ellipsis: at the last space or line break
+    when that keeps at least half of the budget, else at the last whole visible character."""
     budget = length - len(ELLIPSIS)
-    cut = text.rfind(" ", 0, budget + 1)
+    cut = max(text.rfind(" ", 0, budget + 1), text.rfind("\n", 0, budget + 1))
     if cut < max(1, budget // 2):
         cut = budget
         while cut > 0 and _continues_cluster(text, cut):
             cut -= 1
-    return text[:cut].rstrip(" ,;:") + ELLIPSIS
+    return _trim_end(text[:cut]) + ELLIPSIS
+
+
+def _trim_end(text: str) -> str:
+    """No trailing punctuation, blank line or lone list marker before an ellipsis."""
+    text = text.rstrip(" ,;:\n")
+    while (marker := _MARKER_ONLY_RE.search(text)) is not None:
+        text = text[: marker.start()].rstrip(" ,;:\n")
+    return text
+
+
+def excerpt(
+    text_or_html: str,
+    length: int = 200,
+    *,
+    is_html: bool | None = None,
+    one_line: bool = False,
+    max_lines: int | None = None,
+) -> str:
+    """Plain-text excerpt of at most ``length`` characters, ending in "…" if shortened.
+
+    Lines stay readable: each paragraph, heading, code line and table row is a line, list
+    items become "• item" / "1. item" lines (nested ones indented, "◦ item"), separated by
+    "\n" (pages show them with <br> or ``white-space: pre-line``; text emails as they are).
+    ``one_line=True`` joins everything into one line without markers (subjects, titles,
+    preheaders); ``max_lines`` keeps at most that many lines (cards of even height).
+
+    Accepts Markdown source or HTML from `render_markdown` (detected by its leading block tag;
+    pass ``is_html`` to decide explicitly). Cuts at the last space or line break when that keeps
+    at least half of the budget, otherwise (CJK, very long words) at the last whole visible
+    character. The result is text, never markup: templates escape it.
+    """
+    if length < 1:
+        raise ValueError("excerpt length must be positive")
+    if max_lines is not None and max_lines < 1:
+        raise ValueError("excerpt max_lines must be positive")
+    if is_html is None:
+        is_html = bool(_RENDERED_HTML_RE.match(text_or_html))
+    html = sanitize_html(text_or_html) if is_html else render_markdown(text_or_html)
+    if one_line:
+        text = _visible_text(html)
+        return text if len(text) <= length else _cut(text, length)
+    lines = _excerpt_lines(_parse(html).children)
+    clipped = max_lines is not None and len(lines) > max_lines
+    text = "\n".join(lines[:max_lines] if clipped else lines)
+    if len(text) > length:
+        return _cut(text, length)
+    if not clipped:
+        return text
+    text = _trim_end(text)
+    return text + ELLIPSIS if len(text) + len(ELLIPSIS) <= length else _cut(text, length)

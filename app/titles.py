@@ -19,4 +19,4 @@ def item_title(item: _Item, length: int = 120) -> str:
     if item.kind == "story":
         title = " ".join((item.title or "").split())  # type: ignore[attr-defined]
         return title if len(title) <= length else title[: length - 1].rstrip() + "…"
-    return " ".join(excerpt(item.text or "", length).split())  # type: ignore[attr-defined]
+    return " ".join(excerpt(item.text or "", length, one_line=True).split())  # type: ignore[attr-defined]

@@ -82,7 +82,7 @@ def test_story_page(db, login_as, make_user, make_story, make_quote, make_team, 
     author = make_user(team=team)
     story = make_story(author=author, status=P, team=team)
     make_edition(status=EditionStatus.SENT, items=[story])
-    client = login_as(author)  # the author also sees who applauded
+    client = login_as(author)  # who applauded: shown to everyone, from the cache
 
     def grow(n: int) -> None:
         start = len(story.recognitions)
@@ -166,3 +166,27 @@ def test_edition_archive(app, db, employee_client, make_story, make_quote, make_
     with app.test_request_context():
         url = url_for(endpoint)
     assert_flat(db, employee_client, url, grow)
+
+
+def test_cards_with_covers_cost_no_extra_queries(db, employee_client, make_user, make_story,
+                                                 people):
+    """A cover comes with the card's own row: the same count with pictures as without."""
+    users, _ = people
+    person = make_user(display_name="Pictured Often")
+    db.session.commit()
+    urls = ["/", "/search", "/search?q=pictured", f"/people/{person.id}"]
+
+    def grow(n: int, *, cover: bool) -> None:
+        for i in range(n):
+            extra = {"cover_image": f"cover{i}.jpg", "cover_image_alt": "A photo"} if cover else {}
+            make_story(status=P, title=f"Pictured story {i}", colleagues=[person, users[0]],
+                       tags=["a"], **extra)
+
+    grow(SMALL, cover=False)
+    db.session.commit()
+    plain = {url: queries_for(employee_client, url) for url in urls}
+    grow(LARGE, cover=True)
+    db.session.commit()
+    for url in urls:
+        assert "story-card__cover" in employee_client.get(url).get_data(as_text=True), url
+        assert queries_for(employee_client, url) == plain[url], url

@@ -467,7 +467,9 @@ def test_no_unicode_normalisation() -> None:
 
 
 def test_excerpt_short_text_is_unchanged_plain_text() -> None:
-    assert excerpt("Hello **world**, [see](https://example.com)\n\n- a") == "Hello world, see a"
+    source = "Hello **world**, [see](https://example.com)\n\n- a"
+    assert excerpt(source) == "Hello world, see\n\u2022 a"
+    assert excerpt(source, one_line=True) == "Hello world, see a"
 
 
 def test_excerpt_cuts_on_a_word_boundary() -> None:
@@ -513,8 +515,10 @@ def test_excerpt_never_splits_a_visible_character(unit: str) -> None:
 
 def test_excerpt_of_rendered_html() -> None:
     html = render_markdown("# Title\n\nSome *lovely* words about [Ann](https://example.com).")
-    assert excerpt(html) == "Title Some lovely words about Ann."
-    assert excerpt(html, 16) == "Title Some" + ELLIPSIS
+    assert excerpt(html) == "Title\nSome lovely words about Ann."
+    assert excerpt(html, 16) == "Title\nSome" + ELLIPSIS
+    assert excerpt(html, one_line=True) == "Title Some lovely words about Ann."
+    assert excerpt(html, 16, one_line=True) == "Title Some" + ELLIPSIS
     assert excerpt("<b>literal</b>", is_html=False) == "<b>literal</b>"
     assert excerpt("<p>x <script>y</script></p>", is_html=True) == "x"
 
@@ -522,3 +526,80 @@ def test_excerpt_of_rendered_html() -> None:
 def test_excerpt_rejects_nonpositive_length() -> None:
     with pytest.raises(ValueError, match="positive"):
         excerpt("text", 0)
+    with pytest.raises(ValueError, match="positive"):
+        excerpt("text", max_lines=0)
+
+
+# Lines survive: a list is not flattened into one run-on sentence (cards, queue, emails).
+
+B, N = "\u2022", "\u25e6"  # the top-level and nested item markers
+
+
+def test_excerpt_keeps_paragraphs_and_list_items_on_their_own_lines() -> None:
+    source = "We fixed three things:\n\n- the login\n- the *invoice*\n- the [export](https://x.io)"
+    assert excerpt(source) == (
+        f"We fixed three things:\n{B} the login\n{B} the invoice\n{B} the export"
+    )
+
+
+def test_excerpt_nested_lists_are_indented_with_their_own_marker() -> None:
+    source = "- Monday\n    - called back\n    - sent the part\n- Tuesday\n\n    A loose paragraph."
+    assert excerpt(source) == (
+        f"{B} Monday\n  {N} called back\n  {N} sent the part\n{B} Tuesday\n  A loose paragraph."
+    )
+    deep = "- one\n    - two\n        - three"
+    assert excerpt(deep) == f"{B} one\n  {N} two\n    {N} three"
+
+
+def test_excerpt_ordered_lists_keep_their_numbers_and_start() -> None:
+    assert excerpt("1. first\n2. second") == "1. first\n2. second"
+    assert excerpt("7. seventh\n8. eighth") == "7. seventh\n8. eighth"
+    assert excerpt("- bullet\n\n1. then numbered") == f"{B} bullet\n1. then numbered"
+
+
+def test_excerpt_headings_code_quotes_tables_and_breaks_are_lines() -> None:
+    source = (
+        "## Heading\n\nLine one  \nline two\n\n> quoted *words*\n\n"
+        "```\nrun   --fast\n\n  done\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n---\n\nEnd `code`."
+    )
+    assert excerpt(source, 500) == (
+        "Heading\nLine one\nline two\nquoted words\nrun --fast\ndone\na | b\n1 | 2\nEnd code."
+    )
+
+
+def test_excerpt_long_item_is_cut_at_a_word_inside_the_list() -> None:
+    source = "Intro.\n\n- short\n- " + "a very long item that goes on " * 5 + "\n- never shown"
+    result = excerpt(source, 60)
+    assert len(result) <= 60 and result.endswith(ELLIPSIS)
+    assert result == f"Intro.\n{B} short\n{B} a very long item that goes on a very long" + ELLIPSIS
+    assert "never" not in result
+
+
+def test_excerpt_never_ends_on_a_lone_marker_or_blank_line() -> None:
+    # The budget ends just after the next item's marker: the marker goes, the ellipsis stays.
+    source = "- alpha beta\n- gamma delta"
+    for length in range(len("\u2022 alpha beta") + 1, len(source) - 2):
+        result = excerpt(source, length)
+        assert result.endswith(ELLIPSIS) and len(result) <= length, (length, result)
+        last = result[: -len(ELLIPSIS)].split("\n")[-1]
+        assert last.strip() not in ("", B), (length, result)
+    assert excerpt("1. one two\n2. three four", 16) == "1. one two" + ELLIPSIS
+
+
+def test_excerpt_max_lines_keeps_the_first_lines() -> None:
+    source = "\n".join(f"- item {i}" for i in range(1, 10))
+    assert excerpt(source, max_lines=3) == f"{B} item 1\n{B} item 2\n{B} item 3" + ELLIPSIS
+    assert excerpt(source, max_lines=9) == excerpt(source)
+    assert not excerpt(source).endswith(ELLIPSIS)
+    assert len(excerpt(source, 12, max_lines=3)) <= 12
+
+
+def test_excerpt_is_text_never_markup() -> None:
+    source = "- <script>alert(1)</script>\n- <img src=x onerror=alert(1)>\n- &lt;b&gt;"
+    result = excerpt(source)
+    assert not isinstance(result, Markup)
+    # Raw HTML is shown literally (the renderer escapes it); templates escape it again.
+    assert result.split("\n") == [
+        f"{B} <script>alert(1)</script>", f"{B} <img src=x onerror=alert(1)>", f"{B} &lt;b&gt;"
+    ]
+    assert excerpt("<ul><li>x<script>y</script></li></ul>", is_html=True) == f"{B} x"

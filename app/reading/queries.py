@@ -51,9 +51,9 @@ from app.richtext import excerpt
 PUBLISHED = SubmissionStatus.PUBLISHED
 PAGE_SIZE = 12
 EXCERPT_LENGTH = 220
+EXCERPT_LINES = 4  # .story-card__excerpt's line clamp (app.css)
 # Enough HTML for any excerpt: a long story's body is never sent over the wire for a card.
 EXCERPT_SOURCE_CHARS = 2000
-APPLAUDERS_SHOWN = 30
 
 
 def _conn() -> sa.Connection:
@@ -127,6 +127,9 @@ class StoryCard:
     colleagues: list[Colleague] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     applause: int = 0
+    # The cover picture's stored name and its description (required with a picture).
+    cover_image: str | None = None
+    cover_alt: str | None = None
     # Set for search results: highlighted title and snippet (already escaped, then marked).
     title_html: Markup | None = None
     snippet_html: Markup | None = None
@@ -151,8 +154,9 @@ class QuoteCard:
 
 @lru_cache(maxsize=8192)
 def card_excerpt(body_html: str) -> str:
-    """Plain-text teaser; cached by content, because sanitizing HTML on every view adds up."""
-    return excerpt(body_html, EXCERPT_LENGTH, is_html=True)
+    """Plain-text teaser, its lines kept ("• item"), at most as many as a card shows (the
+    CSS clamp); cached by content, because sanitizing HTML on every view adds up."""
+    return excerpt(body_html, EXCERPT_LENGTH, is_html=True, max_lines=EXCERPT_LINES)
 
 
 def _card_select(*, by_date: bool = True) -> sa.Select:
@@ -170,6 +174,8 @@ def _card_select(*, by_date: bool = True) -> sa.Select:
             Touchpoint.slug.label("touchpoint_slug"),
             Touchpoint.label.label("touchpoint_label"),
             Story.published_at,
+            Story.cover_image,
+            Story.cover_image_alt,
         )
         .join(User, User.id == Story.author_id)
         .outerjoin(Team, Team.id == Story.team_id)
@@ -238,6 +244,8 @@ def _complete(rows: Sequence[Any], *, always: bool = False) -> list[StoryCard]:
             touchpoint_slug=r.touchpoint_slug,
             touchpoint_label=r.touchpoint_label,
             published_at=r.published_at,
+            cover_image=r.cover_image,
+            cover_alt=r.cover_image_alt,
         )
         for r in rows
     ]
@@ -572,14 +580,7 @@ class StoryDetail:
     tags: list[str]
     edition: EditionRef | None
     applause: int
-    # Shown only to the author and the recognized colleagues (`may_see_applauders`).
-    applauders: list[Colleague]
     more_from_team: list[StoryCard]
-
-    def may_see_applauders(self, viewer_id: int) -> bool:
-        return viewer_id == self.story.author_id or any(
-            c.user_id == viewer_id for c in self.colleagues
-        )
 
 
 def _story() -> sa.Select:
@@ -633,7 +634,7 @@ def story_detail(story_id: int) -> StoryDetail | None:
         # The model's own rule for naming the customer (anonymous without consent).
         customer_display=Story.customer_display.fget(row),
     )
-    params = {"ids": [story_id], "story_id": story_id, "limit": APPLAUDERS_SHOWN}
+    params = {"ids": [story_id], "story_id": story_id}
     colleagues, tags, applause = [], [], 0
     for r in conn.execute(_card_parts(), params):
         if r.part == 0:
@@ -649,18 +650,7 @@ def story_detail(story_id: int) -> StoryDetail | None:
         tags=tags,
         edition=EditionRef(*edition) if edition else None,
         applause=applause,
-        applauders=[Colleague(name, uid) for uid, name in conn.execute(_applauders(), params)],
         more_from_team=more_from_team(story.team_id, story_id),
-    )
-
-
-def _applauders() -> sa.Select:
-    return (
-        sa.select(User.id, User.display_name)
-        .join(Reaction, Reaction.user_id == User.id)
-        .where(Reaction.story_id == sa.bindparam("story_id"))
-        .order_by(Reaction.created_at.desc(), Reaction.id.desc())
-        .limit(_limit())
     )
 
 

@@ -311,3 +311,8 @@ class QuoteForm(SubmissionForm):
 
 class ConfirmForm(FlaskForm):
     """Just the CSRF token, for the withdraw confirmation."""
+
+
+class SubmitForm(SubmissionForm):
+    """The "Submit for review" button on an item's own page: the CSRF token and the version
+    the page showed (a change made since, in another tab, is a conflict, not a surprise)."""

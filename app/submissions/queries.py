@@ -186,6 +186,14 @@ def search_colleagues(term: str, limit: int = COLLEAGUE_RESULTS) -> list[User]:
     )
 
 
+def active_user(user_id: int | None) -> User | None:
+    """An active account by id (None for no id, an unknown one or a deactivated one)."""
+    if user_id is None:
+        return None
+    user = db.session.get(User, user_id)
+    return user if user is not None and user.is_active_user else None
+
+
 def users_by_email(emails: list[str]) -> dict[str, User]:
     """Accounts for the given addresses (any status: the service decides who is usable)."""
     wanted = {User.normalize_email(e) for e in emails if e.strip() and len(e) <= 254}

@@ -38,6 +38,7 @@ from app.submissions.forms import ConfirmForm
 from app.submissions.forms import QuoteForm
 from app.submissions.forms import StoryForm
 from app.submissions.forms import SubmissionForm
+from app.submissions.forms import SubmitForm
 from app.submissions.rules import InvalidInput
 from app.text import clean_text
 from app.web.errors import caught
@@ -148,6 +149,11 @@ def new_story():
     form = StoryForm().setup(None)
     if request.method == "GET":
         form.team.data = current_user.team_id
+        # "Recognize <name>" on a person's page: that colleague, already credited. An id
+        # that is not an active account is ignored; the form simply starts empty.
+        colleague = queries.active_user(request.args.get("colleague", type=positive_int))
+        if colleague is not None:
+            form.colleagues.data = colleague.email
         return _page(form, None)
     return _save(form, None)
 
@@ -191,13 +197,57 @@ def my_quote(quote_id: int):
     return _detail_page(queries.viewable_quote(quote_id, current_user))
 
 
-def _detail_page(item: Story | Quote) -> str:
-    """A story's or quote's own page, with the edition that carries (or carried) it."""
+def _detail_page(item: Story | Quote, *, problems: list[str] | None = None,
+                 conflict: str | None = None) -> str:
+    """A story's or quote's own page, with the edition that carries (or carried) it, and why
+    "Submit" was refused, if it was."""
     return render_template(
         f"submissions/{item.kind}_detail.html",
         **{item.kind: item},
         edition=queries.edition_for(item),
+        submit_problems=problems,
+        submit_conflict=conflict,
     )
+
+
+# -- submit from the item's page -----------------------------------------------------------------
+
+
+def _submit(item: Story | Quote):
+    """Send a draft (or an item with requested changes) to the editors as it is stored: the
+    same service call as the form's "Submit" with the stored content, so the same rules
+    apply. A rule it breaks is shown on its page, next to the way to fix it (Edit)."""
+    if item.status not in (S.DRAFT, S.CHANGES_REQUESTED):
+        flash(f"This {item.kind} is {item.status.label.lower()}, so there is nothing to submit.",
+              "info")
+        return redirect(_detail_url(item))
+    version = SubmitForm().seen_version()
+    with caught(InvalidInput, Conflict) as refused:
+        if isinstance(item, Story):
+            services.update_story(item, current_user, rules.story_input(item),
+                                  expected_version=version, submit=True)
+        else:
+            services.update_quote(item, current_user, rules.quote_input(item),
+                                  expected_version=version, submit=True)
+        db.session.commit()
+        flash(_saved_message(item), "success")
+        return redirect(_detail_url(item))
+    error = refused.error
+    if isinstance(error, InvalidInput):
+        return _detail_page(item, problems=list(dict.fromkeys(error.errors.values())))
+    return _detail_page(item, conflict=error.message if error else None)
+
+
+@bp.route("/stories/<int:story_id>/submit", methods=["POST"])
+@login_required
+def submit_story(story_id: int):
+    return _submit(queries.own_story(story_id, current_user))
+
+
+@bp.route("/quotes/<int:quote_id>/submit", methods=["POST"])
+@login_required
+def submit_quote(quote_id: int):
+    return _submit(queries.own_quote(quote_id, current_user))
 
 
 # -- withdraw ------------------------------------------------------------------------------------

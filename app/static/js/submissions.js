@@ -8,7 +8,11 @@
  * - [data-colleague-picker]: an ARIA 1.2 combobox over /api/colleagues (search-as-you-type,
  *   arrow keys, Enter, Escape, Backspace removes the last person). People without an account are
  *   added by name. The picker writes back into the original fields, so the server sees exactly
- *   what the no-JS form would send.
+ *   what the no-JS form would send. Accounts are listed first; "Add … without an account" is
+ *   always last and never chosen by default: nothing is highlighted until the arrow keys move
+ *   (so ArrowDown + Enter picks the first real person), and Enter with nothing highlighted
+ *   adds only a single matching account. A name credited without an account gets no
+ *   notification and counts as unknown in insights, so it must be a deliberate choice.
  *
  * Needs window.fgf from app.js (debounce, postJSON, getJSON, announce). CSP: no inline code.
  */
@@ -111,6 +115,7 @@
     var selected = [];
     var options = [];
     var active = -1;
+    var wantFirst = false; // ArrowDown pressed before the results arrived
     var controller = null;
     var lastQuery = "";
 
@@ -277,6 +282,7 @@
     /* -- listbox */
 
     function close() {
+      wantFirst = false;
       listbox.hidden = true;
       listbox.textContent = "";
       options = [];
@@ -300,7 +306,13 @@
       }
     }
 
+    function samePerson(a, b) {
+      return a.free ? b.free : !b.free && a.id === b.id;
+    }
+
     function open(results, query) {
+      // Keep what the arrow keys chose when newer results replace the list.
+      var chosen = active >= 0 && options[active] ? options[active].person : null;
       listbox.textContent = "";
       options = [];
       var taken = {};
@@ -367,7 +379,17 @@
       });
       listbox.hidden = false;
       input.setAttribute("aria-expanded", "true");
-      setActive(options.length ? 0 : -1);
+      var next = -1;
+      if (chosen) {
+        next = options.findIndex(function (o) {
+          return samePerson(chosen, o.person);
+        });
+      }
+      if (next < 0 && (chosen || wantFirst) && options.length) {
+        next = 0; // the arrow keys were used: the first row, a real person when there is one
+      }
+      wantFirst = false;
+      setActive(next);
       var found = options.filter(function (o) {
         return !o.free;
       }).length;
@@ -418,6 +440,7 @@
           if (!isOpen) {
             lastQuery = "";
             search();
+            wantFirst = input.value.trim() !== "";
           } else if (options.length) {
             setActive((active + 1) % options.length);
           }
@@ -433,6 +456,8 @@
           event.preventDefault();
           if (isOpen && active >= 0) {
             add(options[active].person);
+          } else if (isOpen) {
+            enterWithoutChoice();
           }
           break;
         case "Escape":
@@ -458,6 +483,23 @@
           break;
       }
     });
+
+    /* Enter with nothing highlighted: one matching account is unambiguous; anything else
+       (several people, or only "Add … without an account") needs a deliberate choice. */
+    function enterWithoutChoice() {
+      var people = options.filter(function (o) {
+        return !o.free;
+      });
+      if (people.length === 1) {
+        add(people[0].person);
+      } else if (options.length) {
+        fgf.announce(
+          people.length
+            ? "Use the arrow keys to choose a colleague, then press Enter."
+            : "Press the down arrow to choose “" + options[0].person.name + "” without an account, then Enter."
+        );
+      }
+    }
 
     input.addEventListener("blur", function () {
       // Let a click on an option land first.
