@@ -236,3 +236,10 @@ def test_names_with_line_breaks_are_flattened(app):
     parsed = _parse(message)
     assert parsed["Bcc"] is None
     assert [a.addr_spec for a in parsed["To"].addresses] == ["a@example.com"]
+
+
+def test_preheader_is_one_line_even_when_the_intro_is_a_list(db, make_edition):
+    from app.newsletter.compose import _preheader
+
+    edition = make_edition(intro_md="This week:\n\n- a rescue\n- a thank-you")
+    assert _preheader(edition, [], []) == "This week: a rescue a thank-you"

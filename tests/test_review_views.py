@@ -46,6 +46,20 @@ def test_queue_lists_waiting_items_oldest_first(editor_client, submitted):
     assert f'value="story:{submitted["a"].id}:1"' in page  # the bulk checkbox carries the version
 
 
+def test_queue_excerpt_keeps_list_items_on_their_own_lines(editor_client, db, make_story):
+    body = "What happened:\n\n- she called back\n- she <b>fixed</b> the booking\n\nThe end."
+    make_story(status=S.SUBMITTED, title="Listed", body=body)
+    db.session.commit()
+    page = editor_client.get("/review").get_data(as_text=True)
+    row = page[page.index('class="review-row__excerpt"'):]
+    row = row[: row.index("</p>")]
+    # Raw HTML in Markdown is text, and stays escaped text in the excerpt.
+    assert (
+        "What happened:<br>• she called back<br>• she &lt;b&gt;fixed&lt;/b&gt; the booking"
+        "<br>The end." in row
+    )
+
+
 def test_queue_filters(editor_client, submitted, db):
     touchpoint_id = submitted["b"].touchpoint_id
     by_kind = editor_client.get("/review?kind=quote").get_data(as_text=True)

@@ -36,6 +36,10 @@ from app.models import SubmissionStatus
 from app.models import User
 from app.models import utcnow
 from app.newsletter.due import upcoming as due_editions  # the scheduler's own rules
+from app.newsletter.queries import Progress
+from app.newsletter.queries import is_stalled
+from app.newsletter.queries import is_starting
+from app.newsletter.queries import progress
 from app.newsletter.schedule import WeeklySlot
 from app.settings import WEEKDAYS
 from app.settings import get_setting
@@ -170,6 +174,33 @@ def edition_counts(edition: Edition) -> Counts:
 
 def _person_key(name: str) -> str:
     return " ".join(name.split()).casefold()
+
+
+# -- on its way ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """An edition on its way to everyone: handed to the sender ("send now", not yet taken:
+    `starting`) or sending. The upcoming page shows it with its progress, not as a draft."""
+
+    edition: Edition
+    progress: Progress
+    starting: bool
+    stalled: bool  # starting for minutes: is the scheduler running?
+
+
+def in_flight(editions: list[Edition], *, now: datetime | None = None) -> list[InFlight]:
+    """Of the open `editions`, those starting, plus every sending one (one query, and one
+    grouped count per edition on its way, of which there is rarely more than one)."""
+    now = now or utcnow()
+    sending = list(db.session.scalars(
+        sa.select(Edition).where(Edition.status == EditionStatus.SENDING)
+    ))
+    going = sorted([e for e in editions if is_starting(e, now)] + sending, key=lambda e: e.number)
+    return [
+        InFlight(e, progress(e), is_starting(e, now), is_stalled(e, now)) for e in going
+    ]
 
 
 # -- the approved pool ---------------------------------------------------------------------------

@@ -60,6 +60,7 @@ from app.models import Story
 from app.models import SubmissionStatus
 from app.models import User
 from app.models import utcnow
+from app.newsletter.sending import may_send
 from app.newsletter.sending import request_send_now
 from app.newsletter.sending import send_test as newsletter_send_test
 from app.richtext import render_markdown
@@ -513,8 +514,9 @@ def send_now(edition: Edition, *, actor: User, seen_version: int) -> None:
 
 
 def send_test(edition: Edition, user: User) -> object:
-    """Send the edition, exactly as recipients get it, to `user` only ("[TEST]" subject)."""
+    """Send the edition, exactly as recipients will get it (dated by its send time, not by
+    today), to `user` only ("[TEST]" subject)."""
     _require_curator(user)
-    if not edition.items:
+    if not may_send(edition):  # the one empty-edition rule: what may go out may be tested
         raise ValidationError("Add a story or a quote before sending a test.")
     return newsletter_send_test(edition, user)

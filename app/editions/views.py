@@ -31,6 +31,7 @@ from app.editions.forms import ScheduleForm
 from app.editions.queries import OPEN_STATUSES
 from app.editions.queries import approved_pool
 from app.editions.queries import edition_counts
+from app.editions.queries import in_flight
 from app.editions.queries import load_edition
 from app.editions.queries import local_to_utc
 from app.editions.queries import open_editions
@@ -43,9 +44,11 @@ from app.errors import ValidationError
 from app.extensions import db
 from app.models import Edition
 from app.models import User
+from app.models import utcnow
 from app.newsletter import compose
 from app.newsletter import links
 from app.newsletter import tokens
+from app.newsletter.queries import is_starting
 from app.newsletter.queries import send_outage_alerts
 from app.newsletter.sending import may_send
 from app.numbers import bounded_int
@@ -145,7 +148,9 @@ def upcoming():
     services.open_upcoming()
     db.session.commit()
     editions = open_editions()
-    return _edition_page(editions[0].id, editions)
+    # An edition already on its way (send now) is shown with its progress, above the next one.
+    shown = next((e for e in editions if not is_starting(e)), editions[0])
+    return _edition_page(shown.id, editions)
 
 
 @bp.route("/upcoming/<int:edition_id>")
@@ -201,6 +206,8 @@ def _edition_page(
         schedule_form=schedule_form,
         action_form=ActionForm(data={"version": edition.version}),
         later=later,
+        on_its_way=in_flight(editions),
+        starting=is_starting(edition),
         conflict=conflict,
         send_outages=send_outage_alerts(),  # an edition stuck sending, on the page editors watch
     ), status
@@ -370,6 +377,10 @@ def _confirm_page(
     if edition.status not in OPEN_STATUSES:
         flash(f"Edition #{edition.number} is {edition.status.label.lower()} already.", "info")
         return redirect(url_for("editions.upcoming"))
+    if is_starting(edition):
+        flash(f"Edition #{edition.number} is already on its way: sending starts within a "
+              "minute.", "info")
+        return redirect(url_for("newsletter.edition", number=edition.number))
     return render_template(
         template,
         edition=edition,
@@ -410,7 +421,8 @@ def confirm_send(edition_id: int):
     return _confirm_page(
         edition_id,
         "editions/confirm_send.html",
-        lambda edition: {"may_send": may_send(edition), "subject": edition.full_subject},
+        lambda edition: {"may_send": may_send(edition), "subject": edition.full_subject,
+                         "today": utcnow().astimezone(weekly_slot().zone)},
     )
 
 
@@ -422,8 +434,9 @@ def send(edition_id: int) -> Response:
     services.send_now(edition, actor=_me(), seen_version=_version())
     number = edition.number
     db.session.commit()
-    flash(f"Edition #{number} is on its way: sending starts within a minute.", "success")
-    return redirect(url_for("editions.upcoming"))
+    flash(f"Edition #{number} is on its way: sending starts within a minute. This page "
+          "follows it until everyone has it.", "success")
+    return redirect(url_for("newsletter.edition", number=number))  # its live progress
 
 
 # -- preview and test --------------------------------------------------------------------------
@@ -432,12 +445,7 @@ def send(edition_id: int) -> Response:
 def _personalized(edition: Edition) -> tuple[compose.RenderedEdition, str, str, str]:
     """The edition as this editor would receive it: (rendered, email html, text, web html)."""
     me = _me()
-    due = send_times(me).get(edition.id) if edition.status in OPEN_STATUSES else None
-    if due is not None and not edition.content_html:
-        # Not frozen yet: dated by when it will go out, not by today.
-        rendered = compose.compile_edition(edition, now=due.at)
-    else:
-        rendered = compose.render_edition(edition)
+    rendered = compose.render_as_it_will_go_out(edition)  # dated as the test email is
     values = {
         "first_name": me.first_name,
         "unsubscribe_url": links.unsubscribe_url(tokens.make_unsubscribe_token(user_id=me.id)),

@@ -21,10 +21,12 @@ from markupsafe import Markup
 
 from app.mail import render_email
 from app.models import Edition
+from app.models import EditionStatus
 from app.models import Quote
 from app.models import Story
 from app.models import utcnow
 from app.newsletter import links
+from app.newsletter.due import upcoming as due_editions
 from app.richtext import excerpt
 from app.richtext import render_plain_text
 from app.settings import get_setting
@@ -102,6 +104,19 @@ def render_edition(edition: Edition) -> RenderedEdition:
     return compile_edition(edition)
 
 
+def render_as_it_will_go_out(edition: Edition, *, now: datetime | None = None) -> RenderedEdition:
+    """The edition exactly as recipients will get it: its frozen parts once sent; before that,
+    compiled from its items and dated by when the scheduler will send it (not by today), so
+    previews, the editors' page of an unsent edition and the test email carry the date,
+    number and subject of the real one."""
+    open_ = (EditionStatus.DRAFT, EditionStatus.SCHEDULED)
+    if edition.content_html or edition.status not in open_:
+        return render_edition(edition)
+    now = now or utcnow()
+    due = next((d.at for e, d in due_editions(now) if e.id == edition.id), None)
+    return compile_edition(edition, now=due or now)
+
+
 def freeze_edition(edition: Edition, *, now: datetime | None = None) -> RenderedEdition:
     """Compile and store the parts on the row; idempotent once frozen (resume, re-send)."""
     if edition.content_html:
@@ -115,7 +130,7 @@ def freeze_edition(edition: Edition, *, now: datetime | None = None) -> Rendered
 
 def compile_edition(edition: Edition, *, now: datetime | None = None) -> RenderedEdition:
     """Render the templates from the edition's current items (drafts, previews, freezing)."""
-    items = [_view(item.content) for item in edition.items if item.content is not None]
+    items = [item_view(item.content) for item in edition.items if item.content is not None]
     stories = [i for i in items if isinstance(i, StoryView)]
     quotes = [i for i in items if isinstance(i, QuoteView)]
     when = edition.sent_at or edition.sending_started_at or edition.scheduled_at or now or utcnow()
@@ -199,7 +214,9 @@ def _tidy_text(text: str) -> str:
     return _BLANK_LINES_RE.sub("\n\n", "\n".join(lines)) + "\n"
 
 
-def _view(content: Story | Quote) -> StoryView | QuoteView:
+def item_view(content: Story | Quote) -> StoryView | QuoteView:
+    """What every rendering shows of one item; the review page's preview uses it too, so an
+    editor sees the cover picture, its description and the byline exactly as they go out."""
     if isinstance(content, Story):
         eyebrow = [p for p in (getattr(content.team, "name", None),
                                getattr(content.touchpoint, "label", None)) if p]
@@ -241,11 +258,11 @@ def _summary(stories: int, quotes: int) -> str:
 def _preheader(edition: Edition, stories: list[StoryView], quotes: list[QuoteView]) -> str:
     """The inbox preview line: the intro, or the first story's title."""
     if edition.intro_md:
-        return excerpt(edition.intro_md, 110)
+        return excerpt(edition.intro_md, 110, one_line=True)
     if stories:
         return f"This week: {stories[0].title}"
     if quotes:
-        return excerpt(quotes[0].text_plain, 110)
+        return excerpt(quotes[0].text_plain, 110, one_line=True)
     return "This week's Feel Good Fridays"
 
 

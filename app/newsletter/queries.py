@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from datetime import datetime
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app
@@ -23,11 +25,29 @@ FEED_SIZE = 20
 FAILED_LIST_LIMIT = 100
 
 
+# The archive lists the weeks that were skipped too: numbers are permanent (they are in subjects,
+# links and the feed), so a gap ("#6, #8") is explained where readers see it, not renumbered.
+ARCHIVED = (EditionStatus.SENT, EditionStatus.SKIPPED)
+
+
 @dataclass(frozen=True)
 class ArchiveEntry:
     edition: Edition
     stories: int
     quotes: int
+
+    @property
+    def skipped(self) -> bool:
+        return self.edition.status == EditionStatus.SKIPPED
+
+
+def week_day(iso_week: str | None, weekday: int) -> date | None:
+    """The send day (0 = Monday) of an ISO week like "2026-W50": a skipped week's date."""
+    try:
+        year, week = (int(part) for part in (iso_week or "").split("-W"))
+        return date.fromisocalendar(year, week, weekday + 1)
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -39,13 +59,14 @@ class ArchivePage:
 
 
 def archive_page(page: int = 1, *, per_page: int = PER_PAGE) -> ArchivePage:
-    """Sent editions, newest first; two queries whatever the page size."""
+    """Sent editions and skipped weeks, newest (highest number) first; two queries whatever
+    the page size."""
     page = max(page, 1)
     editions = list(
         db.session.scalars(
             sa.select(Edition)
-            .where(Edition.status == EditionStatus.SENT)
-            .order_by(Edition.sent_at.desc(), Edition.number.desc())
+            .where(Edition.status.in_(ARCHIVED))
+            .order_by(Edition.number.desc())
             .offset((page - 1) * per_page)
             .limit(per_page + 1)
         )
@@ -55,6 +76,19 @@ def archive_page(page: int = 1, *, per_page: int = PER_PAGE) -> ArchivePage:
     counts = _item_counts([e.id for e in editions])
     entries = [ArchiveEntry(e, *counts.get(e.id, (0, 0))) for e in editions]
     return ArchivePage(entries, page, page > 1, has_next)
+
+
+def archive_days(entries: list[ArchiveEntry], *, zone: str, weekday: int) -> dict[int, date]:
+    """Each entry's day, by edition id: the day it was sent (in the organization's zone), or
+    for a skipped week the send day of that week. No query."""
+    tz = ZoneInfo(zone)
+    days: dict[int, date | None] = {
+        e.edition.id: (week_day(e.edition.iso_week, weekday) if e.skipped
+                       else e.edition.sent_at.astimezone(tz).date() if e.edition.sent_at
+                       else None)
+        for e in entries
+    }
+    return {key: day for key, day in days.items() if day is not None}
 
 
 def _item_counts(edition_ids: list[int]) -> dict[int, tuple[int, int]]:
@@ -77,8 +111,9 @@ def edition_by_number(number: int) -> Edition | None:
 
 
 def neighbours(edition: Edition) -> tuple[Edition | None, Edition | None]:
-    """The previous and next sent editions, for the page's "older / newer" links."""
-    if edition.status != EditionStatus.SENT:
+    """The previous and next sent editions, for the page's "older / newer" links (a skipped
+    week's page has them too)."""
+    if edition.status not in ARCHIVED:
         return None, None
     sent = sa.select(Edition).where(Edition.status == EditionStatus.SENT)
     older = db.session.scalar(
@@ -119,6 +154,26 @@ class Progress:
             "percent": self.percent,
             "done": self.done,
         }
+
+
+STALLED_AFTER = timedelta(minutes=5)
+
+
+def is_starting(edition: Edition, now: datetime | None = None) -> bool:
+    """Handed to the sender and due ("send now", or its time has come), not yet taken: the
+    scheduler's next run starts sending it. Pages treat it as sending: no more "send now"."""
+    return (
+        edition.status == EditionStatus.SCHEDULED
+        and edition.scheduled_at is not None
+        and edition.scheduled_at <= (now or utcnow())
+    )
+
+
+def is_stalled(edition: Edition, now: datetime | None = None) -> bool:
+    """Starting for minutes: the scheduler should have taken it by now (is it running?)."""
+    return is_starting(edition, now) and (
+        (now or utcnow()) - edition.scheduled_at >= STALLED_AFTER  # type: ignore[operator]
+    )
 
 
 def progress(edition: Edition) -> Progress:

@@ -90,6 +90,7 @@ from app.newsletter import links
 from app.newsletter import tokens
 from app.newsletter.compose import RenderedEdition
 from app.newsletter.compose import freeze_edition
+from app.newsletter.compose import render_as_it_will_go_out
 from app.newsletter.compose import render_edition
 from app.newsletter.mime import EditionMailer
 from app.newsletter.mime import send_with
@@ -979,11 +980,12 @@ def refresh_counts(edition_id: int) -> None:
 
 
 def send_test(edition: Edition, user: User) -> SendResult:
-    """The edition exactly as recipients get it (same builder), to `user` only, "[TEST]" subject.
+    """The edition exactly as recipients will get it (same builder, dated by its send time, not
+    by today), to `user` only, "[TEST]" subject.
 
     Sent right away through the real mail service: the editor is waiting for it.
     """
-    mailer = mailer_for(edition, render_edition(edition), subject_prefix="[TEST] ")
+    mailer = mailer_for(edition, render_as_it_will_go_out(edition), subject_prefix="[TEST] ")
     message = mailer.message(
         email_address=user.email,
         name=user.display_name,

@@ -38,6 +38,7 @@ from app.newsletter import sending
 from app.newsletter import services
 from app.newsletter.compose import WEB_URL
 from app.newsletter.compose import marker
+from app.newsletter.compose import render_as_it_will_go_out
 from app.newsletter.compose import render_edition
 from app.newsletter.tokens import read_unsubscribe_token
 from app.numbers import positive_int
@@ -61,7 +62,8 @@ def archive():
     return render_template(
         "newsletter/archive.html",
         page=result,
-        tz=get_setting("timezone"),  # once, not one settings query per edition
+        days=queries.archive_days(result.entries, zone=get_setting("timezone"),
+                                  weekday=int(get_setting("send_weekday"))),
         prev_url=url_for(".archive", page=page - 1) if result.has_prev else None,
         next_url=url_for(".archive", page=page + 1) if result.has_next else None,
     )
@@ -71,12 +73,14 @@ def archive():
 @login_required
 def edition(number: int):
     item = _edition_or_404(number)
+    if item.status == EditionStatus.SKIPPED:
+        return _skipped_page(item)
     is_sent = item.status == EditionStatus.SENT
     if is_sent:
         services.count_view(item)
         db.session.commit()
         db.session.refresh(item)
-    body = render_edition(item).web_html.replace(marker(WEB_URL), request.base_url)
+    body = render_as_it_will_go_out(item).web_html.replace(marker(WEB_URL), request.base_url)
     older, newer = queries.neighbours(item)
     curator = current_user.is_editor
     return render_template(
@@ -90,6 +94,8 @@ def edition(number: int):
         failed=queries.failed_deliveries(item.id) if curator else [],
         report=queries.recipient_report(item.id) if curator else None,
         pause=queries.send_pause(item) if curator else None,
+        starting=curator and queries.is_starting(item),  # "send now" done, not yet taken
+        stalled=curator and queries.is_stalled(item),
     )
 
 
@@ -151,10 +157,23 @@ csrf.exempt(unsubscribe)
 
 
 def _edition_or_404(number: int) -> Edition:
+    """An edition readers may see (sent, or a skipped week's note); editors see every one."""
     item = queries.edition_by_number(number)
-    if item is None or (item.status != EditionStatus.SENT and not current_user.is_editor):
+    if item is None or (item.status not in queries.ARCHIVED and not current_user.is_editor):
         abort(404)
     return item
+
+
+def _skipped_page(item: Edition) -> str:
+    """A skipped week: its number was used, so its page says so (as the archive does)."""
+    older, newer = queries.neighbours(item)
+    return render_template(
+        "newsletter/skipped.html",
+        edition=item,
+        day=queries.week_day(item.iso_week, int(get_setting("send_weekday"))),
+        older=older,
+        newer=newer,
+    )
 
 
 def _atom(editions: list[Edition]) -> bytes:

@@ -25,6 +25,7 @@ from app.errors import NotFound
 from app.extensions import db
 from app.models import AuditEvent
 from app.models import EditionItem
+from app.models import EditionStatus
 from app.models import Quote
 from app.models import Revision
 from app.models import Story
@@ -33,6 +34,7 @@ from app.models import Tag
 from app.models import Team
 from app.models import Touchpoint
 from app.models import story_tags
+from app.newsletter.queries import is_starting
 from app.review.diff import FieldChange
 from app.review.diff import diff_snapshots
 
@@ -329,3 +331,20 @@ def conflict_message(kind: str, item_id: int) -> str:
     if verb in ("edit", "editor_edit", "resubmit", "submit"):
         text += " Reload it to see the latest version before you decide."
     return text
+
+
+def current_entry(item: Story | Quote) -> EditionItem | None:
+    """The item's place in an edition that has not gone out yet (open or being sent)."""
+    return next(
+        (e for e in item.edition_items
+         if e.edition.status in (EditionStatus.DRAFT, EditionStatus.SCHEDULED,
+                                 EditionStatus.SENDING)),
+        None,
+    )
+
+
+def on_its_way(entry: EditionItem | None) -> bool:
+    """In an edition being sent or handed to the sender: its email is (being) frozen, so an
+    edit now would change the story page but not what everyone receives."""
+    return entry is not None and (
+        entry.edition.status == EditionStatus.SENDING or is_starting(entry.edition))

@@ -48,8 +48,10 @@ from app.review.diff import summarize
 from app.review.queries import BUSY
 from app.review.queries import KINDS
 from app.review.queries import conflict_message
+from app.review.queries import current_entry
 from app.review.queries import load_items
 from app.review.queries import model_for
+from app.review.queries import on_its_way
 from app.submissions.rules import InvalidInput
 from app.submissions.rules import QuoteInput
 from app.submissions.rules import StoryInput
@@ -259,6 +261,12 @@ def edit_item(
             raise IllegalTransition(
                 f"This {item.kind} is {item.status.label.lower()}; editors can change it while "
                 "it is submitted or approved."
+            )
+        entry = current_entry(item)
+        if on_its_way(entry):
+            raise Conflict(
+                f"This {item.kind} goes out with edition #{entry.edition.number}, which is on its "
+                "way; it can no longer be edited."
             )
         before = snapshot(item)
         last = _last_revision(item)

@@ -29,6 +29,9 @@ from app.models import Quote
 from app.models import Story
 from app.models import User
 from app.models import utcnow
+from app.newsletter.compose import item_view
+from app.newsletter.compose import join_names
+from app.newsletter.queries import is_starting
 from app.numbers import positive_int
 from app.review import bp
 from app.review import services
@@ -38,9 +41,11 @@ from app.review.forms import QueueFilterForm
 from app.review.forms import RejectForm
 from app.review.forms import RequestChangesForm
 from app.review.forms import edition_choices
+from app.review.queries import current_entry
 from app.review.queries import filter_options
 from app.review.queries import get_item
 from app.review.queries import item_history
+from app.review.queries import on_its_way
 from app.review.queries import review_queue
 from app.review.queries import waiting_count
 from app.richtext import excerpt
@@ -60,7 +65,7 @@ nav_entry("Review", "review.queue", roles=CURATORS, order=40, badge=lambda _user
 
 @bp.context_processor
 def _helpers() -> dict:
-    return {"excerpt": excerpt}
+    return {"excerpt": excerpt, "join_names": join_names}
 
 
 def _me() -> User:
@@ -81,12 +86,14 @@ def _chosen_edition(value: str | None) -> Edition | None:
         raise ValidationError("Choose an edition from the list.") from None
     if edition is None or edition.status not in (EditionStatus.DRAFT, EditionStatus.SCHEDULED):
         raise Conflict("That edition is no longer open; choose another one.")
+    if is_starting(edition):  # "send now": the sender may take it before this item lands
+        raise Conflict(f"Edition #{edition.number} is already on its way; choose another one.")
     return edition
 
 
 def _approve_form(item: Story | Quote | None = None) -> ApproveForm:
     form = ApproveForm(data={"version": item.version} if item is not None else None)
-    editions = open_editions()
+    editions = [e for e in open_editions() if not is_starting(e)]  # not one on its way
     form.edition.choices = edition_choices(editions, draft_exists=draft_edition() is not None)
     if request.method == "GET":
         draft = next((e for e in editions if e.status == EditionStatus.DRAFT), None)
@@ -151,23 +158,22 @@ def _item_page(
     status: int = 200,
 ):
     version = {"version": item.version}
-    entry = next(
-        (e for e in item.edition_items
-         if e.edition.status in (EditionStatus.DRAFT, EditionStatus.SCHEDULED)),
-        None,
-    )
+    entry = current_entry(item)
+    going = on_its_way(entry)
     position = None
-    if entry is not None:
+    if entry is not None and not going:
         position = ordered_items(entry.edition).index(entry) + 1
     return render_template(
         "review/item.html",
         item=item,
+        preview=item_view(item),  # the newsletter's own view: cover picture, byline, names
         history=item_history(item),
         approve_form=approve_form or _approve_form(item),
         changes_form=changes_form or RequestChangesForm(data=version),
         reject_form=reject_form or RejectForm(data=version),
         entry=entry,
         position=position,
+        on_its_way=going,
     ), status
 
 
@@ -245,6 +251,11 @@ def edit(kind: str, item_id: int):
     if item.status not in services.EDITABLE:
         flash(f"This {item.kind} is {item.status.label.lower()}; it can no longer be edited.",
               "info")
+        return redirect(_item_url(item))
+    entry = current_entry(item)
+    if on_its_way(entry):
+        flash(f"This {item.kind} goes out with edition #{entry.edition.number}, which is on its "
+              "way; it can no longer be edited.", "info")
         return redirect(_item_url(item))
     story = isinstance(item, Story)
     form = StoryForm().setup(item) if story else QuoteForm().setup(item.author, item)

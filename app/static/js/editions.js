@@ -8,6 +8,8 @@
  * - every answer carries the edition's new version, copied into all the page's forms, so the
  *   next change is checked against what this editor saw; a refusal (someone else changed the
  *   edition) is shown with a link to reload, and the list goes back to the saved order.
+ * - an edition on its way ("Sending — N of M delivered") follows its progress every few
+ *   seconds (the edition page's JSON) until it is sent, then says so and links to it.
  */
 (function () {
   "use strict";
@@ -269,9 +271,81 @@
     refresh();
   }
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", init);
-  } else {
+  /* ------------------------------------------------------------ on its way */
+
+  var SENDING_INTERVAL = 4000;
+
+  function followSending(card) {
+    var url = card.getAttribute("data-progress-url");
+    var line = card.querySelector("[data-sending-line]");
+    var meter = card.querySelector("[data-sending-meter]");
+    var badge = card.querySelector("[data-sending-badge] .badge");
+    var link = card.querySelector("[data-sending-link]");
+    var failures = 0;
+
+    function show(data) {
+      var failed = data.failed ? ", " + data.failed + " failed" : "";
+      if (data.status === "scheduled") {
+        line.textContent = "Sending — starts within a minute";
+      } else {
+        var verb = data.done ? "Sent" : "Sending";
+        line.textContent = verb + " — " + data.sent + " of " + data.total + " delivered" + failed;
+      }
+      if (meter) {
+        meter.value = data.percent;
+        meter.textContent = data.percent + "%";
+      }
+      if (badge && data.status) {
+        badge.className = "badge badge--" + data.status;
+        badge.textContent = data.status.charAt(0).toUpperCase() + data.status.slice(1);
+      }
+    }
+
+    function poll() {
+      if (document.visibilityState === "hidden") {
+        window.setTimeout(poll, SENDING_INTERVAL);
+        return;
+      }
+      window.fgf
+        .getJSON(url)
+        .then(function (data) {
+          failures = 0;
+          show(data);
+          if (data.done) {
+            if (link) {
+              link.firstChild.textContent = "See the sent edition";
+            }
+            window.fgf.announce(line.textContent);
+          } else {
+            window.setTimeout(poll, SENDING_INTERVAL);
+          }
+        })
+        .catch(function () {
+          failures += 1;
+          window.setTimeout(poll, Math.min(SENDING_INTERVAL * Math.pow(2, failures), 60000));
+        });
+    }
+
+    if (line && url) {
+      window.setTimeout(poll, SENDING_INTERVAL);
+    }
+  }
+
+  function initSending() {
+    if (!window.fgf) {
+      return;
+    }
+    document.querySelectorAll("[data-sending]").forEach(followSending);
+  }
+
+  function start() {
+    initSending();
     init();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
   }
 })();

@@ -5,7 +5,8 @@
  * edition is sending or has deliveries pending, updates the figures and the <progress> bar,
  * announces completion to screen readers, and stops when everything is done (or the tab is
  * hidden, resuming when it is visible again). Without JavaScript the page shows the figures
- * of the moment it was loaded.
+ * of the moment it was loaded. It also follows an edition handed to the sender but not yet
+ * taken ("send now"): the heading goes from "Starting to send" to "Sending" to "Sent".
  */
 (function () {
   "use strict";
@@ -19,6 +20,9 @@
   var meter = section.querySelector("[data-progress-meter]");
   var note = section.querySelector("[data-progress-note]");
   var badge = section.querySelector("[data-progress-badge] .badge");
+  var title = section.querySelector("[data-progress-title]");
+  var TITLES = { scheduled: "Starting to send", sending: "Sending", sent: "Sent" };
+  var lastStatus = section.getAttribute("data-progress-status");
   var timer = null;
   var failures = 0;
   var finished = false;
@@ -38,6 +42,14 @@
       badge.className = "badge badge--" + data.status;
       badge.textContent = data.status.charAt(0).toUpperCase() + data.status.slice(1);
     }
+    if (title && TITLES[data.status]) {
+      title.textContent = TITLES[data.status];
+    }
+    if (data.status === "sending" && lastStatus === "scheduled" && note) {
+      note.textContent = "Updates by itself while sending.";
+      window.fgf.announce("Sending started.");
+    }
+    lastStatus = data.status;
   }
 
   function finish(data) {
@@ -45,6 +57,10 @@
     stop();
     if (note) {
       note.textContent = "All done: " + data.sent + " sent, " + data.failed + " failed.";
+    }
+    var preview = document.querySelector("[data-progress-preview]");
+    if (preview) {
+      preview.hidden = true; // what the page shows is now what was sent
     }
     window.fgf.announce("Sending finished: " + data.sent + " sent, " + data.failed + " failed.");
   }
