@@ -27,11 +27,13 @@ from app.models.notifications import ApplauseNotice
 from app.models.notifications import NotificationPreference
 from app.models.outbox import OutboxMessage
 from app.models.outbox import OutboxStatus
+from app.models.tokens import AccessToken
 from app.models.users import Role
 from app.models.users import Team
 from app.models.users import User
 
 __all__ = [
+    "AccessToken",
     "ApplauseNotice",
     "AuditEvent",
     "Base",

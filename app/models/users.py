@@ -41,6 +41,8 @@ class Team(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(80), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The identity provider's id for the group this team mirrors (SCIM `externalId`).
+    external_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
 
     members: Mapped[list[User]] = relationship(back_populates="team")
 
@@ -67,13 +69,27 @@ class User(UserMixin, Base):
     invited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    manager_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    # Identity-provider links: SCIM `externalId`, and the OpenID Connect `sub` (with its issuer,
+    # so a second provider can never claim someone else's account).
+    external_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
+    oidc_issuer: Mapped[str | None] = mapped_column(sa.String(255))
+    oidc_subject: Mapped[str | None] = mapped_column(sa.String(255))
+    # Profile photo: the stored files' common name (sizes are derived), None for initials.
+    photo_key: Mapped[str | None] = mapped_column(sa.String(64))
 
     team: Mapped[Team | None] = relationship(back_populates="members")
+    manager: Mapped[User | None] = relationship(remote_side="User.id", foreign_keys=[manager_id])
     recognitions: Mapped[list[Recognition]] = relationship(
         back_populates="user", foreign_keys="Recognition.user_id"
     )
 
-    __table_args__ = (sa.Index("ix_users_role_active", "role", "is_active"),)
+    __table_args__ = (
+        sa.Index("ix_users_role_active", "role", "is_active"),
+        sa.UniqueConstraint("oidc_issuer", "oidc_subject", name="uq_users_oidc_identity"),
+    )
 
     @staticmethod
     def normalize_email(email: str) -> str:
