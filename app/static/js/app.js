@@ -6,6 +6,7 @@
  * - <details data-menu> menus close on Escape, on outside click, and when another opens.
  * - The form error summary takes focus on load; its links focus the field.
  * - <textarea maxlength> gets a live character count.
+ * - A row of tabs too wide for the screen scrolls the current tab into view.
  * - POST forms are protected against double submission.
  * - window.fgf = { debounce, postJSON, getJSON, csrfToken, announce } for feature scripts.
  *
@@ -312,12 +313,31 @@
     });
   }
 
+  /* ------------------------------------------------------------------ tabs */
+
+  // On a phone a row of tabs scrolls sideways; the current one may start out of sight (the
+  // admin's "Settings" behind the edge), so bring it into view within its row only.
+  function revealCurrentTabs(root) {
+    root.querySelectorAll(".tabs ul").forEach(function (row) {
+      var current = row.querySelector("[aria-current]");
+      if (!current || row.scrollWidth <= row.clientWidth) {
+        return;
+      }
+      var start = current.getBoundingClientRect().left - row.getBoundingClientRect().left;
+      var end = start + current.offsetWidth;
+      if (start < 0 || end > row.clientWidth) {
+        row.scrollLeft += start - (row.clientWidth - current.offsetWidth) / 2;
+      }
+    });
+  }
+
   /* ------------------------------------------------------------------ init */
 
   function init() {
     initDismiss(document);
     initErrorSummary();
     initCharCounts(document);
+    revealCurrentTabs(document);
     document.documentElement.classList.add("js");
   }
 
