@@ -8,14 +8,17 @@ from markupsafe import escape
 from app.web.avatars import avatar_for
 
 # The macro as it was before the hash moved to Python: colours must not change for anyone.
-OLD_MACRO = """
-{%- set label = (name or "")|trim -%}
-{%- set parts = label.split() -%}
-{%- set initials = ((parts[0][:1] ~ (parts[-1][:1] if parts|length > 1 else "")) if parts else "?")|upper -%}
-{%- set ns = namespace(h=7) -%}
-{%- for ch in label|lower %}{% set ns.h = (ns.h * 31 + "abcdefghijklmnopqrstuvwxyz".find(ch) + 2) % 10007 %}{% endfor -%}
-{{ ns.h % 8 }}|{{ initials }}|{{ label }}
-"""
+OLD_MACRO = (
+    '{%- set label = (name or "")|trim -%}'
+    "{%- set parts = label.split() -%}"
+    '{%- set initials = ((parts[0][:1] ~ (parts[-1][:1] if parts|length > 1 else ""))'
+    ' if parts else "?")|upper -%}'
+    "{%- set ns = namespace(h=7) -%}"
+    "{%- for ch in label|lower %}"
+    '{% set ns.h = (ns.h * 31 + "abcdefghijklmnopqrstuvwxyz".find(ch) + 2) % 10007 %}'
+    "{% endfor -%}"
+    "{{ ns.h % 8 }}|{{ initials }}|{{ label }}"
+)
 
 NAMES = [
     "Priya Raman",

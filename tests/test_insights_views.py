@@ -235,9 +235,7 @@ def test_csv_cells_cannot_become_formulas():
     assert safe_cell("-12") == "-12" and safe_cell("3.5") == "3.5" and safe_cell("Back") == "Back"
 
 
-def test_coverage_plots_each_teams_share_and_spares_an_empty_team(  # noqa: F811
-    world, editor_client, make_team
-):
+def test_coverage_is_a_share_and_spares_an_empty_team(world, editor_client, make_team):  # noqa: F811
     make_team("Created today")  # no colleague yet: nothing to cover, nothing to flag
     html = editor_client.get("/insights/", query_string=PERIOD).get_data(as_text=True)
     chart = html[html.index('id="chart-recognition-teams"') :]

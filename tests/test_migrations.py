@@ -83,8 +83,8 @@ def test_0007_backfills_stored_durations(scratch_url):
                     "INSERT INTO stories (title, body_md, body_html, author_id, status, version, "
                     "customer_consent, "
                     "created_at, updated_at, submitted_at, decided_at, approved_at, published_at) "
-                    f"VALUES ('t', 'b', 'b', {author}, '{status}', 1, false, '2026-03-01 00:00:00', "
-                    f"'2026-03-01 00:00:00', {', '.join(stamps)})"
+                    f"VALUES ('t', 'b', 'b', {author}, '{status}', 1, false, "
+                    f"'2026-03-01 00:00:00', '2026-03-01 00:00:00', {', '.join(stamps)})"
                 )
         upgrade(revision="0007")
         with _db.engine.connect() as conn:
