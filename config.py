@@ -40,7 +40,10 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
     SQLITE_BUSY_TIMEOUT_MS = env_int("SQLITE_BUSY_TIMEOUT_MS", 5000)
 
-    BASE_URL = env("BASE_URL", "http://127.0.0.1:5000")
+    # `make run` serves on PORT; links in emails and feeds follow it unless BASE_URL is set
+    # (behind a proxy, or in production, where BASE_URL is required).
+    PORT = env_int("PORT", 5000)
+    BASE_URL = env("BASE_URL", f"http://127.0.0.1:{PORT}")
     TIMEZONE = env("TIMEZONE", "UTC")
 
     MAIL_BACKEND = env("MAIL_BACKEND", "file")
@@ -56,10 +59,16 @@ class Config:
     DEV_OUTBOX = False
 
     UPLOAD_DIR = env("UPLOAD_DIR", str(INSTANCE_DIR / "uploads"))
+    # Largest profile photo accepted (bytes), from the profile form or the identity provider's
+    # `picture` claim; stored as small square JPEGs under UPLOAD_DIR/photos (app.photos).
+    PHOTO_MAX_BYTES = env_int("PHOTO_MAX_BYTES", 5 * 1024 * 1024)
     # The hard cap on a whole request body (abuse). It is well above the 5 MB cover-image limit
     # so that an oversized picture still arrives with the form: the story form then says how big
     # the picture is and keeps what the person typed (app.submissions.uploads).
     MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)
+    # The largest people CSV an admin may upload (Admin → Users → Import people); that page
+    # alone accepts a request body this large.
+    PEOPLE_IMPORT_MAX_BYTES = env_int("PEOPLE_IMPORT_MAX_BYTES", 20 * 1000 * 1000)
 
     # Signed links: lifetimes in seconds.
     INVITE_TOKEN_MAX_AGE = env_int("INVITE_TOKEN_MAX_AGE", 7 * 24 * 3600)
@@ -69,6 +78,23 @@ class Config:
     RATELIMIT_STORAGE_URI = env("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = env("LOGIN_RATE_LIMIT", "10 per minute")
+    # Requests per minute one SCIM token (or, without a token, one address) may make; generous,
+    # since an identity provider's first sync sends one request per person and group.
+    SCIM_RATE_LIMIT = env("SCIM_RATE_LIMIT", "1200 per minute")
+
+    # Single sign-on (OpenID Connect, app/auth/sso.py): on when OIDC_ISSUER and OIDC_CLIENT_ID
+    # are set. Lists are comma-separated; OIDC_ALLOWED_DOMAINS "*" trusts every domain.
+    OIDC_ISSUER = env("OIDC_ISSUER")
+    OIDC_CLIENT_ID = env("OIDC_CLIENT_ID")
+    OIDC_CLIENT_SECRET = env("OIDC_CLIENT_SECRET")
+    OIDC_SCOPES = env("OIDC_SCOPES", "openid email profile")
+    OIDC_ALLOWED_DOMAINS = env("OIDC_ALLOWED_DOMAINS", "")
+    OIDC_PROVIDER_NAME = env("OIDC_PROVIDER_NAME", "your company account")
+    OIDC_TEAM_CLAIM = env("OIDC_TEAM_CLAIM", "")
+    OIDC_GROUPS_CLAIM = env("OIDC_GROUPS_CLAIM", "groups")
+    OIDC_EDITOR_GROUPS = env("OIDC_EDITOR_GROUPS", "")
+    # Off only counts while SSO is on; admins keep /login?password=1 (break-glass).
+    PASSWORD_LOGIN_ENABLED = env_bool("PASSWORD_LOGIN_ENABLED", True)
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -149,6 +175,8 @@ class Production(Config):
             problems.append("SECRET_KEY is missing or still the development default")
         if not cls.BASE_URL:
             problems.append("BASE_URL is not set (links in emails need an absolute address)")
+        if cls.OIDC_ISSUER and not cls.OIDC_ALLOWED_DOMAINS:
+            problems.append("OIDC_ALLOWED_DOMAINS is not set (single sign-on refuses everyone)")
         if problems:
             raise RuntimeError("Refusing to start in production: " + "; ".join(problems) + ".")
 

@@ -10,8 +10,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
-from zoneinfo import ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError
 from email_validator import validate_email
@@ -23,16 +21,17 @@ from app.extensions import db
 from app.models import Setting
 from app.models import User
 from app.text import clean_text
+from app.timezones import canonical_zone
 
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
 
 def _timezone(value: Any) -> str:
-    try:
-        ZoneInfo(str(value))
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValidationError(f"{value!r} is not a known time zone (e.g. Europe/Paris).") from None
-    return str(value)
+    """Only IANA zone names (ZoneInfo alone also opens "localtime" or "posix/…" files)."""
+    name = canonical_zone(str(value))
+    if name is None:
+        raise ValidationError("Choose a time zone (e.g. Europe/Paris).")
+    return name
 
 
 def _weekday(value: Any) -> int:

@@ -765,3 +765,35 @@ def test_audit_log_pagination(admin_client, admin):
     assert _next_link(second) is None
     back = admin_client.get(_next_link(second, "prev")).get_data(as_text=True)
     assert _rows(back) == _rows(first)
+
+
+# Send and nudge times: 24-hour text, as the hint says ---------------------------------------------
+def test_send_and_nudge_times_are_24_hour_text_fields(admin_client):
+    page = admin_client.get("/admin/settings").get_data(as_text=True)
+    for name, value in (("send_time", "09:00"), ("nudge_time", "10:00")):
+        field = re.search(rf'<input[^>]*name="{name}"[^>]*>', page).group(0)
+        # <input type=time> shows "09:00 AM" in a 12-hour locale, contradicting the hint.
+        assert 'type="text"' in field and f'value="{value}"' in field
+        assert 'pattern="([01]?[0-9]|2[0-3]):[0-5][0-9]"' in field
+    assert "24-hour time (HH:MM), e.g. 09:00 or 17:30." in page
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"), [("9:30", "09:30"), (" 17:45 ", "17:45"), ("00:05", "00:05")]
+)
+def test_send_time_is_saved_as_hh_mm(admin_client, typed, stored):
+    response = admin_client.post("/admin/settings",
+                                 data={**GOOD_SETTINGS, "send_time": typed, "nudge_time": typed})
+    assert response.status_code == 302
+    assert get_settings("send_time", "nudge_time") == {"send_time": stored, "nudge_time": stored}
+    assert f'value="{stored}"' in admin_client.get("/admin/settings").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("typed", ["5:30 PM", "9:5", "24:00", "17h30", "1730"])
+def test_a_12_hour_or_malformed_time_is_refused_and_kept(admin_client, typed):
+    response = admin_client.post("/admin/settings", data={**GOOD_SETTINGS, "send_time": typed})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Use a 24-hour time like 09:00." in page and f'value="{typed}"' in page
+    assert 'value="Europe/Paris"' in page  # the other input is kept
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Setting)) == 0

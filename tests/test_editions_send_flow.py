@@ -5,6 +5,7 @@ edition will go out with."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -198,3 +199,75 @@ def test_an_empty_edition_can_be_tested_when_it_may_go_out(app, db, editor_clien
     assert "Test sent to dana@example.com" in sent.get_data(as_text=True)
     [message] = outbox
     assert "No stories this week" in message.get_body(("plain",)).get_content()
+
+
+# -- what the editor sees before and after "send now" (walking the journeys) ------------------
+
+
+def _figures(page: str) -> dict[str, str]:
+    """The live progress figures as shown: Recipients, Sent, Failed, Pending."""
+    return dict(re.findall(r'data-progress="(\w+)">([^<]*)<', page))
+
+
+def test_the_progress_page_does_not_say_zero_recipients_before_counting(app, editor_client,
+                                                                        lined_up, db):
+    edition = lined_up
+    _send_now(editor_client, edition)
+    page = editor_client.get(f"/editions/{edition.number}").get_data(as_text=True)
+    # No delivery rows yet: "—" (not counted), never "0 Recipients".
+    assert _figures(page) == {"total": "—", "sent": "—", "failed": "—", "pending": "—"}
+    assert "the recipients are counted then" in page
+
+    app.config["NEWSLETTER_BATCH_SIZE"] = 1
+    stops = iter([False, True])
+    sending.run_edition(edition.id, should_stop=lambda: next(stops, True))
+    db.session.expire_all()
+    total = db.session.scalar(db.select(db.func.count()).select_from(Delivery))
+    page = editor_client.get(f"/editions/{edition.number}").get_data(as_text=True)
+    assert _figures(page) == {"total": str(total), "sent": "1", "failed": "0",
+                              "pending": str(total - 1)}
+
+
+def test_the_progress_page_leads_to_the_next_edition(editor_client, lined_up, db):
+    edition = lined_up
+    _send_now(editor_client, edition)
+    live = editor_client.get(f"/editions/{edition.number}").get_data(as_text=True)
+    assert '<a href="/editions/upcoming">Arrange the next edition' in live
+    # The flash's text once it is sent (newsletter.js replaces the stale "on its way").
+    assert f'data-progress-done="Edition #{edition.number} has been sent."' in live
+
+    sending.run_edition(edition.id)
+    db.session.expire_all()
+    sent = editor_client.get(f"/editions/{edition.number}").get_data(as_text=True)
+    assert "Delivery" in sent and '<a href="/editions/upcoming">Arrange the next edition' in sent
+
+
+def test_an_older_sent_edition_does_not_offer_the_next_one(editor_client, make_edition, db):
+    make_edition(status=E.SENT, number=1, subject="Week 1")
+    make_edition(status=E.SENT, number=2, subject="Week 2")
+    db.session.commit()
+    older = editor_client.get("/editions/1").get_data(as_text=True)
+    assert "Arrange the next edition" not in older
+    assert "Arrange the next edition" in editor_client.get("/editions/2").get_data(as_text=True)
+
+
+def test_the_default_subject_is_shown_before_the_last_step(editor_client, lined_up, db):
+    edition = lined_up
+    edition.subject = ""
+    db.session.commit()
+    page = editor_client.get("/editions/upcoming").get_data(as_text=True)
+    assert "<h1>Untitled edition</h1>" in page
+    assert (f"No subject yet: it goes out as “Feel Good Fridays #{edition.number}: This week”."
+            ' <a href="#content">Add one below</a>.') in page
+    assert 'id="content"' in page
+
+    confirm = editor_client.get(f"/editions/upcoming/{edition.id}/send").get_data(as_text=True)
+    assert f"Feel Good Fridays #{edition.number}: This week" in confirm
+    assert "(the default: you haven’t written one." in confirm
+    assert f'href="/editions/upcoming/{edition.id}#content">Write a subject</a>' in confirm
+
+    edition.subject = "Umbrellas and kind words"
+    db.session.commit()
+    assert "No subject yet" not in editor_client.get("/editions/upcoming").get_data(as_text=True)
+    confirm = editor_client.get(f"/editions/upcoming/{edition.id}/send").get_data(as_text=True)
+    assert "Umbrellas and kind words" in confirm and "the default" not in confirm

@@ -191,3 +191,19 @@ def test_distribution_list_unsubscribe_is_recorded_not_applied(app, client):
         sa.select(AuditEvent).where(AuditEvent.action == "newsletter.unsubscribe_request")
     )
     assert event.details == {"email": "all-staff@example.com"}
+
+
+def test_a_storys_heading_is_named_by_its_title_alone(app, employee_client):
+    """The "#" permalink sits beside the heading, not in it: a screen reader's list of
+    headings reads "The title", not "The title Link to “The title”"."""
+    import re
+
+    edition = sent_edition()
+    page = employee_client.get(f"/editions/{edition.number}").get_data(as_text=True)
+    headings = re.findall(r'<h2 class="nl-story__title" id="([^"]+)-title">(.*?)</h2>', page,
+                          re.S)
+    assert headings
+    for anchor, inner in headings:
+        assert "<" not in inner and "Link to" not in inner  # the title's text only
+        after = page[page.index(f'id="{anchor}-title"'):]
+        assert re.search(rf'</h2>\s*<a class="nl-permalink" href="#{anchor}">', after)

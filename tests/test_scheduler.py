@@ -327,3 +327,29 @@ def test_scheduler_process_picks_up_send_now_and_stops_on_sigterm(app, smtp_serv
     assert "scheduler stopping" in err
     received = [m for m in smtp_server.messages if m.message["List-Id"]]
     assert len(received) == db.session.get(Edition, edition.id).recipients_count
+
+
+@pytest.mark.slow  # real scheduler processes
+def test_sigterm_right_after_start_always_stops_the_scheduler(app, smtp_server: SMTPServer):
+    """A stop signal landing while the scheduler hands its first jobs to the pool used to
+    deadlock (the handler shut the executor down inside the interrupted submit): 13 of 15."""
+    env = sender_job(database_url=app.config["SQLALCHEMY_DATABASE_URI"],
+                     smtp_port=smtp_server.port, deliver_seconds=0.5)
+    outcomes = []
+    for delay_ms in (0, 1, 2, 4, 8, 15):
+        process = subprocess.Popen([sys.executable, "-m", "tests.helpers_sender", "scheduler"],
+                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True)
+        try:
+            for line in process.stderr:
+                if "scheduler started" in line:
+                    break
+            time.sleep(delay_ms / 1000)
+            process.send_signal(signal.SIGTERM)
+            _out, err = process.communicate(timeout=20)
+            outcomes.append((delay_ms, process.returncode, "scheduler stopping" in err))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            outcomes.append((delay_ms, "hung", False))
+    assert outcomes == [(d, 0, True) for d in (0, 1, 2, 4, 8, 15)]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import BooleanField
 from wtforms import SelectField
-from wtforms import StringField
 from wtforms.validators import DataRequired
 from wtforms.validators import Length
 from wtforms.validators import Optional
@@ -16,6 +15,7 @@ from app.auth.forms import DisplayNameField
 from app.notifications.kinds import KINDS
 from app.notifications.kinds import WEEKLY
 from app.numbers import optional_int
+from app.web.fields import TimezoneField
 
 
 def _coerce_int(value: object) -> int:
@@ -28,7 +28,7 @@ class ProfileForm(FlaskForm):
         "Your name", validators=[DataRequired(), Length(max=DISPLAY_NAME_MAX)]
     )
     team = SelectField("Team", coerce=_coerce_int, validators=[Optional()])
-    timezone = StringField("Your time zone", validators=[Optional(), Length(max=64)])
+    timezone = TimezoneField("Your time zone", validators=[Optional(), Length(max=64)])
     weekly_email = BooleanField("Send me the Feel Good Fridays email every week")
 
 

@@ -7,8 +7,6 @@ caller's transaction. The caller commits.
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import ZoneInfo
-from zoneinfo import ZoneInfoNotFoundError
 
 from app import audit
 from app.auth import services as auth
@@ -22,6 +20,7 @@ from app.notifications import preferences
 from app.notifications.kinds import WEEKLY
 from app.notifications.kinds import Kind
 from app.text import clean_text
+from app.timezones import canonical_zone
 from app.web.urls import absolute_url
 
 DISPLAY_NAME_MAX = auth.DISPLAY_NAME_MAX
@@ -36,15 +35,8 @@ class FieldError(ValidationError):
 
 
 def clean_timezone(value: str | None) -> str | None:
-    """An IANA zone name, or None for "use the organization's time zone"."""
-    value = (value or "").strip()
-    if not value:
-        return None
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValidationError(f"{value!r} is not a known time zone (e.g. Europe/Paris).") from None
-    return value
+    """An IANA zone name (canonical spelling), or None for "use the organization's time zone"."""
+    return canonical_zone(value)
 
 
 def update_profile(

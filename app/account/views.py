@@ -21,15 +21,17 @@ from app.account.forms import PasswordForm
 from app.account.forms import ProfileForm
 from app.admin.forms import as_choices
 from app.admin.queries import team_choices
-from app.admin.queries import timezone_names
 from app.auth.access import login_required
 from app.auth.access import public
+from app.auth.sso import SsoSettings
 from app.errors import TokenError
 from app.extensions import csrf
 from app.extensions import db
 from app.models import User
 from app.notifications import preferences
 from app.notifications.tokens import read_token
+from app.settings import get_settings
+from app.timezones import zone_names
 from app.web.errors import form_errors
 from app.web.nav import nav_entry
 
@@ -69,6 +71,7 @@ def _page(
     profile_form: ProfileForm,
     password_form: PasswordForm,
     notifications_form: NotificationsForm | None = None,
+    **extra: object,
 ):
     visible = preferences.visible_kinds(_me())
     form = notifications_form or _notifications_form()
@@ -79,8 +82,20 @@ def _page(
         notifications_form=form,
         notification_fields=[form[k.key] for k in SWITCHABLE if k in visible],
         essential_kinds=[k for k in visible if k.essential],
-        timezones=timezone_names(),
+        timezones=zone_names(),
+        org_timezone=get_settings("timezone")["timezone"],
+        # Someone who never chose a zone gets this device's preselected (js/timezone.js); not
+        # when the form comes back with their own input, which may be a deliberate empty.
+        suggest_timezone=_me().timezone is None and profile_form.timezone.raw_data is None,
+        uses_password=SsoSettings.from_config(current_app.config).uses_password(_me()),
+        **extra,
     )
+
+
+def profile_page(**extra: object) -> str:
+    """The profile page with its forms as a GET shows them, plus `extra` template context
+    (app.photos.views shows the photo form with its errors this way)."""
+    return _page(_profile_form(), _password_form(), **extra)
 
 
 @bp.route("/", methods=["GET", "POST"])

@@ -29,6 +29,7 @@ from app.models import Role
 from app.numbers import optional_int
 from app.settings import WEEKDAYS
 from app.web.fields import BoundedIntegerField
+from app.web.fields import TimezoneField
 
 
 def as_choices(pairs: Iterable[tuple[object, str]]) -> list[SelectChoice]:
@@ -126,14 +127,27 @@ def _hours(label: str, key: str) -> BoundedIntegerField:
     return BoundedIntegerField(label, validators=[InputRequired(), _setting(key)])
 
 
+def _time_of_day(label: str, key: str) -> StringField:
+    """24-hour HH:MM as typed text: <input type=time> shows "09:00 AM" in a 12-hour locale,
+    contradicting the hint and the schedule shown everywhere else."""
+    return StringField(
+        label,
+        validators=[InputRequired(), _setting(key)],
+        # No maxlength: "5:30 PM" cut to "5:30" would save 05:30; the server refuses it instead.
+        render_kw={"pattern": r"([01]?[0-9]|2[0-3]):[0-5][0-9]", "autocomplete": "off",
+                   "spellcheck": "false"},
+    )
+
+
 class SettingsForm(FlaskForm):
     """Field names are the setting keys, so errors map back one to one."""
 
-    timezone = StringField(
-        "Organization time zone", validators=[InputRequired(), _setting("timezone")]
+    timezone = TimezoneField(
+        "Organization time zone",
+        validators=[InputRequired(), Length(max=64), _setting("timezone")],
     )
     send_weekday = _weekday("Send day", "send_weekday")
-    send_time = StringField("Send time", validators=[InputRequired(), _setting("send_time")])
+    send_time = _time_of_day("Send time", "send_time")
     reminder_hours_before = _hours("Editor reminder (hours before the send)",
                                    "reminder_hours_before")
     missed_run_grace_hours = _hours("Grace period for a missed send (hours)",
@@ -150,7 +164,7 @@ class SettingsForm(FlaskForm):
     )
     nudge_enabled = BooleanField("Send a mid-week “share a story” nudge")
     nudge_weekday = _weekday("Nudge day", "nudge_weekday")
-    nudge_time = StringField("Nudge time", validators=[InputRequired(), _setting("nudge_time")])
+    nudge_time = _time_of_day("Nudge time", "nudge_time")
     sender = StringField(
         "Sender", validators=[InputRequired(), Length(max=320), _setting("sender")]
     )

@@ -24,7 +24,6 @@ from typing import Any
 from typing import Generic
 from typing import TypeVar
 from zoneinfo import ZoneInfo
-from zoneinfo import available_timezones
 
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
@@ -320,9 +319,7 @@ def describe_details(details: dict[str, Any] | None) -> list[DetailLine]:
 
 # Schedule ----------------------------------------------------------------------------------------
 @cache
-def timezone_names() -> tuple[str, ...]:
-    """IANA zone names for a <datalist> (scanning the tz database is slow: once per process)."""
-    return tuple(sorted(n for n in available_timezones() if "/" in n or n == "UTC"))
+
 
 
 def parse_hhmm(value: str) -> time:

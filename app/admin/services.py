@@ -35,6 +35,8 @@ from app.models.users import new_security_stamp
 from app.settings import SETTINGS
 from app.settings import set_settings
 from app.text import clean_text
+from app.timezones import EXAMPLE
+from app.timezones import canonical_zone
 
 TEAM_NAME_MAX = 80
 TOUCHPOINT_LABEL_MAX = 80
@@ -92,7 +94,9 @@ def _other_active_admin_ids(user: User, *, lock: bool = True) -> list[int]:
     return [i for i in ids if i != user.id]
 
 
-def _is_last_admin(user: User, *, lock: bool = True) -> bool:
+def is_last_admin(user: User, *, lock: bool = True) -> bool:
+    """The one rule: the last active administrator can be neither demoted nor deactivated
+    (used by the admin pages and by SCIM provisioning)."""
     return (
         user.role == Role.ADMIN
         and user.is_active_user
@@ -104,7 +108,7 @@ def deactivation_blocker(user: User, *, actor: User) -> str | None:
     """Why `actor` may not deactivate `user` (for the confirmation page), or None."""
     if user.id == actor.id:
         return "You cannot deactivate your own account."
-    if _is_last_admin(user, lock=False):
+    if is_last_admin(user, lock=False):
         return f"{user.display_name} is the last active administrator and cannot be deactivated."
     return None
 
@@ -114,7 +118,7 @@ def update_user(user: User, *, role: Role, team_id: int | None, actor: User) -> 
     team = get_team(team_id)
     changes: dict[str, Any] = {}
     if role != user.role:
-        if role != Role.ADMIN and _is_last_admin(user):
+        if role != Role.ADMIN and is_last_admin(user):
             raise Conflict(
                 f"{user.display_name} is the last active administrator. "
                 "Make someone else an administrator first."
@@ -138,7 +142,7 @@ def deactivate_user(user: User, *, actor: User) -> None:
         raise Conflict(f"{user.display_name} is already deactivated.")
     if user.id == actor.id:
         raise Conflict("You cannot deactivate your own account.")
-    if _is_last_admin(user):
+    if is_last_admin(user):
         raise Conflict(
             f"{user.display_name} is the last active administrator and cannot be deactivated."
         )
@@ -323,10 +327,23 @@ def clean_sender(value: str) -> str:
     return str(Address(display_name=name, addr_spec=address)) if name else address
 
 
+def _padded_hour(value: Any) -> Any:
+    """Pad a one-digit hour (9:30 → 09:30); the settings' 24-hour rule refuses 9am or 25:00."""
+    text = str(value or "").strip()
+    return "0" + text if re.fullmatch(r"\d:[0-5]\d", text) else value
+
+
 def check_setting(key: str, value: Any) -> Any:
     """The cleaned value, or ValidationError when it is not acceptable for the setting `key`."""
     if key == "sender":
         return clean_sender(value)
+    if key == "timezone":
+        zone = canonical_zone(value)
+        if zone is None:
+            raise ValidationError(f"Choose the organization’s time zone ({EXAMPLE}).")
+        return zone
+    if key in ("send_time", "nudge_time"):
+        value = _padded_hour(value)
     try:
         return SETTINGS[key].validate(value)
     except (TypeError, ValueError):

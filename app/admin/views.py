@@ -36,7 +36,9 @@ from app.models import Role
 from app.models import Touchpoint
 from app.models import User
 from app.models import utcnow
+from app.people.queries import person_page
 from app.settings import get_settings
+from app.timezones import zone_names
 from app.web.errors import errors_redirect_to
 from app.web.errors import form_errors
 from app.web.nav import ADMINS
@@ -48,6 +50,7 @@ USER_PAGES = (
     "admin.deactivate_user",
     "admin.teams",
     "admin.rename_team",
+    "people.edit",
 )
 nav_entry("Users", "admin.users", roles=ADMINS, menu="user", order=80, also_active=USER_PAGES)
 nav_entry(
@@ -170,6 +173,7 @@ def user(user_id: int):
         form=form,
         status=queries.user_status(person),
         blocker=services.deactivation_blocker(person, actor=_me()),
+        people=person_page(person),  # manager, reports, recognitions, submissions
     )
 
 
@@ -360,7 +364,7 @@ def settings():
         stored=stored,
         next_send=next_send,
         next_nudge=next_nudge,
-        timezones=queries.timezone_names(),
+        timezones=zone_names(),
     )
 
 

@@ -1,6 +1,6 @@
 """`flask scheduler run`: the newsletter's own process (never inside gunicorn or the dev server).
 
-A BlockingScheduler with interval jobs instead of a weekly cron trigger: every tick reads the
+A BackgroundScheduler with interval jobs instead of a weekly cron trigger: every tick reads the
 schedule from the settings and the state from the database (app.newsletter.jobs), so an admin's
 change applies at the next tick without a restart, daylight-saving time keeps the local send time,
 and a run missed while the process was down is seen from the rows when it comes back.
@@ -26,13 +26,14 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC
 from datetime import datetime
 from functools import partial
 
 from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 
@@ -64,8 +65,8 @@ def _seconds(app: Flask, name: str) -> float:
     return float(app.config[name])
 
 
-def build_scheduler(app: Flask, stop: threading.Event) -> BlockingScheduler:
-    scheduler = BlockingScheduler(
+def build_scheduler(app: Flask, stop: threading.Event) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(
         # One thread per job: a long send never delays the others.
         executors={"default": ThreadPoolExecutor(max_workers=4 + len(registered_jobs()))},
         timezone=UTC,
@@ -100,18 +101,27 @@ def build_scheduler(app: Flask, stop: threading.Event) -> BlockingScheduler:
 
 
 def run(app: Flask) -> None:
-    """Block until SIGINT/SIGTERM; a send in progress stops after its current batch."""
+    """Block until SIGINT/SIGTERM; a send in progress stops after its current batch.
+
+    The signal handler only raises a flag: stopping the scheduler (or even logging) inside it
+    can deadlock on a lock the interrupted main thread holds (the executor's, mid-submit). The
+    main thread polls the flag, then stops the scheduler and lets running jobs finish their batch.
+    """
     stop = threading.Event()
     scheduler = build_scheduler(app, stop)
+    requested: list[int] = []
 
-    def shutdown(signum: int, _frame: object) -> None:
-        log.info("scheduler stopping (signal %s)", signum)
-        stop.set()
-        scheduler.shutdown(wait=False)
+    def on_signal(signum: int, _frame: object) -> None:
+        requested.append(signum)
 
-    signal.signal(signal.SIGTERM, shutdown)
-    signal.signal(signal.SIGINT, shutdown)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    scheduler.start()
     log.info("scheduler started: %s", ", ".join(
         f"{job.id} every {job.trigger.interval.total_seconds():g} s"
         for job in scheduler.get_jobs()))
-    scheduler.start()
+    while not requested:
+        time.sleep(0.2)
+    log.info("scheduler stopping (signal %s)", requested[0])
+    stop.set()
+    scheduler.shutdown(wait=True)  # running jobs see `stop` and end after their current batch

@@ -45,6 +45,8 @@ from app.submissions.rules import StoryInput
 from app.submissions.rules import StoryRefs
 from app.submissions.rules import check_quote
 from app.submissions.rules import check_story
+from app.submissions.rules import quote_input
+from app.submissions.rules import story_input
 from app.workflow import transition_submission
 
 S = SubmissionStatus
@@ -240,21 +242,36 @@ def _check_can_edit(item: Story | Quote, actor: User, expected_version: int) -> 
         raise Conflict(STALE.format(kind=item.kind))
 
 
-def _after_save(item: Story | Quote, actor: User, *, submit: bool, created: bool) -> None:
-    """Audit, submit if asked (resubmit after changes requested), flush, snapshot."""
+def _after_save(item: Story | Quote, actor: User, *, submit: bool, created: bool,
+                changed: bool) -> None:
+    """Audit, submit if asked (resubmit after changes requested), flush, snapshot.
+
+    `.edit` is recorded only when the content changed: saving or submitting what is already
+    stored is not an edit, and editors read "Edited by the author" in the item's history."""
     if created:
         _flush(item)  # the audit event needs the id
-    audit.record(actor, f"{item.kind}.{'create' if created else 'edit'}", item)
-    submitted_from = item.status if submit else None
-    if submitted_from in (S.DRAFT, S.CHANGES_REQUESTED):
-        transition_submission(item, S.SUBMITTED, actor=actor)
-    _flush(item)
-    if submitted_from in (S.DRAFT, S.CHANGES_REQUESTED):
-        emit(SubmissionSubmitted(item_kind=item.kind, item_id=item.id, author_id=item.author_id,
-                                 resubmitted=submitted_from == S.CHANGES_REQUESTED))
-    if item.submitted_at is not None:
-        _record_revision(item, actor)
+        audit.record(actor, f"{item.kind}.create", item)
+    elif changed:
+        audit.record(actor, f"{item.kind}.edit", item)
+    if submit and item.status in (S.DRAFT, S.CHANGES_REQUESTED):
+        _submit(item, actor)
+    else:
         _flush(item)
+        if item.submitted_at is not None:
+            _record_revision(item, actor)
+            _flush(item)
+
+
+def _submit(item: Story | Quote, actor: User) -> None:
+    """Send a draft (or an item with requested changes) to the editors: transition, event and
+    the revision they compare later edits against."""
+    submitted_from = item.status
+    transition_submission(item, S.SUBMITTED, actor=actor)
+    _flush(item)
+    emit(SubmissionSubmitted(item_kind=item.kind, item_id=item.id, author_id=item.author_id,
+                             resubmitted=submitted_from == S.CHANGES_REQUESTED))
+    _record_revision(item, actor)
+    _flush(item)
 
 
 # -- public API ----------------------------------------------------------------------------------
@@ -315,11 +332,31 @@ def update_quote(
 
 def _store(item: T, actor: User, apply: Callable[[], None], submit: bool, *, created: bool) -> T:
     """Apply the checked input, then audit, submit if asked and snapshot (`_after_save`)."""
+    before = None if created else snapshot(item)
     apply()
     item.updated_at = utcnow()  # always an UPDATE, so the version moves even for tag-only edits
     if created:
         db.session.add(item)
-    _after_save(item, actor, submit=submit, created=created)
+    changed = created or snapshot(item) != before
+    _after_save(item, actor, submit=submit, created=created, changed=changed)
+    return item
+
+
+def submit(item: Story | Quote, actor: User, *, expected_version: int) -> Story | Quote:
+    """The author sends a draft (or an item with requested changes) as it is stored: "Submit"
+    on its own page. The same content rules as the form's "Submit" (InvalidInput lists what
+    to fix), and no `.edit` audit event: nothing was edited."""
+    _check_can_edit(item, actor, expected_version)
+    if item.status not in (S.DRAFT, S.CHANGES_REQUESTED):
+        raise IllegalTransition(
+            f"This {item.kind} is {item.status.label.lower()}, so there is nothing to submit."
+        )
+    if isinstance(item, Story):
+        _valid(check_story(story_input(item), actor, item), None)
+    else:
+        _valid(check_quote(quote_input(item), actor, item), None)
+    item.updated_at = utcnow()
+    _submit(item, actor)
     return item
 
 

@@ -24,6 +24,7 @@ from app.errors import NotFound
 from app.extensions import db
 from app.extensions import limiter
 from app.models import Quote
+from app.models import Role
 from app.models import Story
 from app.models import SubmissionStatus
 from app.numbers import positive_int
@@ -42,11 +43,15 @@ from app.submissions.forms import SubmitForm
 from app.submissions.rules import InvalidInput
 from app.text import clean_text
 from app.web.errors import caught
+from app.web.nav import CURATORS
 from app.web.nav import nav_entry
 
 # One "Share" entry: the story and quote forms switch between each other (story_form/quote_form).
 nav_entry("Share", "submissions.new_story", order=10, also_active=("submissions.new_quote",))
-nav_entry("My submissions", "submissions.mine", menu="user", order=20)
+# An employee's most visited page, so in the main navigation after "Share"; a curator's main
+# navigation is full (Review, Upcoming, Insights), so theirs stays in the account menu.
+nav_entry("My submissions", "submissions.mine", order=15, roles=frozenset({Role.EMPLOYEE}))
+nav_entry("My submissions", "submissions.mine", menu="user", order=20, roles=CURATORS)
 
 S = SubmissionStatus
 PREVIEW = "preview"
@@ -129,7 +134,8 @@ def _detail_url(item: Story | Quote) -> str:
 def _saved_message(item: Story | Quote) -> str:
     if item.status == S.SUBMITTED:
         return f"Thank you! Your {item.kind} is with the editors now."
-    return "Saved. You can come back to it any time from “My submissions”."
+    where = " in your account menu" if current_user.is_editor else ""  # see nav_entry above
+    return f"Saved. You can come back to it any time from “My submissions”{where}."
 
 
 def _edit(item: Story | Quote, form: SubmissionForm):
@@ -214,24 +220,21 @@ def _detail_page(item: Story | Quote, *, problems: list[str] | None = None,
 
 
 def _submit(item: Story | Quote):
-    """Send a draft (or an item with requested changes) to the editors as it is stored: the
-    same service call as the form's "Submit" with the stored content, so the same rules
-    apply. A rule it breaks is shown on its page, next to the way to fix it (Edit)."""
+    """Send a draft (or an item with requested changes) to the editors as it is stored, under
+    the same rules as the form's "Submit". A rule it breaks is shown on its page, next to the
+    way to fix it (Edit)."""
     if item.status not in (S.DRAFT, S.CHANGES_REQUESTED):
         flash(f"This {item.kind} is {item.status.label.lower()}, so there is nothing to submit.",
               "info")
         return redirect(_detail_url(item))
     version = SubmitForm().seen_version()
     with caught(InvalidInput, Conflict) as refused:
-        if isinstance(item, Story):
-            services.update_story(item, current_user, rules.story_input(item),
-                                  expected_version=version, submit=True)
-        else:
-            services.update_quote(item, current_user, rules.quote_input(item),
-                                  expected_version=version, submit=True)
+        services.submit(item, current_user, expected_version=version)
         db.session.commit()
         flash(_saved_message(item), "success")
-        return redirect(_detail_url(item))
+        # "Submit" on a card of My submissions returns there; a refusal shows the item's page.
+        back = url_for(".mine") if request.form.get("back") == "mine" else _detail_url(item)
+        return redirect(back)
     error = refused.error
     if isinstance(error, InvalidInput):
         return _detail_page(item, problems=list(dict.fromkeys(error.errors.values())))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from wtforms import IntegerField
+from wtforms import StringField
 
 from app.numbers import bounded_int
 
@@ -22,3 +23,23 @@ class BoundedIntegerField(IntegerField):
         except ValueError as exc:
             self.data = None
             raise ValueError(self.gettext("That number is too large.")) from exc
+
+
+class TimezoneField(StringField):
+    """A time zone: typed, or picked from the IANA names in templates/_timezones.html.
+
+    Without JavaScript the browser's <datalist> suggests names; js/timezone.js turns the input
+    into a searchable list. Either way the service checks the value (app.timezones), so only the
+    rendering lives here, the same for every zone field.
+    """
+
+    def __init__(self, label: str, validators: list | None = None, **kwargs) -> None:
+        render_kw = {
+            "list": "timezone-names",
+            "autocomplete": "off",
+            "autocapitalize": "none",
+            "spellcheck": "false",
+            "data-timezone-picker": True,
+            **(kwargs.pop("render_kw", None) or {}),
+        }
+        super().__init__(label, validators=validators, render_kw=render_kw, **kwargs)

@@ -174,8 +174,8 @@ def test_employee_shares_a_story(journey, make_user, make_team):
     expect(page.get_by_text("Only you can see this draft")).to_be_visible()
     journey.check("draft saved")
 
-    # Open the draft from "My submissions" and submit it from its own page.
-    journey.menu("My submissions", account=True)
+    # Open the draft from "My submissions" (main navigation) and submit it from its own page.
+    journey.menu("My submissions")
     mine = page.get_by_role("main").get_by_role("listitem").filter(has_text="The late-night")
     expect(mine).to_contain_text("Draft")
     journey.check("my submissions, draft")
@@ -184,12 +184,14 @@ def test_employee_shares_a_story(journey, make_user, make_team):
     journey.check("the draft's page")
     submit = page.get_by_role("button", name="Submit for review")
     expect(submit).to_be_visible()
+    # The status panel comes before the preview: on a phone too, no scrolling to find it.
+    expect(submit).to_be_in_viewport()
     submit.click()
     expect(page.get_by_text("Your story is with the editors now")).to_be_visible()
     expect(page.get_by_role("heading", name=re.compile("Status"))).to_contain_text("Submitted")
     journey.check("submitted")
 
-    journey.menu("My submissions", account=True)
+    journey.menu("My submissions")
     mine = page.get_by_role("main").get_by_role("listitem").filter(has_text="The late-night")
     expect(mine).to_contain_text("Submitted")
     journey.check("my submissions, submitted")
@@ -229,6 +231,14 @@ def test_editor_reviews_edits_approves_and_sends(journey, make_user, make_story,
     page.get_by_role("link", name="Review The umbrella in the rain").click()
     expect(page.get_by_role("heading", name="As it will appear in the newsletter")).to_be_visible()
     journey.check("review item")
+    # The decision: beside the preview on a desk, right after it on a phone (before History).
+    approve = page.get_by_role("button", name="Approve", exact=True).bounding_box()
+    preview = page.locator(".review-preview").bounding_box()
+    history = page.get_by_role("heading", name="History").bounding_box()
+    if journey.phone:
+        assert preview["y"] < approve["y"] < history["y"]
+    else:
+        assert approve["x"] > preview["x"] + preview["width"] and approve["y"] < history["y"]
 
     # Edit: one word changes; the edit is kept as a revision.
     page.get_by_role("link", name="Edit the story").click()
@@ -254,6 +264,8 @@ def test_editor_reviews_edits_approves_and_sends(journey, make_user, make_story,
     # The upcoming edition; send it now, confirm, and follow it to "sent".
     journey.menu("Upcoming")
     expect(page.locator("[data-edition-items]")).to_contain_text("The umbrella in the rain")
+    expect(page.get_by_text("No subject yet: it goes out as “Feel Good Fridays #1: This week”."))\
+        .to_be_visible()
     journey.check("upcoming edition")
     page.get_by_role("link", name="Send now…").first.click()
     expect(page.get_by_role("heading", name="Send edition #1 now?")).to_be_visible()
@@ -262,6 +274,10 @@ def test_editor_reviews_edits_approves_and_sends(journey, make_user, make_story,
     expect(page).to_have_url(re.compile(r"/editions/1$"))
     status = page.get_by_role("heading", name=re.compile("Starting to send|Sending"))
     expect(status).to_be_visible()
+    # Not counted yet: "—", not "0 Recipients".
+    expect(page.locator('[data-progress="total"]')).to_have_text("—")
+    flash = page.locator(".flash-stack")
+    expect(flash).to_contain_text("Edition #1 is on its way")
     journey.check("progress, starting")
 
     # The scheduler's part (its own process in production), through the memory mail backend.
@@ -271,7 +287,16 @@ def test_editor_reviews_edits_approves_and_sends(journey, make_user, make_story,
     done = page.locator("#nl-status-title")
     expect(done).to_have_text("Sent", timeout=15_000)
     expect(page.locator("[data-progress-note]")).to_contain_text("All done: 3 sent, 0 failed.")
+    expect(page.locator('[data-progress="total"]')).to_have_text("3")
+    expect(flash.locator(".alert__body")).to_have_text("Edition #1 has been sent.")
+    expect(flash).not_to_contain_text("on its way")  # no stale flash above "Sent"
     journey.check("progress, sent")
+
+    # And on to the next one.
+    with page.expect_navigation():
+        page.get_by_role("link", name="Arrange the next edition").click()
+    expect(page.get_by_text("Edition #2 ·")).to_be_visible()
+    journey.check("the next edition")
 
     newsletters = [m for m in outbox if m["Subject"].startswith("Feel Good Fridays #1:")]
     assert sorted(parseaddr(m["To"])[1] for m in newsletters) == [

@@ -6,7 +6,9 @@
  * announces completion to screen readers, and stops when everything is done (or the tab is
  * hidden, resuming when it is visible again). Without JavaScript the page shows the figures
  * of the moment it was loaded. It also follows an edition handed to the sender but not yet
- * taken ("send now"): the heading goes from "Starting to send" to "Sending" to "Sent".
+ * taken ("send now"): the heading goes from "Starting to send" to "Sending" to "Sent". Until
+ * the recipients are counted (no delivery rows yet) the figures stay "—", and once everything
+ * is sent the "on its way" message above the page says it has been sent.
  */
 (function () {
   "use strict";
@@ -28,10 +30,11 @@
   var finished = false;
 
   function show(data) {
+    var counting = !data.total && !data.done; // no delivery rows yet: not "0 recipients"
     ["total", "sent", "failed", "pending"].forEach(function (key) {
       var el = section.querySelector('[data-progress="' + key + '"]');
       if (el) {
-        el.textContent = String(data[key]);
+        el.textContent = counting ? "\u2014" : String(data[key]);
       }
     });
     if (meter) {
@@ -61,6 +64,14 @@
     var preview = document.querySelector("[data-progress-preview]");
     if (preview) {
       preview.hidden = true; // what the page shows is now what was sent
+    }
+    // The flash from "send now" ("… is on its way") is stale now: it says it has been sent.
+    var flash = document.querySelector(
+      ".flash-stack .alert--success .alert__body p, .flash-stack .alert--info .alert__body p"
+    );
+    var done = section.getAttribute("data-progress-done");
+    if (flash && done) {
+      flash.textContent = done;
     }
     window.fgf.announce("Sending finished: " + data.sent + " sent, " + data.failed + " failed.");
   }

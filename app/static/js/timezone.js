@@ -1,0 +1,356 @@
+/*
+ * Time zone fields (input[data-timezone-picker], a TimezoneField with the <datalist> of
+ * templates/_timezones.html). Without this file the browser's datalist suggests names and the
+ * server checks what was typed; this only enhances.
+ *
+ * - The input becomes an ARIA 1.2 combobox over the datalist's names: type any part of a place
+ *   ("new york", "paris", "kolk"), move with the arrow keys, Enter or a click picks, Escape
+ *   closes. What is submitted is the input's text, exactly as without JavaScript.
+ * - [data-timezone-suggest] (a profile whose zone was never chosen): when the field is empty,
+ *   this device's zone (Intl) is filled in, unless it is the organization's (data-org-zone) or
+ *   was turned down on this device before; a note says so and offers the organization's instead.
+ *
+ * Uses window.fgf.announce from app.js when present. CSP: no inline code or style.
+ */
+(function () {
+  "use strict";
+
+  var MAX_SHOWN = 50;
+  var DECLINED_KEY = "fgf:timezone-declined";
+
+  function announce(message) {
+    if (window.fgf && window.fgf.announce) {
+      window.fgf.announce(message);
+    }
+  }
+
+  /** "America/Argentina/Buenos_Aires" -> "america argentina buenos aires" (search text). */
+  function words(text) {
+    return text.toLowerCase().replace(/[_/\-]+/g, " ").replace(/\s+/g, " ").trim();
+  }
+
+  function canonical(zone) {
+    try {
+      return new Intl.DateTimeFormat("en", { timeZone: zone }).resolvedOptions().timeZone;
+    } catch (error) {
+      return zone;
+    }
+  }
+
+  function remembered() {
+    try {
+      return window.localStorage.getItem(DECLINED_KEY);
+    } catch (error) {
+      return null; // storage disabled
+    }
+  }
+
+  function remember(zone) {
+    try {
+      window.localStorage.setItem(DECLINED_KEY, zone);
+    } catch (error) {
+      /* storage disabled: the suggestion may come back, nothing else */
+    }
+  }
+
+  function describe(input, id, on) {
+    var ids = (input.getAttribute("aria-describedby") || "").split(/\s+/).filter(function (x) {
+      return x && x !== id;
+    });
+    if (on) {
+      ids.push(id);
+    }
+    if (ids.length) {
+      input.setAttribute("aria-describedby", ids.join(" "));
+    } else {
+      input.removeAttribute("aria-describedby");
+    }
+  }
+
+  /* ------------------------------------------------------------ searching */
+
+  function search(entries, query) {
+    var terms = words(query).split(" ").filter(Boolean);
+    if (!terms.length) {
+      return entries;
+    }
+    var place = terms.join(" ");
+    var ranked = [];
+    entries.forEach(function (entry) {
+      for (var i = 0; i < terms.length; i += 1) {
+        if (entry.text.indexOf(terms[i]) === -1) {
+          return;
+        }
+      }
+      // Best first: the place itself starts with what was typed, then any word does.
+      var rank = 2;
+      if (entry.place.indexOf(place) === 0 || entry.text.indexOf(place) === 0) {
+        rank = 0;
+      } else if ((" " + entry.text).indexOf(" " + terms[0]) !== -1) {
+        rank = 1;
+      }
+      ranked.push({ entry: entry, rank: rank });
+    });
+    ranked.sort(function (a, b) {
+      return a.rank - b.rank || a.entry.index - b.entry.index;
+    });
+    return ranked.map(function (r) {
+      return r.entry;
+    });
+  }
+
+  /* ------------------------------------------------------------ the combobox */
+
+  function initPicker(input) {
+    var list = document.getElementById(input.getAttribute("list") || "");
+    if (!list || input.hasAttribute("role")) {
+      return null;
+    }
+    var entries = Array.prototype.map.call(list.options, function (option, index) {
+      var name = option.value;
+      var parts = name.split("/");
+      return {
+        name: name,
+        index: index,
+        text: words(name),
+        place: words(parts[parts.length - 1]),
+      };
+    });
+    var byLower = {};
+    entries.forEach(function (entry) {
+      byLower[entry.name.toLowerCase()] = entry.name;
+    });
+
+    var prefix = input.id || "timezone";
+    var listbox = document.createElement("ul");
+    listbox.id = prefix + "-listbox";
+    listbox.className = "tz-listbox";
+    listbox.setAttribute("role", "listbox");
+    listbox.setAttribute("aria-label", "Matching time zones");
+    listbox.hidden = true;
+    var combo = document.createElement("div");
+    combo.className = "tz-combo";
+    input.parentNode.insertBefore(combo, input);
+    combo.appendChild(input);
+    combo.appendChild(listbox);
+
+    input.removeAttribute("list"); // the browser's own popup would cover ours
+    input.setAttribute("role", "combobox");
+    input.setAttribute("aria-autocomplete", "list");
+    input.setAttribute("aria-expanded", "false");
+    input.setAttribute("aria-controls", listbox.id);
+
+    var shown = [];
+    var active = -1;
+
+    function close() {
+      listbox.hidden = true;
+      listbox.textContent = "";
+      shown = [];
+      active = -1;
+      input.setAttribute("aria-expanded", "false");
+      input.removeAttribute("aria-activedescendant");
+    }
+
+    function setActive(index) {
+      var items = listbox.querySelectorAll("[data-zone]");
+      items.forEach(function (item, i) {
+        var on = i === index;
+        item.classList.toggle("is-active", on);
+        item.setAttribute("aria-selected", on ? "true" : "false");
+      });
+      active = index;
+      if (index >= 0 && items[index]) {
+        input.setAttribute("aria-activedescendant", items[index].id);
+        items[index].scrollIntoView({ block: "nearest" });
+      } else {
+        input.removeAttribute("aria-activedescendant");
+      }
+    }
+
+    function pick(name) {
+      input.value = name;
+      close();
+      input.dispatchEvent(new Event("change", { bubbles: true }));
+      announce(name + " chosen.");
+    }
+
+    function note(text) {
+      var li = document.createElement("li");
+      li.className = "tz-listbox__note";
+      li.setAttribute("role", "option");
+      li.setAttribute("aria-disabled", "true");
+      li.id = prefix + "-note";
+      li.textContent = text;
+      listbox.appendChild(li);
+    }
+
+    function open() {
+      var query = input.value.trim();
+      var found = search(entries, query);
+      shown = found.slice(0, MAX_SHOWN);
+      listbox.textContent = "";
+      shown.forEach(function (entry, i) {
+        var li = document.createElement("li");
+        li.id = prefix + "-option-" + i;
+        li.className = "tz-listbox__option";
+        li.setAttribute("role", "option");
+        li.setAttribute("aria-selected", "false");
+        li.setAttribute("data-zone", entry.name);
+        li.textContent = entry.name;
+        // mousedown would take the focus from the input before the click lands.
+        li.addEventListener("mousedown", function (event) {
+          event.preventDefault();
+        });
+        li.addEventListener("click", function () {
+          pick(entry.name);
+          input.focus();
+        });
+        listbox.appendChild(li);
+      });
+      if (!found.length) {
+        note("No time zone matches “" + query + "”.");
+      } else if (found.length > shown.length) {
+        note(found.length - shown.length + " more: type more of the name to narrow the list.");
+      }
+      listbox.hidden = false;
+      input.setAttribute("aria-expanded", "true");
+      var exact = query ? byLower[query.toLowerCase()] : null;
+      setActive(exact && shown.length && shown[0].name === exact ? 0 : -1);
+      announceCount(found.length === 1 ? "1 time zone found." : found.length + " time zones found.");
+    }
+
+    var announceCount = (window.fgf && window.fgf.debounce
+      ? window.fgf.debounce(announce, 600)
+      : announce);
+
+    input.addEventListener("input", function () {
+      if (input.value.trim()) {
+        open();
+      } else {
+        close();
+      }
+    });
+
+    input.addEventListener("keydown", function (event) {
+      var isOpen = !listbox.hidden;
+      switch (event.key) {
+        case "ArrowDown":
+          event.preventDefault();
+          if (!isOpen) {
+            open();
+          } else if (shown.length) {
+            setActive((active + 1) % shown.length);
+          }
+          break;
+        case "ArrowUp":
+          if (isOpen && shown.length) {
+            event.preventDefault();
+            setActive(active <= 0 ? shown.length - 1 : active - 1);
+          }
+          break;
+        case "Enter":
+          if (isOpen && active >= 0) {
+            event.preventDefault(); // pick, do not submit the form yet
+            pick(shown[active].name);
+          }
+          break;
+        case "Escape":
+          if (isOpen) {
+            event.preventDefault();
+            event.stopPropagation();
+            close();
+          }
+          break;
+        case "Tab":
+          close();
+          break;
+        default:
+          break;
+      }
+    });
+
+    input.addEventListener("blur", function () {
+      setTimeout(close, 150); // let a click on an option land first
+    });
+
+    return { names: byLower };
+  }
+
+  /* ------------------------------------------------------------ this device's zone */
+
+  function suggest(input, names) {
+    if (!input.hasAttribute("data-timezone-suggest") || input.value.trim()) {
+      return;
+    }
+    var zone;
+    try {
+      zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    } catch (error) {
+      return;
+    }
+    var name = zone && names[zone.toLowerCase()];
+    var org = input.getAttribute("data-org-zone") || "";
+    if (!name || canonical(name) === canonical(org) || remembered() === name) {
+      return;
+    }
+    input.value = name;
+
+    var hint = document.createElement("p");
+    hint.className = "field__help tz-suggestion";
+    hint.id = (input.id || "timezone") + "-suggested";
+    hint.appendChild(document.createTextNode("Filled in from this device’s time zone. "));
+    var undo = document.createElement("button");
+    undo.type = "button";
+    undo.className = "tz-suggestion__undo";
+    undo.textContent = "Use the organization’s (" + org + ") instead";
+    hint.appendChild(undo);
+    var field = input.closest(".tz-combo") || input;
+    field.insertAdjacentElement("afterend", hint);
+    describe(input, hint.id, true);
+
+    function withdraw() {
+      hint.remove();
+      describe(input, hint.id, false);
+    }
+
+    undo.addEventListener("click", function () {
+      input.value = "";
+      remember(name);
+      withdraw();
+      input.focus();
+      announce("Time zone cleared: the organization’s will be used.");
+    });
+    function changed() {
+      if (input.value !== name) {
+        withdraw();
+      }
+    }
+    input.addEventListener("input", changed);
+    input.addEventListener("change", changed);
+    if (input.form) {
+      input.form.addEventListener("submit", function () {
+        if (!input.value.trim()) {
+          remember(name); // cleared on purpose: do not suggest it again here
+        }
+      });
+    }
+  }
+
+  /* ------------------------------------------------------------------ init */
+
+  function init() {
+    document.querySelectorAll("input[data-timezone-picker]").forEach(function (input) {
+      var picker = initPicker(input);
+      if (picker) {
+        suggest(input, picker.names);
+      }
+    });
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", init);
+  } else {
+    init();
+  }
+})();
