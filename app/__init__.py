@@ -91,11 +91,15 @@ def register_blueprints(app: Flask) -> None:
     from app import auth
     from app import comments
     from app import editions
+    from app import imports
     from app import insights
     from app import main
     from app import newsletter
+    from app import people
+    from app import photos
     from app import reading
     from app import review
+    from app import scim
     from app import submissions
 
     for package in (
@@ -110,6 +114,10 @@ def register_blueprints(app: Flask) -> None:
         comments,
         insights,
         admin,
+        people,
+        photos,
+        imports,
+        scim,
     ):
         app.register_blueprint(package.bp)
 
@@ -131,10 +139,11 @@ def register_subscribers(app: Flask) -> None:
     explicitly, so what runs after a commit is visible in one place."""
     from app.editions import subscribers as edition_subscribers
     from app.notifications import subscribers as notification_subscribers
+    from app.photos import subscribers as photo_subscribers
     from app.submissions import subscribers as submission_subscribers
 
     app.extensions["fgf.subscribers"] = (
-        edition_subscribers, notification_subscribers, submission_subscribers)
+        edition_subscribers, notification_subscribers, photo_subscribers, submission_subscribers)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -16,6 +16,7 @@ from app.auth.services import create_user
 from app.demo import seed_demo
 from app.errors import DomainError
 from app.extensions import db
+from app.imports.cli import people_cli
 from app.mail.cli import mail_cli
 from app.models import Role
 from app.models import Team
@@ -76,3 +77,4 @@ def init_cli(app: Flask) -> None:
     app.cli.add_command(mail_cli)
     app.cli.add_command(editions_cli)
     app.cli.add_command(scheduler_cli)
+    app.cli.add_command(people_cli)

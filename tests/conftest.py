@@ -24,6 +24,7 @@ pytest_plugins = [
     "tests.fixtures.mail",
     "tests.fixtures.smtp",
     "tests.fixtures.browser",
+    "tests.fixtures.oidc",
 ]
 
 

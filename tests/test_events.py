@@ -279,6 +279,7 @@ def test_features_subscribe_at_app_start(app):
     assert names == {
         "app.editions.subscribers.open_next_edition",
         "app.notifications.subscribers.tell_authors_and_colleagues",
+        "app.notifications.subscribers.tell_managers",
     }
     assert [s.name for s in subscribers_for(SubmissionApproved.name)] == [
         "app.notifications.subscribers.tell_author_approved"]

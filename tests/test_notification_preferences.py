@@ -29,12 +29,15 @@ from app.notifications import preferences
 from app.notifications.applause import run_applause
 from app.notifications.kinds import KINDS
 from app.notifications.kinds import WEEKLY
+from app.notifications.managers import notify_managers
 from app.notifications.tokens import SALT
 from app.notifications.tokens import make_token
 from tests import factories
 
 S = SubmissionStatus
-SWITCHABLE = ["submission_status", "featured", "applause", "comments", "editor_reminders"]
+SWITCHABLE = [
+    "submission_status", "featured", "team_featured", "applause", "comments", "editor_reminders",
+]
 
 
 def trigger(kind: str, user: User) -> None:
@@ -45,6 +48,12 @@ def trigger(kind: str, user: User) -> None:
         story = factories.make_story(status=S.PUBLISHED, colleagues=[user])
         edition = factories.make_edition(status=EditionStatus.SENT, items=[story])
         messages.notify_featured(user, [story], edition)
+    elif kind == "team_featured":  # someone `user` manages is featured in an edition
+        report = factories.make_user(display_name="Noah Levi")
+        report.manager = user
+        story = factories.make_story(status=S.PUBLISHED, colleagues=[report])
+        edition = factories.make_edition(status=EditionStatus.SENT, items=[story])
+        notify_managers(edition.id, [story.id])
     elif kind == "applause":
         story = factories.make_story(user, status=S.PUBLISHED)
         messages.notify_applause(story, ["Ana Lopez"], 1)
@@ -250,7 +259,7 @@ def test_a_crafted_form_cannot_change_what_it_does_not_show(app, login_as):
     login_as(employee).post("/account/notifications", data={"n-submission_status": "y"})
     rows = db.session.scalars(sa.select(NotificationPreference.kind)).all()
     # editor reminders: not theirs to set
-    assert sorted(rows) == ["applause", "comments", "featured"]
+    assert sorted(rows) == ["applause", "comments", "featured", "team_featured"]
 
 
 # -- essential emails -----------------------------------------------------------------------------

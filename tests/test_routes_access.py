@@ -9,6 +9,7 @@ import pytest
 from werkzeug.routing import Rule
 
 from app.models import Role
+from app.scim.auth import ACCESS as SCIM_TOKEN
 from tests.fixtures.users import login
 
 DUMMY_VALUES = {
@@ -59,6 +60,11 @@ def test_roles_against_every_route(app, make_user, role):
     for rule in _guarded_rules(app):
         access = app.view_functions[rule.endpoint]._access
         url = _url(app, rule)
+        if access == SCIM_TOKEN:  # bearer token only: a signed-in session opens nothing
+            for method in sorted(rule.methods & {"GET", "POST"}):
+                if client.open(url, method=method).status_code != 401:
+                    failures.append(f"{method} {url}: SCIM route without a token, not 401")
+            continue
         for method in sorted(rule.methods & {"GET", "POST"}):
             if user is not None:
                 login(client, user)  # again each time: a route such as logout ends the session
@@ -79,4 +85,21 @@ def test_roles_against_every_route(app, make_user, role):
                     failures.append(f"{method} {url}: {role} allowed but got {status}")
             elif status != 403:
                 failures.append(f"{method} {url}: {role} not allowed but got {status}")
+    assert failures == []
+
+
+def test_every_scim_route_answers_401_without_a_token(app):
+    """SCIM routes (@scim_token_required) take a bearer token and nothing else, for every method."""
+    client = app.test_client()
+    rules = [r for r in _guarded_rules(app)
+             if getattr(app.view_functions[r.endpoint], "_access", None) == SCIM_TOKEN]
+    assert len(rules) >= 10  # Users, Groups, their items and searches, discovery, the rest
+    failures = []
+    for rule in rules:
+        url = _url(app, rule)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            for headers in ({}, {"Authorization": "Bearer fgf_scim_not-a-token"}):
+                response = client.open(url, method=method, headers=headers)
+                if response.status_code != 401 or response.mimetype != "application/scim+json":
+                    failures.append(f"{method} {url} {headers}: {response.status_code}")
     assert failures == []

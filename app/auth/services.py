@@ -16,6 +16,7 @@ from werkzeug.security import check_password_hash
 from werkzeug.security import generate_password_hash
 
 from app import audit
+from app.auth.sso_settings import SsoSettings
 from app.errors import PermissionDenied
 from app.errors import TokenError
 from app.errors import ValidationError
@@ -34,6 +35,11 @@ RESET = "reset"
 PASSWORD_MIN = 10
 PASSWORD_MAX = 200
 GENERIC_LOGIN_ERROR = "That email and password don't match an account."
+ADMIN_LOGIN_ERROR = (
+    "That email and password don't match an administrator account. Password sign-in is "
+    "turned off here: everyone else signs in with single sign-on."
+)
+PASSWORD_LOGIN_OFF = "Password sign-in is turned off here: sign in with single sign-on instead."  # noqa: S105
 # Compared against when the email is unknown, so both failures take the same time.
 _DUMMY_HASH = generate_password_hash("timing-equaliser", method="scrypt")
 
@@ -50,8 +56,9 @@ def make_token(user: User, purpose: str) -> str:
     return _serializer(purpose).dumps({"uid": user.id, "stamp": user.security_stamp})
 
 
-def user_from_token(token: str, purpose: str) -> User:
-    """The user a link belongs to, or TokenError saying plainly why the link cannot be used."""
+def user_from_token(token: str, purpose: str, *, admins_only: bool = False) -> User:
+    """The user a link belongs to, or TokenError saying plainly why the link cannot be used.
+    `admins_only`: password sign-in is turned off, so only an administrator's link still works."""
     max_age = current_app.config[
         "INVITE_TOKEN_MAX_AGE" if purpose == INVITE else "RESET_TOKEN_MAX_AGE"
     ]
@@ -66,6 +73,8 @@ def user_from_token(token: str, purpose: str) -> User:
         raise TokenError("This link is not valid any more.")
     if user.security_stamp != payload.get("stamp"):
         raise TokenError("This link has already been used. Sign in, or ask for a new one.")
+    if admins_only and not user.is_admin:
+        raise TokenError(PASSWORD_LOGIN_OFF)
     return user
 
 
@@ -85,13 +94,17 @@ def check_password_policy(password: str, *, email: str | None = None) -> None:
         raise ValidationError("Your password cannot be your email address.")
 
 
-def authenticate(email: str, password: str) -> User:
+def authenticate(email: str, password: str, *, admins_only: bool = False) -> User:
+    """The account for an email and password. `admins_only` (password sign-in turned off for
+    everyone else): anyone but an administrator gets the same refusal as a wrong password, so
+    the form tells nobody whose password was right."""
+    failure = ADMIN_LOGIN_ERROR if admins_only else GENERIC_LOGIN_ERROR
     user = db.session.scalar(db.select(User).where(User.email == User.normalize_email(email)))
     if user is None or not user.password_hash:
         check_password_hash(_DUMMY_HASH, password)
-        raise AuthenticationFailed(GENERIC_LOGIN_ERROR)
-    if not user.check_password(password):
-        raise AuthenticationFailed(GENERIC_LOGIN_ERROR)
+        raise AuthenticationFailed(failure)
+    if not user.check_password(password) or (admins_only and not user.is_admin):
+        raise AuthenticationFailed(failure)
     if not user.is_active_user:
         raise AuthenticationFailed("This account has been deactivated. Ask an administrator.")
     user.last_login_at = utcnow()
@@ -142,9 +155,15 @@ def resend_invite(user: User, *, actor: User) -> None:
 
 
 def _send_invite(user: User, actor: User) -> None:
+    """With password sign-in off (SSO only), the invitation says "sign in with <provider>" and
+    links to the sign-in page: a password chosen there could never be used."""
     user.invited_at = utcnow()
     audit.record(actor, "user.invite", user)
-    link = absolute_url("auth.accept_invite", token=make_token(user, INVITE))
+    sso = SsoSettings.from_config(current_app.config)
+    if sso.uses_password(user):
+        link, provider = absolute_url("auth.accept_invite", token=make_token(user, INVITE)), None
+    else:
+        link, provider = absolute_url("auth.login"), sso.provider_name
     send_email_after_commit(
         user.email,
         "You're invited to Feel Good Fridays",
@@ -152,6 +171,7 @@ def _send_invite(user: User, actor: User) -> None:
         user=user,
         inviter=actor,
         link=link,
+        sso_provider=provider,
         expires_days=current_app.config["INVITE_TOKEN_MAX_AGE"] // 86400,
     )
 
@@ -165,10 +185,11 @@ def accept_invite(token: str, password: str) -> User:
     return user
 
 
-def request_password_reset(email: str) -> None:
-    """Email a reset link if the address belongs to an active account; say nothing either way."""
+def request_password_reset(email: str, *, admins_only: bool = False) -> None:
+    """Email a reset link if the address belongs to an active account; say nothing either way.
+    `admins_only` (password sign-in turned off): only administrators have a password to reset."""
     user = db.session.scalar(db.select(User).where(User.email == User.normalize_email(email)))
-    if user is None or not user.is_active_user:
+    if user is None or not user.is_active_user or (admins_only and not user.is_admin):
         return
     link = absolute_url("auth.reset_password", token=make_token(user, RESET))
     audit.record(user, "user.request_reset", user)
@@ -182,8 +203,8 @@ def request_password_reset(email: str) -> None:
     )
 
 
-def reset_password(token: str, password: str) -> User:
-    user = user_from_token(token, RESET)
+def reset_password(token: str, password: str, *, admins_only: bool = False) -> User:
+    user = user_from_token(token, RESET, admins_only=admins_only)
     check_password_policy(password, email=user.email)
     user.set_password(password)
     audit.record(user, "user.reset_password", user)

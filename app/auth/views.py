@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import current_app
 from flask import flash
 from flask import redirect
 from flask import render_template
 from flask import request
+from flask import session
 from flask import url_for
 from flask_login import current_user
 from flask_login import login_user
@@ -19,6 +22,7 @@ from app.auth.access import public
 from app.auth.forms import ForgotPasswordForm
 from app.auth.forms import LoginForm
 from app.auth.forms import SetPasswordForm
+from app.auth.sso import SsoSettings
 from app.errors import TokenError
 from app.extensions import db
 from app.extensions import limiter
@@ -48,20 +52,41 @@ def _after_login_target() -> str:
 def login():
     if current_user.is_authenticated:
         return redirect(_after_login_target())
+    settings = SsoSettings.from_config(current_app.config)
+    # Password sign-in turned off (SSO on): the page shows the provider's button only; the
+    # form stays reachable at /login?password=1 and accepts administrators only (break-glass).
+    break_glass = not settings.password_login and request.args.get("password") == "1"
     form = LoginForm()
     if form.validate_on_submit():
         with form_errors(form.password):
-            user = auth.authenticate(form.email.data, form.password.data)
+            user = auth.authenticate(
+                form.email.data, form.password.data, admins_only=not settings.password_login
+            )
             db.session.commit()
             login_user(user, remember=form.remember.data)
             return redirect(_after_login_target())
-    return render_template("auth/login.html", form=form)
+        break_glass = not settings.password_login  # show the refusal on the form
+    next_target = request.args.get("next")
+    return render_template(
+        "auth/login.html",
+        form=form,
+        sso=settings,
+        show_password_form=settings.password_login or break_glass,
+        break_glass=break_glass,
+        next_target=next_target if is_safe_redirect(next_target) else None,
+    )
 
 
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    """Ends the local session whole: the user, and whatever a sign-in left in the session
+    (single sign-on state, where to go next). The identity provider's own session is its own."""
     logout_user()
+    # Flask-Login's "_remember": "clear" tells it to delete the remember-me cookie: kept.
+    kept = {key: session[key] for key in ("_remember",) if key in session}
+    session.clear()
+    session.update(kept)
     flash("You are signed out. See you on Friday!", "info")
     return redirect(url_for("auth.login"))
 
@@ -72,7 +97,8 @@ def logout():
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():
-        auth.request_password_reset(form.email.data)
+        settings = SsoSettings.from_config(current_app.config)
+        auth.request_password_reset(form.email.data, admins_only=not settings.password_login)
         db.session.commit()
         return render_template("auth/reset_sent.html", email=form.email.data)
     return render_template("auth/forgot_password.html", form=form)
@@ -84,12 +110,16 @@ def _bad_link(error: TokenError, purpose: str):
     return render_template("auth/bad_link.html", message=error.message, invite=invite), 400
 
 
-def _token_page(token: str, purpose: str, template: str, apply):
+def _token_page(token: str, purpose: str, template: str, apply, *, admins_only: bool = False):
     """Shared flow for invitation and reset links: check the link first, then the new password."""
     try:
-        user = auth.user_from_token(token, purpose)
+        user = auth.user_from_token(token, purpose, admins_only=admins_only)
     except TokenError as error:
         return _bad_link(error, purpose)
+    sso = SsoSettings.from_config(current_app.config)
+    if purpose == auth.INVITE and not sso.uses_password(user):  # an invitation sent before
+        flash(f"Your account is ready: sign in with {sso.provider_name}.", "info")
+        return redirect(url_for("auth.login"))
     form = SetPasswordForm()
     if form.validate_on_submit():
         with form_errors(form.password), caught(TokenError) as bad_link:
@@ -118,4 +148,11 @@ def accept_invite(token: str):
 @bp.route("/reset/<token>", methods=["GET", "POST"])
 @public
 def reset_password(token: str):
-    return _token_page(token, auth.RESET, "auth/reset_password.html", auth.reset_password)
+    admins_only = not SsoSettings.from_config(current_app.config).password_login
+    return _token_page(
+        token,
+        auth.RESET,
+        "auth/reset_password.html",
+        partial(auth.reset_password, admins_only=admins_only),
+        admins_only=admins_only,
+    )

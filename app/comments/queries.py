@@ -28,6 +28,7 @@ class CommentView:
     created_at: datetime
     author_id: int
     author_name: str
+    author_photo: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +59,7 @@ def story_comments(story_id: int, *, everything: bool = False) -> Thread:
     stmt = (
         sa.select(
             Comment.id, Comment.body, Comment.created_at, Comment.author_id,
-            User.display_name, total.label("total"),
+            User.display_name, total.label("total"), User.photo_key,
         )  # fmt: skip
         .join(User, User.id == Comment.author_id)
         .where(_visible(story_id))
@@ -67,7 +68,7 @@ def story_comments(story_id: int, *, everything: bool = False) -> Thread:
     if not everything:
         stmt = stmt.limit(SHOWN)
     rows = db.session.execute(stmt).all()
-    comments = [CommentView(*row[:5]) for row in reversed(rows)]
+    comments = [CommentView(*row[:5], author_photo=row.photo_key) for row in reversed(rows)]
     return Thread(comments=comments, total=rows[0].total if rows else 0)
 
 

@@ -27,6 +27,7 @@ from app.models import Story
 from app.models import utcnow
 from app.newsletter import links
 from app.newsletter.due import upcoming as due_editions
+from app.photos.urls import email_photo_url
 from app.richtext import excerpt
 from app.richtext import render_plain_text
 from app.settings import get_setting
@@ -77,6 +78,9 @@ class StoryView:
     cover_alt: str
     story_path: str | None
     kind: str = "story"
+    # Recognized colleagues with a photo: (name, absolute session-free URL), shown small next
+    # to their names in the email (the text part and the web page keep the names only).
+    faces: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +237,11 @@ def item_view(content: Story | Quote) -> StoryView | QuoteView:
             cover_path=links.upload_path(content.cover_image),
             cover_alt=(content.cover_image_alt or "").strip() or f"Picture for “{content.title}”",
             story_path=path_for("reading.story", story_id=content.id),
+            faces=tuple(
+                (r.user.display_name, email_photo_url(r.user.id, r.user.photo_key))
+                for r in content.recognitions
+                if r.user is not None and r.user.photo_key
+            ),
         )
     return QuoteView(
         id=content.id,

@@ -29,6 +29,11 @@ FEATURED = Kind(
     "featured", "I was featured",
     "When a colleague’s story that names you goes out in an edition.",
 )  # fmt: skip
+TEAM_FEATURED = Kind(
+    "team_featured", "A person I manage was featured",
+    "When someone you manage is named in a story that goes out in an edition (one email per "
+    "edition, however many of them are in it).",
+)  # fmt: skip
 APPLAUSE = Kind(
     "applause", "Someone applauded my story",
     "At most one email a day per story, naming who applauded since the last one.",
@@ -51,5 +56,8 @@ ACCOUNT = Kind(
 
 KINDS: dict[str, Kind] = {
     kind.key: kind
-    for kind in (WEEKLY, SUBMISSION_STATUS, FEATURED, APPLAUSE, COMMENTS, EDITOR_REMINDERS, ACCOUNT)
+    for kind in (
+        WEEKLY, SUBMISSION_STATUS, FEATURED, TEAM_FEATURED, APPLAUSE, COMMENTS, EDITOR_REMINDERS,
+        ACCOUNT,
+    )
 }

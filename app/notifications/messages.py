@@ -25,6 +25,7 @@ from app.notifications.kinds import COMMENTS
 from app.notifications.kinds import EDITOR_REMINDERS
 from app.notifications.kinds import FEATURED
 from app.notifications.kinds import SUBMISSION_STATUS
+from app.notifications.kinds import TEAM_FEATURED
 from app.notifications.notification import Notification
 from app.richtext import excerpt
 from app.titles import item_title
@@ -149,6 +150,41 @@ def notify_featured(user: User, stories: list[Story], edition: Edition) -> bool:
     return deliver(Notification(
         FEATURED, user, f"You were featured in Feel Good Fridays #{edition.number} 🎉",
         "notify_featured",
+        {"entries": entries, "edition": edition, "edition_url": edition_url},
+        url=edition_url,
+    ))  # fmt: skip
+
+
+def notify_team_featured(
+    manager: User, members: list[tuple[User, list[Story]]], edition: Edition
+) -> bool:
+    """"Your team member made a customer's day": one email per manager per edition, naming each
+    person they manage who was featured in it, with their stories."""
+    if manager is None or not members:
+        return False
+    entries = [
+        {
+            "person": person,
+            "name": person.display_name,
+            "stories": [
+                {
+                    "title": item_title(story),
+                    "author_name": story.author.display_name,
+                    "customer": story.customer_display,
+                    "url": absolute_url("reading.story", story_id=story.id),
+                }
+                for story in stories
+            ],
+        }
+        for person, stories in members
+    ]
+    edition_url = _edition_url(edition)
+    who = (entries[0]["name"] if len(entries) == 1
+           else f"{len(entries)} people you manage")  # fmt: skip
+    return deliver(Notification(
+        TEAM_FEATURED, manager,
+        _one_line(f"{who} made a customer's day: Feel Good Fridays #{edition.number}"),
+        "notify_team_featured",
         {"entries": entries, "edition": edition, "edition_url": edition_url},
         url=edition_url,
     ))  # fmt: skip

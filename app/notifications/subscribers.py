@@ -30,6 +30,7 @@ from app.models import Story
 from app.models import User
 from app.notifications import messages
 from app.notifications.applause import run_applause
+from app.notifications.managers import notify_managers
 from app.notifications.publication import notify_edition_sent
 
 
@@ -61,6 +62,13 @@ def tell_author_rejected(event: SubmissionRejected) -> None:
 @subscribe(EditionSent)
 def tell_authors_and_colleagues(event: EditionSent) -> None:
     notify_edition_sent(event.edition_id, event.story_ids, event.quote_ids)
+
+
+@subscribe(EditionSent)
+def tell_managers(event: EditionSent) -> None:
+    """One email per manager for the edition, naming everyone they manage that it features; a
+    subscriber of its own, so a failure here is retried without re-telling the authors."""
+    notify_managers(event.edition_id, event.story_ids)
 
 
 @subscribe(CommentPosted)

@@ -26,6 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from markupsafe import Markup
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import aliased
 
 from app.extensions import db
 from app.models import Edition
@@ -110,6 +111,7 @@ class Colleague:
 
     name: str
     user_id: int | None = None
+    photo: str | None = None  # the account's photo key (app.photos), None for initials
 
 
 @dataclass(slots=True)
@@ -201,13 +203,15 @@ def _card_parts() -> sa.CompoundSelect:
             Recognition.id.label("tiebreak"),
             Recognition.user_id.label("number"),
             sa.func.coalesce(User.display_name, Recognition.name).label("text"),
+            User.photo_key.label("photo"),
         )
         .outerjoin(User, User.id == Recognition.user_id)
         .where(Recognition.story_id.in_(ids))
     )
     tags = (
         sa.select(
-            sa.literal(1), story_tags.c.story_id, sa.literal(0), sa.literal(0), no_int, Tag.name
+            sa.literal(1), story_tags.c.story_id, sa.literal(0), sa.literal(0), no_int, Tag.name,
+            no_text,
         )
         .join(Tag, Tag.id == story_tags.c.tag_id)
         .where(story_tags.c.story_id.in_(ids))
@@ -219,6 +223,7 @@ def _card_parts() -> sa.CompoundSelect:
             sa.literal(0),
             sa.literal(0),
             sa.cast(sa.func.count(), sa.Integer),
+            no_text,
             no_text,
         )
         .where(Reaction.story_id.in_(ids))
@@ -256,7 +261,7 @@ def _complete(rows: Sequence[Any], *, always: bool = False) -> list[StoryCard]:
     for r in _conn().execute(_card_parts(), {"ids": list(by_id) or [0]}):
         card = by_id[r.story_id]
         if r.part == 0:
-            card.colleagues.append(Colleague(r.text, r.number))
+            card.colleagues.append(Colleague(r.text, r.number, r.photo))
         elif r.part == 1:
             card.tags.append(r.text)
         else:
@@ -569,6 +574,7 @@ class StoryView:
     cover_image: str | None
     cover_image_alt: str | None
     customer_display: str
+    author_photo: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -591,6 +597,7 @@ def _story() -> sa.Select:
             Touchpoint.slug.label("touchpoint_slug"), Touchpoint.label.label("touchpoint_label"),
             Story.published_at, Story.cover_image, Story.cover_image_alt, Story.customer_name,
             Story.customer_organization, Story.customer_segment, Story.customer_consent,
+            User.photo_key.label("author_photo"),
         )  # fmt: skip
         .join(User, User.id == Story.author_id)
         .outerjoin(Team, Team.id == Story.team_id)
@@ -633,12 +640,13 @@ def story_detail(story_id: int) -> StoryDetail | None:
         *row[:12],
         # The model's own rule for naming the customer (anonymous without consent).
         customer_display=Story.customer_display.fget(row),
+        author_photo=row.author_photo,
     )
     params = {"ids": [story_id], "story_id": story_id}
     colleagues, tags, applause = [], [], 0
     for r in conn.execute(_card_parts(), params):
         if r.part == 0:
-            colleagues.append(Colleague(r.text, r.number))
+            colleagues.append(Colleague(r.text, r.number, r.photo))
         elif r.part == 1:
             tags.append(r.text)
         else:
@@ -682,6 +690,7 @@ class PersonProfile:
     recognized_count: int
     shared_count: int
     applause_received: int
+    photo: str | None = None
 
 
 def _person() -> sa.Select:
@@ -706,6 +715,7 @@ def _person() -> sa.Select:
             sa.select(sa.func.count(Reaction.id))
             .where(Reaction.story_id.in_(published_recognitions))
             .scalar_subquery(),
+            User.photo_key,
         )
         .outerjoin(Team, Team.id == User.team_id)
         .where(User.id == user_id)
@@ -718,11 +728,18 @@ def person_profile(user_id: int) -> PersonProfile | None:
 
 
 @dataclass(frozen=True, slots=True)
+class TeamManager:
+    user_id: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class TeamProfile:
     id: int
     name: str
     story_count: int
     member_count: int
+    managers: tuple[TeamManager, ...] = ()  # "Managed by …" (see `team_managers`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -730,6 +747,7 @@ class RecognizedPerson:
     user_id: int
     name: str
     count: int
+    photo: str | None = None
 
 
 def _team() -> sa.Select:
@@ -748,17 +766,45 @@ def _team() -> sa.Select:
 
 def team_profile(team_id: int) -> TeamProfile | None:
     row = _conn().execute(_team(), {"team_id": team_id}).first()
-    return TeamProfile(*row) if row else None
+    return TeamProfile(*row, managers=team_managers(team_id)) if row else None
+
+
+TEAM_MANAGERS_SHOWN = 5
+
+
+def _team_managers() -> sa.Select:
+    member = aliased(User)
+    return (
+        sa.select(User.id, User.display_name, User.team_id, User.manager_id,
+                  sa.func.count(member.id))
+        .join(member, member.manager_id == User.id)
+        .where(member.team_id == sa.bindparam("team_id"), member.is_active_user.is_(True),
+               member.id != User.id, User.is_active_user.is_(True))
+        .group_by(User.id, User.display_name, User.team_id, User.manager_id)
+        .order_by(sa.func.count(member.id).desc(), User.display_name, User.id)
+    )  # fmt: skip
+
+
+def team_managers(team_id: int) -> tuple[TeamManager, ...]:
+    """Who manages the team: its leads, i.e. active members who manage other active members
+    and are not themselves managed by another such lead (a team lead, not every sub-lead).
+    A team nobody inside manages is managed by whoever (active) manages its members."""
+    rows = _conn().execute(_team_managers(), {"team_id": team_id}).all()
+    inside = {r.id for r in rows if r.team_id == team_id}
+    leads = [r for r in rows if r.id in inside and r.manager_id not in inside]
+    if not leads:  # no one inside, or a loop among them: every manager found
+        leads = [r for r in rows if r.id in inside] or rows
+    return tuple(TeamManager(r.id, r.display_name) for r in leads[:TEAM_MANAGERS_SHOWN])
 
 
 def _team_recognized() -> sa.Select:
     count = sa.func.count(Recognition.id)
     return (
-        sa.select(User.id, User.display_name, count)
+        sa.select(User.id, User.display_name, count, User.photo_key)
         .join(Recognition, Recognition.user_id == User.id)
         .join(Story, Story.id == Recognition.story_id)
         .where(User.team_id == sa.bindparam("team_id"), _published(Story, indexed=False))
-        .group_by(User.id, User.display_name)
+        .group_by(User.id, User.display_name, User.photo_key)
         .order_by(count.desc(), User.display_name)
         .limit(_limit())
     )

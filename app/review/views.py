@@ -33,6 +33,7 @@ from app.newsletter.compose import item_view
 from app.newsletter.compose import join_names
 from app.newsletter.queries import is_starting
 from app.numbers import positive_int
+from app.people.queries import names_in_story
 from app.review import bp
 from app.review import services
 from app.review.forms import ApproveForm
@@ -174,6 +175,8 @@ def _item_page(
         entry=entry,
         position=position,
         on_its_way=going,
+        # Free-text colleague names, each mergeable into an account in every story naming it.
+        free_names=names_in_story(item) if isinstance(item, Story) else [],
     ), status
 
 

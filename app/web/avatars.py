@@ -30,3 +30,17 @@ def avatar_for(name: str | None) -> Avatar:
     for ch in label.lower():
         h = (h * 31 + _LETTERS.find(ch) + 2) % 10007
     return Avatar(label, initials, h % COLOURS)
+
+
+# A photo in place of the initials: the avatar's CSS box in px (app.css: .avatar, .avatar--sm,
+# .avatar--lg) and the stored photo sizes (app.photos.storage.SIZES) sharp on 1x and 2x screens.
+PHOTO_BOXES: dict[str | None, tuple[int, int, int]] = {
+    None: (40, 48, 96),
+    "sm": (32, 48, 96),
+    "lg": (56, 96, 256),
+}
+
+
+def photo_box(size: str | None) -> tuple[int, int, int]:
+    """(box, 1x size, 2x size) for an avatar `size`; unknown sizes get the default's."""
+    return PHOTO_BOXES.get(size, PHOTO_BOXES[None])

@@ -1,0 +1,66 @@
+"""The SCIM endpoints' guard: a bearer token an admin created (app.scim.services.create_token).
+
+`@scim_token_required` marks the view for tests/test_routes_access.py (`_access = "scim-token"`)
+the way @public and @role_required mark the others: without a valid, unrevoked token every SCIM
+route answers 401 with a SCIM error, whatever the method.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import TypeVar
+
+from flask import g
+from flask import request
+from scim2_models import UnauthorizedException
+
+from app.database import SAFE_METHODS
+from app.database import begin_write
+from app.extensions import db
+from app.models import AccessToken
+from app.scim import queries
+from app.scim import services
+
+F = TypeVar("F", bound=Callable)
+ACCESS = "scim-token"
+
+
+def _bearer() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() != "bearer" or not credentials.strip() or len(credentials) > 200:
+        return None
+    return credentials.strip()
+
+
+def current_token() -> AccessToken:
+    return g.scim_token
+
+
+def scim_token_required(view: F) -> F:
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        secret = _bearer()
+        token = queries.token_by_hash(services.hash_token(secret)) if secret else None
+        if token is None:
+            raise UnauthorizedException(detail="A valid SCIM bearer token is required.")
+        reads = request.method in SAFE_METHODS or getattr(view, "_reads_only", False)
+        if reads and services.touch_token(token):
+            # A read request begins as a reader (app/database.py): take the write lock for the
+            # once-a-minute note, then go on reading.
+            token_id = token.id
+            db.session.rollback()
+            begin_write()
+            token = db.session.get(AccessToken, token_id)
+            if token is None or token.revoked_at is not None:
+                raise UnauthorizedException(detail="A valid SCIM bearer token is required.")
+            services.touch_token(token)
+            db.session.commit()
+        elif not reads:
+            services.touch_token(token)  # committed with the request's change
+        g.scim_token = token
+        return view(*args, **kwargs)
+
+    wrapped._access = ACCESS  # type: ignore[attr-defined]
+    return wrapped  # type: ignore[return-value]
