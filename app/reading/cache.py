@@ -39,6 +39,7 @@ from sqlalchemy.orm import ORMExecuteState
 from sqlalchemy.orm import Session
 
 from app.extensions import db
+from app.models import Comment
 from app.models import Edition
 from app.models import EditionItem
 from app.models import Quote
@@ -57,7 +58,7 @@ log = logging.getLogger(__name__)
 VERSION_TABLE = "reading_content_version"
 SIZE = 1024
 WATCHED = (Story, Quote, Recognition, Reaction, User, Team, Touchpoint, Tag, Edition, EditionItem,
-           Setting)  # fmt: skip
+           Setting, Comment)  # fmt: skip
 WATCHED_TABLES = frozenset(
     {m.__table__.name for m in WATCHED} | {"story_tags"}  # type: ignore[attr-defined]
 )

@@ -54,18 +54,22 @@ def _url_if(endpoint: str, **values: Any) -> str | None:
         return None
 
 
+@bp.app_template_global()
 def share_story_url() -> str | None:
     return _url_if("submissions.new_story")
 
 
+@bp.app_template_global()
 def edition_url(number: int) -> str | None:
     return _url_if("newsletter.edition", number=number)
 
 
+@bp.app_template_global()
 def archive_url() -> str | None:
     return _url_if("newsletter.archive") or _url_if("newsletter.editions")
 
 
+@bp.app_template_global()
 def cover_url(name: str | None) -> str | None:
     return _url_if("submissions.upload", name=name) if name else None
 
@@ -80,6 +84,7 @@ def render_macro(template: str, name: str, *args: Any) -> Markup:
     return Markup(get_template_attribute(template, name)(*args))  # noqa: S704
 
 
+@bp.app_template_global()
 def card_html(card: queries.StoryCard, tz: tzinfo, heading_level: int = 3) -> Markup:
     """The story card for `card`, rendered once per card object.
 
@@ -94,17 +99,6 @@ def card_html(card: queries.StoryCard, tz: tzinfo, heading_level: int = 3) -> Ma
         html = render_macro("reading/_cards.html", "story_card", card, tz, heading_level)
         card.rendered[key] = html
     return html
-
-
-@bp.record_once
-def _register_helpers(state) -> None:
-    state.app.jinja_env.globals.update(
-        share_story_url=share_story_url,
-        edition_url=edition_url,
-        archive_url=archive_url,
-        cover_url=cover_url,
-        card_html=card_html,
-    )
 
 
 def pager_urls(page: Page, param: str = "cursor") -> tuple[str | None, str | None]:
@@ -142,6 +136,7 @@ def story_page(story_id: int, comment_form: CommentForm | None = None):
         return redirect(target)
     viewer = current_user._get_current_object()
     story_author_id = detail.story.author_id
+    everything = request.args.get("comments") == "all"
     return render_template(
         "reading/story.html",
         detail=detail,
@@ -153,8 +148,10 @@ def story_page(story_id: int, comment_form: CommentForm | None = None):
         )
         if detail.applause
         else [],
-        thread=comment_queries.story_comments(
-            story_id, everything=request.args.get("comments") == "all"
+        # Cached like the story: posting or removing a comment changes the content version.
+        thread=cache.remember(
+            ("comments", story_id, everything),
+            lambda: comment_queries.story_comments(story_id, everything=everything),
         ),
         comment_form=comment_form or CommentForm(),
         may_remove=lambda c: comment_services.may_remove(viewer, c.author_id, story_author_id),
