@@ -444,3 +444,16 @@ def test_on_a_phone_comment_see_who_applauded_and_remove(db, phone, outbox, stor
     expect(page.locator(".comment")).to_have_count(1)
     assert page.get_by_role("link", name=re.compile("Remove the comment")).count() == 0  # Tom's
     assert fits_the_width(page)
+
+
+def test_the_cached_story_page_shows_a_new_and_a_removed_comment_at_once(login_as, story, cast):
+    """The page's comments are cached with the story (READING_CACHE_SECONDS is on here):
+    posting or removing one changes the content version, so no reader sees a stale thread."""
+    reader = login_as(cast["ana"])
+    assert "Bravo, Tom!" not in text(reader.get(f"/stories/{story.id}"))  # cached, empty
+    author = login_as(cast["author"])
+    post(author, story, "Bravo, Tom!")
+    assert "Bravo, Tom!" in text(reader.get(f"/stories/{story.id}"))
+    (comment,) = comments(story.id)
+    author.post(f"/comments/{comment.id}/remove")
+    assert "Bravo, Tom!" not in text(reader.get(f"/stories/{story.id}"))
