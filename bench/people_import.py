@@ -17,8 +17,9 @@ Baseline, in the same process and database: the fastest thing that could load th
 `csv.reader` + one executemany INSERT of the raw cells into a scratch table (no validation, no
 lookups, no managers). The ratio says how much the import's checks cost on this machine.
 Memory: peak Python allocations (tracemalloc) of each phase, in a second pass (tracemalloc slows
-Python down); "flat" means the peak per row stays the same as the file grows. Target: 50,000
-rows imported in under a minute.
+Python down), in total and per row of the file: the file is streamed, but the plan keeps a small
+record per row, so the peak grows with the row count (docs/performance.md). Target: 50,000 rows
+imported in under a minute.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["send.py", "pages.py", "insights.py", "concurrency.py"]
+BENCHMARKS = ["send.py", "pages.py", "insights.py", "concurrency.py", "people_import.py"]
 
 
 def main() -> int:

@@ -169,6 +169,15 @@ def test_a_loop_through_people_outside_the_file_is_refused(tmp_path, app, make_u
     db.session.commit()
     plan = plan_of(tmp_path, [HEADER, "Boss,boss@example.com,,deputy@example.com"])
     assert "loop" in reasons(plan)[2]
+    # Two people outside the file in the chain; and a chain out of the file that ends is fine.
+    x = make_user(email="x@example.com", manager=None)
+    make_user(email="y@example.com", manager=x)
+    x.manager = make_user(email="ann@example.com")
+    db.session.commit()
+    plan = plan_of(tmp_path, [HEADER, "Ann,ann@example.com,,y@example.com",
+                              "Cid,cid@example.com,,y@example.com"])
+    assert reasons(plan) == {2: "The managers form a loop: ann@example.com → y@example.com → "
+                                "x@example.com → ann@example.com."}
 
 
 def test_errors_block_the_apply_and_download_as_csv(admin_client, admin):
@@ -268,6 +277,8 @@ def test_deactivate_missing_is_previewed_confirmed_and_spares_the_importer(
     assert everyone["leave@example.com"].security_stamp != stamp  # signed out everywhere
     assert everyone["stay@example.com"].is_active_user and everyone[admin.email].is_active_user
     assert stay.id
+    audit_page = admin_client.get("/admin/audit")  # the import's one audit event reads well
+    assert audit_page.status_code == 200 and "people.import" in audit_page.get_data(as_text=True)
 
 
 # Managers -----------------------------------------------------------------------------------------
@@ -454,6 +465,11 @@ def test_new_people_can_be_invited(admin_client, admin, outbox):
     assert people()["ann@example.com"].invited_at is not None
 
 
+def test_the_people_list_leads_to_the_import(admin_client):
+    html = admin_client.get("/admin/users").get_data(as_text=True)
+    assert f'href="{UPLOAD}">Import people</a>' in html
+
+
 def test_only_admins_reach_the_import(employee_client, editor_client):
     assert employee_client.get(UPLOAD).status_code == 403
     assert editor_client.get(UPLOAD).status_code == 403
@@ -469,7 +485,7 @@ def test_cli_dry_run_and_apply(app, tmp_path, make_user):
 
     result = runner.invoke(args=["people", "import", str(good), "--dry-run", "--create-teams"])
     assert result.exit_code == 0, result.output
-    assert "2 rows: 2 new, 0 updated, 0 unchanged, 0 with errors; 1 new teams." in result.output
+    assert "2 rows: 2 new, 0 updated, 0 unchanged, 0 with errors; 1 new team." in result.output
     assert "Dry run: nothing was changed." in result.output
     assert "ann@example.com" not in people()
 

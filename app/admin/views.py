@@ -51,6 +51,8 @@ USER_PAGES = (
     "admin.teams",
     "admin.rename_team",
     "people.edit",
+    "imports.upload",
+    "imports.preview",
 )
 nav_entry("Users", "admin.users", roles=ADMINS, menu="user", order=80, also_active=USER_PAGES)
 nav_entry(

@@ -91,6 +91,7 @@ class Plan:
     new_teams: list[str] = field(default_factory=list)
     deactivate: list[Leaver] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    team_names: dict[int, str] = field(default_factory=dict)  # existing teams, for the preview
     columns: Columns | None = None
     encoding: str = ""
     delimiter: str = ","
@@ -124,9 +125,11 @@ class Plan:
             f"{self.unchanged:,} unchanged, {len(self.errors):,} with errors"
         )
         if self.new_teams:
-            text += f"; {len(self.new_teams):,} new teams"
+            n = len(self.new_teams)
+            text += f"; {n:,} new team{'' if n == 1 else 's'}"
         if self.deactivate:
-            text += f"; {len(self.deactivate):,} people not in the file to deactivate"
+            n = len(self.deactivate)
+            text += f"; {n:,} {'person' if n == 1 else 'people'} not in the file to deactivate"
         return text + "."
 
 
@@ -161,14 +164,29 @@ def _account_ids(emails: Iterable[str]) -> dict[str, int]:
     return ids
 
 
-def _manager_edges() -> dict[str, str]:
-    """Who manages whom today, by email (for loops through people who are not in the file)."""
+def _fill_edges(current: dict[str, str | None], edges: dict[str, str | None]) -> None:
+    """Today's manager (by email) of everyone outside the file's `edges` whom a chain from the
+    file reaches: loops can pass through people who are not in the file. Loaded a level at a
+    time, only as far as the chains go (a handful of queries, not the whole table)."""
     manager = aliased(User)
-    stmt = sa.select(User.email, manager.email).join(manager, manager.id == User.manager_id)
-    return dict(db.session.execute(stmt).all())
+    frontier = {t for t in edges.values() if t and t not in edges and t not in current}
+    while frontier:
+        found: dict[str, str | None] = {}
+        for chunk in _chunks(sorted(frontier)):
+            stmt = (
+                sa.select(User.email, manager.email)
+                .outerjoin(manager, manager.id == User.manager_id)
+                .where(User.email.in_(chunk))
+            )
+            found.update(dict(db.session.execute(stmt).all()))
+        for email in frontier:
+            current[email] = found.get(email)
+        frontier = {m for m in found.values() if m and m not in edges and m not in current}
 
 
-def _loops(edges: dict[str, str | None], current: dict[str, str]) -> dict[str, list[str]]:
+def _loops(
+    edges: dict[str, str | None], current: dict[str, str | None]
+) -> dict[str, list[str]]:
     """Every person (of `edges`) on a manager loop, with the loop. Each person has at most one
     manager, so following the chain from each start and colouring visited nodes is linear."""
     done: set[str] = set()
@@ -197,8 +215,7 @@ def build_plan(
     plan = Plan()
     reader = Reader(path, max_rows=max_rows)
     valid: dict[str, Row] = {}
-    in_file: set[str] = set()  # every email the file names, even on rows with errors
-    line_of: dict[str, int] = {}
+    line_of: dict[str, int] = {}  # every email the file names (even on rows with errors)
     errors: dict[int, RowError] = {}
 
     def refuse(row: Row, reason: str) -> None:
@@ -207,8 +224,6 @@ def build_plan(
 
     for row in reader:
         plan.rows += 1
-        if row.email:
-            in_file.add(row.email)
         if row.error:
             errors[row.line] = RowError(row.line, row.email, row.error)
         elif row.email in line_of:
@@ -229,7 +244,7 @@ def build_plan(
     existing = _existing(valid)
     teams = {name.lower(): (team_id, name) for team_id, name in db.session.execute(
         sa.select(Team.id, Team.name))}
-    team_names = dict(teams.values())
+    team_names = plan.team_names = dict(teams.values())
     new_teams: dict[str, str] = {}
 
     # Teams and roles: each row on its own.
@@ -253,7 +268,7 @@ def build_plan(
         outside = {r.manager for r in valid.values() if r.manager and r.manager not in existing}
         accounts = {email: person.id for email, person in existing.items()}
         accounts.update(_account_ids(outside))
-        current = _manager_edges()
+        current: dict[str, str | None] = {}
         changed = True
         while changed:
             changed = False
@@ -264,7 +279,7 @@ def build_plan(
                 if target == row.email:
                     refuse(row, "A person cannot be their own manager.")
                 elif target not in valid and target not in accounts:
-                    if target in line_of and target in in_file:
+                    if target in line_of:
                         refuse(row, f"The manager’s row (row {line_of[target]}) has an error.")
                     else:
                         refuse(row, f"No one with the email {target} is in the file or has "
@@ -273,6 +288,7 @@ def build_plan(
                     continue
                 changed = True
             edges = {email: r.manager or None for email, r in valid.items()}
+            _fill_edges(current, edges)
             for member, loop in _loops(edges, current).items():
                 if member in valid:
                     chain = " → ".join([*loop, loop[0]])
@@ -340,7 +356,7 @@ def build_plan(
         )
         leaving_admins = []
         for user_id, name, email, role in db.session.execute(stmt):
-            if email in in_file or user_id == actor_id:
+            if email in line_of or user_id == actor_id:
                 continue
             if role == Role.ADMIN:
                 leaving_admins.append(Leaver(user_id, name, email))

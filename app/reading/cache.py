@@ -146,7 +146,7 @@ def _after_flush(session: Session, _context: Any) -> None:
 
 
 def _on_orm_execute(state: ORMExecuteState) -> None:
-    if state.is_update or state.is_delete:
+    if state.is_insert or state.is_update or state.is_delete:  # Core bulk writes too
         table = getattr(state.statement, "table", None)
         if getattr(table, "name", None) in WATCHED_TABLES:
             state.session.info[_CHANGED] = True
