@@ -26,6 +26,43 @@ if TYPE_CHECKING:
     from app.models.editions import EditionItem
 
 
+def insights_indexes(
+    table: str, *, submitted_extra: tuple[str, ...] = (), published_extra: tuple[str, ...] = ()
+) -> tuple[sa.Index, ...]:
+    """The insights' covering indexes of a submission table (app/insights/queries.py), so
+    figures over a period read index ranges instead of fetching every row
+    (docs/performance.md). Stories and quotes share them; `*_extra` are a table's own columns."""
+    return (
+        sa.Index(
+            f"ix_{table}_submitted_at", "submitted_at", "team_id", "author_id", *submitted_extra
+        ),
+        sa.Index(f"ix_{table}_author_submitted_at", "author_id", "submitted_at"),
+        sa.Index(f"ix_{table}_approved_at", "approved_at", "team_id"),
+        sa.Index(
+            f"ix_{table}_decided_at",
+            "decided_at",
+            "submitted_at",
+            "status",
+            "team_id",
+            "decision_seconds",
+        ),
+        sa.Index(
+            f"ix_{table}_published_cover",
+            "status",
+            "published_at",
+            "team_id",
+            *published_extra,
+            "approved_at",
+            "publication_seconds",
+        ),
+        # Medians over a long period read these in order (no sort of a year of values).
+        sa.Index(f"ix_{table}_decision_seconds", "decision_seconds", "decided_at", "team_id"),
+        sa.Index(
+            f"ix_{table}_publication_seconds", "publication_seconds", "published_at", "team_id"
+        ),
+    )
+
+
 class SubmissionStatus(LabeledEnum):
     DRAFT = "draft"
     SUBMITTED = "submitted"
@@ -175,33 +212,7 @@ class Story(SubmissionMixin, Base):
         sa.Index("ix_stories_status_published_at", "status", "published_at"),
         sa.Index("ix_stories_team_id", "team_id"),
         sa.Index("ix_stories_touchpoint_id", "touchpoint_id"),
-        # Insights (app/insights/queries.py): covering indexes, so figures over a period read
-        # index ranges instead of fetching every story row (docs/performance.md).
-        sa.Index("ix_stories_submitted_at", "submitted_at", "team_id", "author_id"),
-        sa.Index("ix_stories_author_submitted_at", "author_id", "submitted_at"),
-        sa.Index("ix_stories_approved_at", "approved_at", "team_id"),
-        sa.Index(
-            "ix_stories_decided_at",
-            "decided_at",
-            "submitted_at",
-            "status",
-            "team_id",
-            "decision_seconds",
-        ),
-        sa.Index(
-            "ix_stories_published_cover",
-            "status",
-            "published_at",
-            "team_id",
-            "touchpoint_id",
-            "approved_at",
-            "publication_seconds",
-        ),
-        # Medians over a long period read these in order (no sort of a year of values).
-        sa.Index("ix_stories_decision_seconds", "decision_seconds", "decided_at", "team_id"),
-        sa.Index(
-            "ix_stories_publication_seconds", "publication_seconds", "published_at", "team_id"
-        ),
+        *insights_indexes("stories", published_extra=("touchpoint_id",)),
     )
 
     @property
@@ -272,30 +283,7 @@ class Quote(SubmissionMixin, Base):
         ),
         sa.Index("ix_quotes_status_created_at", "status", "created_at"),
         sa.Index("ix_quotes_status_published_at", "status", "published_at"),
-        # Insights: covering indexes, as for stories.
-        sa.Index(
-            "ix_quotes_submitted_at", "submitted_at", "team_id", "author_id", "source", "nps_score"
-        ),
-        sa.Index("ix_quotes_author_submitted_at", "author_id", "submitted_at"),
-        sa.Index("ix_quotes_approved_at", "approved_at", "team_id"),
-        sa.Index(
-            "ix_quotes_decided_at",
-            "decided_at",
-            "submitted_at",
-            "status",
-            "team_id",
-            "decision_seconds",
-        ),
-        sa.Index(
-            "ix_quotes_published_cover",
-            "status",
-            "published_at",
-            "team_id",
-            "approved_at",
-            "publication_seconds",
-        ),
-        sa.Index("ix_quotes_decision_seconds", "decision_seconds", "decided_at", "team_id"),
-        sa.Index("ix_quotes_publication_seconds", "publication_seconds", "published_at", "team_id"),
+        *insights_indexes("quotes", submitted_extra=("source", "nps_score")),
     )
 
     @property

@@ -40,23 +40,19 @@ def _back() -> str:
     return url_for("account.profile", _anchor="photo")
 
 
+@bp.app_template_global()
 def new_photo_form() -> PhotoForm:
     """An empty photo form, for the profile page (templates/photos/_profile_photo.html)."""
     return PhotoForm(prefix=PREFIX, formdata=None)
 
 
+@bp.app_template_global()
 def photo_limit_label() -> str:
     """PHOTO_MAX_BYTES for people: "5 MB"."""
     return _megabytes(int(current_app.config["PHOTO_MAX_BYTES"]))
 
 
-@bp.record_once
-def _register_helpers(state) -> None:
-    state.app.jinja_env.globals.update(
-        avatar_photo=avatar_photo,
-        new_photo_form=new_photo_form,
-        photo_limit_label=photo_limit_label,
-    )
+bp.add_app_template_global(avatar_photo)
 
 
 def _read(upload) -> bytes:

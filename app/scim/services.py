@@ -149,22 +149,48 @@ def _clean_email(value: str) -> str:
         ) from None
 
 
-def _check_user_unique(email: str, external_id: str | None, user: User | None) -> None:
-    other = queries.user_by_email(email)
-    if other is not None and other is not user:
-        raise UniquenessException(detail=f"{email} already has an account.")
-    if external_id is not None:
-        clash = db.session.scalar(
-            sa.select(User.id).where(
-                User.external_id == external_id, User.id != (user.id if user else 0)
-            )
+def _check_unique(
+    model: type[User] | type[Team],
+    row: User | Team | None,
+    holder: User | Team | None,
+    external_id: str | None,
+    name_taken: str,
+    noun: str,
+) -> None:
+    """`row` (None: a new one) may take its natural key, now held by `holder`, and `external_id`
+    only when no other row of `model` (a `noun`) has them."""
+    if holder is not None and holder is not row:
+        raise UniquenessException(detail=name_taken)
+    if external_id is None:
+        return
+    clash = db.session.scalar(
+        sa.select(model.id).where(
+            model.external_id == external_id, model.id != (row.id if row else 0)
         )
-        if clash is not None:
-            raise UniquenessException(detail="Another person already has this externalId.")
+    )
+    if clash is not None:
+        raise UniquenessException(detail=f"Another {noun} already has this externalId.")
+
+
+def _check_user_unique(email: str, external_id: str | None, user: User | None) -> None:
+    taken = f"{email} already has an account."
+    _check_unique(User, user, queries.user_by_email(email), external_id, taken, "person")
 
 
 def _details(token: AccessToken, **values: object) -> dict[str, object]:
     return {"token": token.name, **values}
+
+
+def _apply(row: User | Team, values: dict[str, tuple[str, object]]) -> dict[str, object]:
+    """Set each attribute that differs (`values`: audit key -> (attribute, new value)); returns
+    the changes as the audit trail records them, {key: {"from": old, "to": new}}."""
+    changes: dict[str, object] = {}
+    for key, (attribute, value) in values.items():
+        old = getattr(row, attribute)
+        if value != old:
+            changes[key] = {"from": old, "to": value}
+            setattr(row, attribute, value)
+    return changes
 
 
 def create_user(data: PersonData, *, token: AccessToken) -> tuple[User, bool]:
@@ -182,8 +208,7 @@ def create_user(data: PersonData, *, token: AccessToken) -> tuple[User, bool]:
         audit.record(None, "scim.user.restore", existing, **_details(token, email=email))
         return existing, True
     _check_user_unique(email, external_id, None)
-    user = User(email=email, display_name=name, external_id=external_id,
-                is_active_user=data.active)
+    user = User(email=email, display_name=name, external_id=external_id, is_active_user=data.active)
     db.session.add(user)
     db.session.flush()
     audit.record(None, "scim.user.create", user, **_details(token, email=email))
@@ -196,16 +221,14 @@ def update_user(user: User, data: PersonData, *, token: AccessToken) -> dict[str
     name = _clean_name(data.display_name, "displayName", DISPLAY_NAME_MAX)
     external_id = _clean_external_id(data.external_id)
     _check_user_unique(email, external_id, user)
-    changes: dict[str, object] = {}
-    if email != user.email:
-        changes["email"] = {"from": user.email, "to": email}
-        user.email = email
-    if name != user.display_name:
-        changes["name"] = {"from": user.display_name, "to": name}
-        user.display_name = name
-    if external_id != user.external_id:
-        changes["external_id"] = {"from": user.external_id, "to": external_id}
-        user.external_id = external_id
+    changes = _apply(
+        user,
+        {
+            "email": ("email", email),
+            "name": ("display_name", name),
+            "external_id": ("external_id", external_id),
+        },
+    )
     if changes:
         audit.record(None, "scim.user.update", user, **_details(token, **changes))
     if data.active != user.is_active_user:
@@ -242,17 +265,8 @@ def delete_user(user: User, *, token: AccessToken) -> None:
 
 # Teams -------------------------------------------------------------------------------------------
 def _check_team_unique(name: str, external_id: str | None, team: Team | None) -> None:
-    other = queries.team_by_name(name)
-    if other is not None and other is not team:
-        raise UniquenessException(detail=f"There is already a team called {name!r}.")
-    if external_id is not None:
-        clash = db.session.scalar(
-            sa.select(Team.id).where(
-                Team.external_id == external_id, Team.id != (team.id if team else 0)
-            )
-        )
-        if clash is not None:
-            raise UniquenessException(detail="Another team already has this externalId.")
+    taken = f"There is already a team called {name!r}."
+    _check_unique(Team, team, queries.team_by_name(name), external_id, taken, "team")
 
 
 def _members(ids: list[int]) -> list[User]:
@@ -275,8 +289,12 @@ def _set_members(team: Team, ids: list[int], *, token: AccessToken) -> None:
         person.team = team
     left = sorted(set(current) - set(wanted))
     if joined or left:
-        audit.record(None, "scim.group.members", team,
-                     **_details(token, joined=sorted(p.id for p in joined), left=left))
+        audit.record(
+            None,
+            "scim.group.members",
+            team,
+            **_details(token, joined=sorted(p.id for p in joined), left=left),
+        )
 
 
 def create_team(data: TeamData, *, token: AccessToken) -> tuple[Team, bool]:
@@ -305,13 +323,7 @@ def update_team(team: Team, data: TeamData, *, token: AccessToken) -> None:
     name = _clean_name(data.display_name, "displayName", TEAM_NAME_MAX)
     external_id = _clean_external_id(data.external_id)
     _check_team_unique(name, external_id, team)
-    changes: dict[str, object] = {}
-    if name != team.name:
-        changes["name"] = {"from": team.name, "to": name}
-        team.name = name
-    if external_id != team.external_id:
-        changes["external_id"] = {"from": team.external_id, "to": external_id}
-        team.external_id = external_id
+    changes = _apply(team, {"name": ("name", name), "external_id": ("external_id", external_id)})
     if changes:
         audit.record(None, "scim.group.update", team, **_details(token, **changes))
     if data.members is not None:

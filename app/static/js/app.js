@@ -8,7 +8,8 @@
  * - <textarea maxlength> gets a live character count.
  * - A row of tabs too wide for the screen scrolls the current tab into view.
  * - POST forms are protected against double submission.
- * - window.fgf = { debounce, postJSON, getJSON, csrfToken, announce } for feature scripts.
+ * - window.fgf = { debounce, postJSON, getJSON, csrfToken, announce, combobox, pollProgress,
+ *   showProgress } for feature scripts.
  *
  * CSP: script-src 'self', so no inline handlers anywhere; everything is wired here.
  */
@@ -104,12 +105,180 @@
     }, 50);
   }
 
+  /**
+   * The keyboard and list half of an ARIA 1.2 combobox (the colleague and time zone pickers):
+   * `input` controls `listbox` (a <ul> with its id and aria-label), whose rows the feature adds
+   * with option(). ArrowDown opens (handlers.open) or moves down, ArrowUp moves up, Enter picks
+   * the highlighted row (handlers.pick(index)), Escape closes, Tab and leaving the field close.
+   * handlers.keydown(event, isOpen), when given, runs first and returns true when it handled the
+   * key itself; handlers.onClose() forgets the feature's own rows.
+   */
+  function combobox(input, listbox, handlers) {
+    var box = { active: -1 };
+
+    input.setAttribute("role", "combobox");
+    input.setAttribute("aria-autocomplete", "list");
+    input.setAttribute("aria-expanded", "false");
+    input.setAttribute("aria-controls", listbox.id);
+    listbox.classList.add("combo-listbox");
+    listbox.setAttribute("role", "listbox");
+    listbox.hidden = true;
+
+    function rows() {
+      return listbox.querySelectorAll("[role='option']:not([aria-disabled='true'])");
+    }
+
+    box.close = function () {
+      listbox.hidden = true;
+      listbox.textContent = "";
+      box.active = -1;
+      input.setAttribute("aria-expanded", "false");
+      input.removeAttribute("aria-activedescendant");
+      if (handlers.onClose) {
+        handlers.onClose();
+      }
+    };
+
+    box.show = function () {
+      listbox.hidden = false;
+      input.setAttribute("aria-expanded", "true");
+    };
+
+    box.setActive = function (index) {
+      var items = rows();
+      items.forEach(function (item, i) {
+        var on = i === index;
+        item.classList.toggle("is-active", on);
+        item.setAttribute("aria-selected", on ? "true" : "false");
+      });
+      box.active = index;
+      if (index >= 0 && items[index]) {
+        input.setAttribute("aria-activedescendant", items[index].id);
+        items[index].scrollIntoView({ block: "nearest" });
+      } else {
+        input.removeAttribute("aria-activedescendant");
+      }
+    };
+
+    /** A new row (appended by the caller), picked by a click without losing the focus. */
+    box.option = function (id, className, onPick) {
+      var li = document.createElement("li");
+      li.id = id;
+      li.className = className;
+      li.setAttribute("role", "option");
+      li.setAttribute("aria-selected", "false");
+      // mousedown would take the focus from the input before the click lands.
+      li.addEventListener("mousedown", function (event) {
+        event.preventDefault();
+      });
+      li.addEventListener("click", function () {
+        onPick();
+        input.focus();
+      });
+      return li;
+    };
+
+    input.addEventListener("keydown", function (event) {
+      var isOpen = !listbox.hidden;
+      if (handlers.keydown && handlers.keydown(event, isOpen)) {
+        return;
+      }
+      var count = rows().length;
+      switch (event.key) {
+        case "ArrowDown":
+          event.preventDefault();
+          if (!isOpen) {
+            handlers.open();
+          } else if (count) {
+            box.setActive((box.active + 1) % count);
+          }
+          break;
+        case "ArrowUp":
+          if (isOpen && count) {
+            event.preventDefault();
+            box.setActive(box.active <= 0 ? count - 1 : box.active - 1);
+          }
+          break;
+        case "Enter":
+          if (isOpen && box.active >= 0) {
+            event.preventDefault(); // pick, do not submit the form
+            handlers.pick(box.active);
+          }
+          break;
+        case "Escape":
+          if (isOpen) {
+            event.preventDefault();
+            event.stopPropagation();
+            box.close();
+          }
+          break;
+        case "Tab":
+          box.close();
+          break;
+        default:
+          break;
+      }
+    });
+
+    input.addEventListener("blur", function () {
+      setTimeout(box.close, 150); // let a click on an option land first
+    });
+
+    return box;
+  }
+
+  /**
+   * Follows a job through its JSON progress endpoint (an edition being sent): each answer goes
+   * to handlers.data(data); then handlers.done(data) when it says done, else
+   * handlers.wait(delay, again) arranges the next request (the pages differ in how a hidden tab
+   * waits). A failed request tells handlers.error(failures) and waits twice as long each time, at
+   * most a minute. Returns the function that makes one request.
+   */
+  function pollProgress(url, interval, handlers) {
+    var failures = 0;
+    function request() {
+      getJSON(url)
+        .then(function (data) {
+          failures = 0;
+          handlers.data(data);
+          if (data.done) {
+            handlers.done(data);
+          } else {
+            handlers.wait(interval, request);
+          }
+        })
+        .catch(function () {
+          failures += 1;
+          if (handlers.error) {
+            handlers.error(failures);
+          }
+          handlers.wait(Math.min(interval * Math.pow(2, failures), 60000), request);
+        });
+    }
+    return request;
+  }
+
+  /** The sending figures' <progress> bar and status badge (either may be missing). */
+  function showProgress(meter, badge, data) {
+    if (meter) {
+      meter.value = data.percent;
+      meter.textContent = data.percent + "%";
+    }
+    if (badge && data.status) {
+      badge.className = "badge badge--" + data.status;
+      badge.textContent = data.status.charAt(0).toUpperCase() + data.status.slice(1);
+    }
+  }
+
   window.fgf = {
     debounce: debounce,
     postJSON: postJSON,
     getJSON: getJSON,
     csrfToken: csrfToken,
     announce: announce,
+    combobox: combobox,
+    pollProgress: pollProgress,
+    showProgress: showProgress,
   };
 
   /* ---------------------------------------------------------- confirmations */

@@ -281,7 +281,6 @@
     var meter = card.querySelector("[data-sending-meter]");
     var badge = card.querySelector("[data-sending-badge] .badge");
     var link = card.querySelector("[data-sending-link]");
-    var failures = 0;
 
     function show(data) {
       var failed = data.failed ? ", " + data.failed + " failed" : "";
@@ -291,43 +290,33 @@
         var verb = data.done ? "Sent" : "Sending";
         line.textContent = verb + " — " + data.sent + " of " + data.total + " delivered" + failed;
       }
-      if (meter) {
-        meter.value = data.percent;
-        meter.textContent = data.percent + "%";
-      }
-      if (badge && data.status) {
-        badge.className = "badge badge--" + data.status;
-        badge.textContent = data.status.charAt(0).toUpperCase() + data.status.slice(1);
-      }
+      window.fgf.showProgress(meter, badge, data);
     }
 
-    function poll() {
-      if (document.visibilityState === "hidden") {
-        window.setTimeout(poll, SENDING_INTERVAL);
-        return;
-      }
-      window.fgf
-        .getJSON(url)
-        .then(function (data) {
-          failures = 0;
-          show(data);
-          if (data.done) {
-            if (link) {
-              link.firstChild.textContent = "See the sent edition";
-            }
-            window.fgf.announce(line.textContent);
-          } else {
-            window.setTimeout(poll, SENDING_INTERVAL);
-          }
-        })
-        .catch(function () {
-          failures += 1;
-          window.setTimeout(poll, Math.min(SENDING_INTERVAL * Math.pow(2, failures), 60000));
-        });
+    /* A hidden tab asks nothing; it looks again every SENDING_INTERVAL until it is visible. */
+    function wait(delay, request) {
+      window.setTimeout(function () {
+        if (document.visibilityState === "hidden") {
+          wait(SENDING_INTERVAL, request);
+        } else {
+          request();
+        }
+      }, delay);
     }
+
+    var poll = window.fgf.pollProgress(url, SENDING_INTERVAL, {
+      data: show,
+      done: function () {
+        if (link) {
+          link.firstChild.textContent = "See the sent edition";
+        }
+        window.fgf.announce(line.textContent);
+      },
+      wait: wait,
+    });
 
     if (line && url) {
-      window.setTimeout(poll, SENDING_INTERVAL);
+      wait(SENDING_INTERVAL, poll);
     }
   }
 

@@ -26,7 +26,6 @@
   var TITLES = { scheduled: "Starting to send", sending: "Sending", sent: "Sent" };
   var lastStatus = section.getAttribute("data-progress-status");
   var timer = null;
-  var failures = 0;
   var finished = false;
 
   function show(data) {
@@ -37,14 +36,7 @@
         el.textContent = counting ? "\u2014" : String(data[key]);
       }
     });
-    if (meter) {
-      meter.value = data.percent;
-      meter.textContent = data.percent + "%";
-    }
-    if (badge && data.status) {
-      badge.className = "badge badge--" + data.status;
-      badge.textContent = data.status.charAt(0).toUpperCase() + data.status.slice(1);
-    }
+    window.fgf.showProgress(meter, badge, data);
     if (title && TITLES[data.status]) {
       title.textContent = TITLES[data.status];
     }
@@ -76,26 +68,16 @@
     window.fgf.announce("Sending finished: " + data.sent + " sent, " + data.failed + " failed.");
   }
 
-  function poll() {
-    window.fgf
-      .getJSON(url)
-      .then(function (data) {
-        failures = 0;
-        show(data);
-        if (data.done) {
-          finish(data);
-        } else {
-          schedule();
-        }
-      })
-      .catch(function () {
-        failures += 1;
-        if (note && failures >= 3) {
-          note.textContent = "Can’t reach the server; retrying.";
-        }
-        schedule(Math.min(INTERVAL * Math.pow(2, failures), 60000));
-      });
-  }
+  var poll = window.fgf.pollProgress(url, INTERVAL, {
+    data: show,
+    done: finish,
+    error: function (failures) {
+      if (note && failures >= 3) {
+        note.textContent = "Can’t reach the server; retrying.";
+      }
+    },
+    wait: schedule,
+  });
 
   function schedule(delay) {
     stop();

@@ -114,7 +114,6 @@
     var max = parseInt(root.getAttribute("data-max"), 10) || 10;
     var selected = [];
     var options = [];
-    var active = -1;
     var wantFirst = false; // ArrowDown pressed before the results arrived
     var controller = null;
     var lastQuery = "";
@@ -165,10 +164,6 @@
     input.className = "input picker__input";
     input.autocomplete = "off";
     input.spellcheck = false;
-    input.setAttribute("role", "combobox");
-    input.setAttribute("aria-autocomplete", "list");
-    input.setAttribute("aria-expanded", "false");
-    input.setAttribute("aria-controls", prefix + "-listbox");
     var describedBy = [emailsInput.getAttribute("aria-describedby")];
     if (namesError) {
       describedBy.push(namesError.id);
@@ -183,9 +178,7 @@
     var listbox = document.createElement("ul");
     listbox.id = prefix + "-listbox";
     listbox.className = "picker__listbox";
-    listbox.setAttribute("role", "listbox");
     listbox.setAttribute("aria-label", "Matching colleagues");
-    listbox.hidden = true;
     combo.appendChild(input);
     combo.appendChild(listbox);
 
@@ -276,35 +269,26 @@
       }
       input.value = "";
       lastQuery = "";
-      close();
+      box.close();
     }
 
     /* -- listbox */
 
-    function close() {
-      wantFirst = false;
-      listbox.hidden = true;
-      listbox.textContent = "";
-      options = [];
-      active = -1;
-      input.setAttribute("aria-expanded", "false");
-      input.removeAttribute("aria-activedescendant");
-    }
-
-    function setActive(index) {
-      options.forEach(function (option, i) {
-        var on = i === index;
-        option.el.classList.toggle("is-active", on);
-        option.el.setAttribute("aria-selected", on ? "true" : "false");
-      });
-      active = index;
-      if (index >= 0) {
-        input.setAttribute("aria-activedescendant", options[index].el.id);
-        options[index].el.scrollIntoView({ block: "nearest" });
-      } else {
-        input.removeAttribute("aria-activedescendant");
-      }
-    }
+    var box = fgf.combobox(input, listbox, {
+      open: function () {
+        lastQuery = "";
+        search();
+        wantFirst = input.value.trim() !== "";
+      },
+      pick: function (index) {
+        add(options[index].person);
+      },
+      keydown: pickerKeydown,
+      onClose: function () {
+        wantFirst = false;
+        options = [];
+      },
+    });
 
     function samePerson(a, b) {
       return a.free ? b.free : !b.free && a.id === b.id;
@@ -312,7 +296,7 @@
 
     function open(results, query) {
       // Keep what the arrow keys chose when newer results replace the list.
-      var chosen = active >= 0 && options[active] ? options[active].person : null;
+      var chosen = box.active >= 0 && options[box.active] ? options[box.active].person : null;
       listbox.textContent = "";
       options = [];
       var taken = {};
@@ -351,11 +335,10 @@
         listbox.appendChild(empty);
       }
       options.forEach(function (option, i) {
-        var li = document.createElement("li");
-        li.id = prefix + "-option-" + i;
-        li.className = "picker__option" + (option.free ? " picker__option--free" : "");
-        li.setAttribute("role", "option");
-        li.setAttribute("aria-selected", "false");
+        var className = "picker__option" + (option.free ? " picker__option--free" : "");
+        var li = box.option(prefix + "-option-" + i, className, function () {
+          add(option.person);
+        });
         var main = document.createElement("span");
         main.className = "picker__option-name";
         main.textContent = option.main;
@@ -366,19 +349,9 @@
           detail.textContent = option.detail;
           li.appendChild(detail);
         }
-        // mousedown would move focus away from the input before the click lands.
-        li.addEventListener("mousedown", function (event) {
-          event.preventDefault();
-        });
-        li.addEventListener("click", function () {
-          add(option.person);
-          input.focus();
-        });
-        option.el = li;
         listbox.appendChild(li);
       });
-      listbox.hidden = false;
-      input.setAttribute("aria-expanded", "true");
+      box.show();
       var next = -1;
       if (chosen) {
         next = options.findIndex(function (o) {
@@ -389,7 +362,7 @@
         next = 0; // the arrow keys were used: the first row, a real person when there is one
       }
       wantFirst = false;
-      setActive(next);
+      box.setActive(next);
       var found = options.filter(function (o) {
         return !o.free;
       }).length;
@@ -410,7 +383,7 @@
         controller.abort();
       }
       if (!query) {
-        close();
+        box.close();
         return;
       }
       controller = new AbortController();
@@ -432,57 +405,34 @@
 
     input.addEventListener("input", search);
 
-    input.addEventListener("keydown", function (event) {
-      var isOpen = !listbox.hidden;
+    /* The picker's own keys; the arrows, Enter on a highlighted row, Escape and Tab are
+       fgf.combobox's. */
+    function pickerKeydown(event, isOpen) {
       switch (event.key) {
-        case "ArrowDown":
-          event.preventDefault();
-          if (!isOpen) {
-            lastQuery = "";
-            search();
-            wantFirst = input.value.trim() !== "";
-          } else if (options.length) {
-            setActive((active + 1) % options.length);
-          }
-          break;
-        case "ArrowUp":
-          if (isOpen && options.length) {
-            event.preventDefault();
-            setActive(active <= 0 ? options.length - 1 : active - 1);
-          }
-          break;
         case "Enter":
-          // Never submit the whole form from the picker.
-          event.preventDefault();
-          if (isOpen && active >= 0) {
-            add(options[active].person);
-          } else if (isOpen) {
+          event.preventDefault(); // never submit the whole form from the picker
+          if (isOpen && box.active < 0) {
             enterWithoutChoice();
+            return true;
           }
-          break;
+          return false;
         case "Escape":
-          if (isOpen) {
-            event.preventDefault();
-            event.stopPropagation();
-            close();
-          } else if (input.value) {
+          if (!isOpen && input.value) {
             event.preventDefault();
             input.value = "";
             lastQuery = "";
+            return true;
           }
-          break;
+          return false;
         case "Backspace":
           if (!input.value && selected.length) {
             removeAt(selected.length - 1);
           }
-          break;
-        case "Tab":
-          close();
-          break;
+          return true;
         default:
-          break;
+          return false;
       }
-    });
+    }
 
     /* Enter with nothing highlighted: one matching account is unambiguous; anything else
        (several people, or only "Add … without an account") needs a deliberate choice. */
@@ -500,11 +450,6 @@
         );
       }
     }
-
-    input.addEventListener("blur", function () {
-      // Let a click on an option land first.
-      setTimeout(close, 150);
-    });
 
     sync();
     renderChips();

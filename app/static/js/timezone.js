@@ -10,18 +10,20 @@
  *   this device's zone (Intl) is filled in, unless it is the organization's (data-org-zone) or
  *   was turned down on this device before; a note says so and offers the organization's instead.
  *
- * Uses window.fgf.announce from app.js when present. CSP: no inline code or style.
+ * Needs window.fgf from app.js (combobox, debounce, announce). CSP: no inline code or style.
  */
 (function () {
   "use strict";
+
+  if (!window.fgf) {
+    return;
+  }
 
   var MAX_SHOWN = 50;
   var DECLINED_KEY = "fgf:timezone-declined";
 
   function announce(message) {
-    if (window.fgf && window.fgf.announce) {
-      window.fgf.announce(message);
-    }
+    window.fgf.announce(message);
   }
 
   /** "America/Argentina/Buenos_Aires" -> "america argentina buenos aires" (search text). */
@@ -125,52 +127,28 @@
     var listbox = document.createElement("ul");
     listbox.id = prefix + "-listbox";
     listbox.className = "tz-listbox";
-    listbox.setAttribute("role", "listbox");
     listbox.setAttribute("aria-label", "Matching time zones");
-    listbox.hidden = true;
     var combo = document.createElement("div");
     combo.className = "tz-combo";
     input.parentNode.insertBefore(combo, input);
     combo.appendChild(input);
     combo.appendChild(listbox);
-
     input.removeAttribute("list"); // the browser's own popup would cover ours
-    input.setAttribute("role", "combobox");
-    input.setAttribute("aria-autocomplete", "list");
-    input.setAttribute("aria-expanded", "false");
-    input.setAttribute("aria-controls", listbox.id);
 
     var shown = [];
-    var active = -1;
-
-    function close() {
-      listbox.hidden = true;
-      listbox.textContent = "";
-      shown = [];
-      active = -1;
-      input.setAttribute("aria-expanded", "false");
-      input.removeAttribute("aria-activedescendant");
-    }
-
-    function setActive(index) {
-      var items = listbox.querySelectorAll("[data-zone]");
-      items.forEach(function (item, i) {
-        var on = i === index;
-        item.classList.toggle("is-active", on);
-        item.setAttribute("aria-selected", on ? "true" : "false");
-      });
-      active = index;
-      if (index >= 0 && items[index]) {
-        input.setAttribute("aria-activedescendant", items[index].id);
-        items[index].scrollIntoView({ block: "nearest" });
-      } else {
-        input.removeAttribute("aria-activedescendant");
-      }
-    }
+    var box = window.fgf.combobox(input, listbox, {
+      open: open,
+      pick: function (index) {
+        pick(shown[index].name);
+      },
+      onClose: function () {
+        shown = [];
+      },
+    });
 
     function pick(name) {
       input.value = name;
-      close();
+      box.close();
       input.dispatchEvent(new Event("change", { bubbles: true }));
       announce(name + " chosen.");
     }
@@ -191,21 +169,11 @@
       shown = found.slice(0, MAX_SHOWN);
       listbox.textContent = "";
       shown.forEach(function (entry, i) {
-        var li = document.createElement("li");
-        li.id = prefix + "-option-" + i;
-        li.className = "tz-listbox__option";
-        li.setAttribute("role", "option");
-        li.setAttribute("aria-selected", "false");
+        var li = box.option(prefix + "-option-" + i, "tz-listbox__option", function () {
+          pick(entry.name);
+        });
         li.setAttribute("data-zone", entry.name);
         li.textContent = entry.name;
-        // mousedown would take the focus from the input before the click lands.
-        li.addEventListener("mousedown", function (event) {
-          event.preventDefault();
-        });
-        li.addEventListener("click", function () {
-          pick(entry.name);
-          input.focus();
-        });
         listbox.appendChild(li);
       });
       if (!found.length) {
@@ -213,65 +181,20 @@
       } else if (found.length > shown.length) {
         note(found.length - shown.length + " more: type more of the name to narrow the list.");
       }
-      listbox.hidden = false;
-      input.setAttribute("aria-expanded", "true");
+      box.show();
       var exact = query ? byLower[query.toLowerCase()] : null;
-      setActive(exact && shown.length && shown[0].name === exact ? 0 : -1);
+      box.setActive(exact && shown.length && shown[0].name === exact ? 0 : -1);
       announceCount(found.length === 1 ? "1 time zone found." : found.length + " time zones found.");
     }
 
-    var announceCount = (window.fgf && window.fgf.debounce
-      ? window.fgf.debounce(announce, 600)
-      : announce);
+    var announceCount = window.fgf.debounce(announce, 600);
 
     input.addEventListener("input", function () {
       if (input.value.trim()) {
         open();
       } else {
-        close();
+        box.close();
       }
-    });
-
-    input.addEventListener("keydown", function (event) {
-      var isOpen = !listbox.hidden;
-      switch (event.key) {
-        case "ArrowDown":
-          event.preventDefault();
-          if (!isOpen) {
-            open();
-          } else if (shown.length) {
-            setActive((active + 1) % shown.length);
-          }
-          break;
-        case "ArrowUp":
-          if (isOpen && shown.length) {
-            event.preventDefault();
-            setActive(active <= 0 ? shown.length - 1 : active - 1);
-          }
-          break;
-        case "Enter":
-          if (isOpen && active >= 0) {
-            event.preventDefault(); // pick, do not submit the form yet
-            pick(shown[active].name);
-          }
-          break;
-        case "Escape":
-          if (isOpen) {
-            event.preventDefault();
-            event.stopPropagation();
-            close();
-          }
-          break;
-        case "Tab":
-          close();
-          break;
-        default:
-          break;
-      }
-    });
-
-    input.addEventListener("blur", function () {
-      setTimeout(close, 150); // let a click on an option land first
     });
 
     return { names: byLower };
