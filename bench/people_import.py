@@ -1,7 +1,8 @@
-"""Benchmark the people import (issue 13): 5,000 and 50,000 rows, first import and re-import.
+"""Benchmark the people import (issue 13): 5,000, 50,000 and 100,000 rows, first import and
+re-import, and whether its memory stays flat.
 
     .venv/bin/python bench/people_import.py                       # SQLite temp files
-    .venv/bin/python bench/people_import.py --rows 5000 50000 100000
+    .venv/bin/python bench/people_import.py --rows 5000 50000
     .venv/bin/python bench/people_import.py --database-url postgresql://postgres@127.0.0.1:5432/postgres
 
 For each size: a fresh migrated database (a SQLite temp file, or a throwaway PostgreSQL database
@@ -17,18 +18,21 @@ Baseline, in the same process and database: the fastest thing that could load th
 `csv.reader` + one executemany INSERT of the raw cells into a scratch table (no validation, no
 lookups, no managers). The ratio says how much the import's checks cost on this machine.
 Memory: peak Python allocations (tracemalloc) of each phase, in a second pass (tracemalloc slows
-Python down), in total and per row of the file: the file is streamed, but the plan keeps a small
-record per row, so the peak grows with the row count (docs/performance.md). Target: 50,000 rows
-imported in under a minute.
+Python down) run in a fresh interpreter per size (so one size's leftovers never count against the
+next), in total and per row of the file. The rows are staged in a temporary table and the plan is
+SQL over it, so the peak should not grow with the file: "flat" means the largest size's peak is
+within 1.5x of the smallest's. Targets: 50,000 rows imported in under a minute; flat memory.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import platform
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -51,6 +55,7 @@ from app.models import Team  # noqa: E402
 from app.models import User  # noqa: E402
 
 TARGET_SECONDS = 60
+FLAT_RATIO = 1.5
 TEAMS = [f"Team {i}" for i in range(24)]
 EXISTING = 200
 
@@ -175,12 +180,32 @@ class Database:
             self.admin.dispose()
 
 
+def memory_of(rows: int, server: str | None, workdir: Path) -> dict[str, float]:
+    """Peak Python memory (MB) of each phase for `rows`, on a fresh database."""
+    path = workdir / f"people-{rows}.csv"
+    if not path.exists():
+        write_csv(path, rows, random.Random(rows))
+    with Database(server, workdir) as app:
+        return {
+            "baseline (csv + executemany)": peak(lambda: baseline(app, path)),
+            "dry run (plan)": peak(lambda: dry_run(app, path)),
+            "first import": peak(lambda: import_(app, path, False)),
+            "re-import, all unchanged": peak(lambda: import_(app, path, True)),
+        }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rows", type=int, nargs="+", default=[5_000, 50_000])
+    parser.add_argument("--rows", type=int, nargs="+", default=[5_000, 50_000, 100_000])
     parser.add_argument("--database-url", help="PostgreSQL server URL (default: SQLite temp files)")
     parser.add_argument("--no-memory", action="store_true", help="skip the tracemalloc pass")
+    parser.add_argument("--memory-of", type=int, help=argparse.SUPPRESS)  # the child process
+    parser.add_argument("--workdir", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.memory_of:
+        result = memory_of(args.memory_of, args.database_url, Path(args.workdir))
+        print("MEMORY " + json.dumps(result))
+        return 0
     workdir = Path(tempfile.mkdtemp(prefix="fgf-bench-import-"))
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     engine = "PostgreSQL" if args.database_url else "SQLite"
@@ -189,6 +214,7 @@ def main() -> int:
     print("| Rows | Phase | Seconds | Rows/s | × baseline time | Peak Python memory | per row |")
     print("|---:|---|---:|---:|---:|---:|---:|")
     ok = True
+    peaks: dict[int, float] = {}
     for rows in args.rows:
         path = workdir / f"people-{rows}.csv"
         write_csv(path, rows, random.Random(rows))
@@ -202,13 +228,13 @@ def main() -> int:
             }
         memory: dict[str, float] = {}
         if not args.no_memory:
-            with Database(args.database_url, workdir) as app:
-                memory["baseline (csv + executemany)"] = peak(lambda: baseline(app, path))  # noqa: B023
-                memory["dry run (plan)"] = peak(lambda: dry_run(app, path))  # noqa: B023
-                memory["first import"] = peak(lambda: import_(app, path, False))  # noqa: B023
-                memory["re-import, all unchanged"] = peak(
-                    lambda: import_(app, path, True)  # noqa: B023
-                )
+            command = [sys.executable, __file__, "--memory-of", str(rows),
+                       "--workdir", str(workdir)]
+            if args.database_url:
+                command += ["--database-url", args.database_url]
+            out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+            memory = json.loads(out.split("MEMORY ", 1)[1])
+            peaks[rows] = max(mb for phase, mb in memory.items() if not phase.startswith("base"))
         for phase, seconds in phases.items():
             mb = memory.get(phase)
             mem = f"{mb:.1f} MB" if mb is not None else "—"
@@ -219,6 +245,14 @@ def main() -> int:
             ok = False
     print(f"\nTarget: 50,000 rows imported in under {TARGET_SECONDS} s: "
           f"{'met' if ok else 'MISSED'}.")
+    if len(peaks) > 1:
+        small, large = min(peaks), max(peaks)
+        ratio = peaks[large] / peaks[small]
+        flat = ratio <= FLAT_RATIO
+        print(f"Memory: peak {peaks[small]:.1f} MB at {small:,} rows, {peaks[large]:.1f} MB at "
+              f"{large:,} rows ({ratio:.2f}x; flat means at most {FLAT_RATIO}x): "
+              f"{'flat' if flat else 'NOT FLAT'}.")
+        ok = ok and flat
     return 0 if ok else 1
 
 

@@ -207,6 +207,30 @@ def test_errors_block_the_apply_and_download_as_csv(admin_client, admin):
     assert "ok@example.com" not in people()
 
 
+def test_the_plan_keeps_a_sample_but_counts_checks_and_exports_every_row(
+    tmp_path, admin_client, admin
+):
+    """The plan lives in a staging table: Python keeps the first rows of each kind for the
+    preview, while the counts, the digest and the errors CSV cover every row."""
+    lines = [HEADER] + [f"Bad {i},bad{i}-at-example.com,," for i in range(250)]
+    lines += [f"New {i},new{i}@example.com,," for i in range(150)]
+    plan = plan_of(tmp_path, lines)
+    assert (len(plan.errors), len(plan.created)) == (250, 150)
+    assert len(list(plan.errors)) == 100 and [c.line for c in plan.created][:1] == [252]
+    # A change on the last row, far past the sample, changes the digest.
+    changed = plan_of(tmp_path, [*lines[:-1], "Renamed 149,new149@example.com,,"])
+    assert len(changed.created) == 150 and changed.digest() != plan.digest()
+    db.session.rollback()
+
+    token = token_of(upload(admin_client, csv_bytes(lines)))
+    _, html = preview(admin_client, token)
+    assert count(html, "errors") == 250 and count(html, "new") == 150
+    assert "the first 100 of 250 are shown" in html
+    rows = list(csv.reader(io.StringIO(
+        admin_client.get(f"{UPLOAD}{token}/errors.csv").get_data(as_text=True))))
+    assert len(rows) == 251 and rows[-1][0] == "251"
+
+
 # Roles --------------------------------------------------------------------------------------------
 def test_roles_change_only_when_the_column_is_present(tmp_path, app, make_user):
     make_user(Role.EDITOR, email="ed@example.com", display_name="Ed")

@@ -12,7 +12,6 @@ import csv
 import functools
 import io
 import re
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -176,14 +175,15 @@ def _cell(cells: list[str], columns: Columns, field: str) -> str | None:
 def _row(line: int, cells: list[str], columns: Columns) -> Row:
     name = clean_text(_cell(cells, columns, "name"), name=True)
     email, error = clean_email(_cell(cells, columns, "email") or "")
-    # Teams, managers and roles repeat down the file: one string each, however many rows.
+    # Not interned: rows are staged and dropped, and churning the process-wide intern table
+    # makes it rehash (a multi-MB allocation unrelated to the file).
     team = _cell(cells, columns, "team")
-    team = None if team is None else sys.intern(clean_text(team, name=True))
+    team = None if team is None else clean_text(team, name=True)
     manager = _cell(cells, columns, "manager")
-    manager = None if manager is None else sys.intern(User.normalize_email(clean_text(manager)))
+    manager = None if manager is None else User.normalize_email(clean_text(manager))
     manager_error = clean_email(manager)[1] if manager else None
     role = _cell(cells, columns, "role")
-    role = None if role is None else sys.intern(clean_text(role).lower())
+    role = None if role is None else clean_text(role).lower()
     if error is None:
         if not name:
             error = "The name is missing."

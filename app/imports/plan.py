@@ -1,17 +1,20 @@
 """What an import would do: the plan, computed the same way for the dry run and for the apply.
 
-Reads only. The file is streamed once (parse.Reader); existing people are loaded by email in
-chunks and teams all at once, as plain tuples (never ORM objects), so the cost is a handful of
-queries per thousand rows whatever the file's size. The plan holds one small record per row that
-changes something; `digest()` fingerprints it, so the apply can refuse to write anything other
-than what the admin saw.
+Reads the database only (it writes a TEMPORARY staging table on the transaction's connection,
+which nobody else sees and which the apply reads). The file is streamed once (parse.Reader)
+into the staging table, 2,000 rows per executemany; everything that relates rows to each other
+or to the database (duplicates, accounts, teams, managers and their loops, the last
+administrator, people not in the file) is then set-based SQL over that table, and the rows are
+classified a page at a time. Python keeps counts, a digest and the first few rows of each kind
+for the preview, so memory does not grow with the file (bench/people_import.py measures it).
+`digest()` fingerprints everything the apply would write, so the apply can refuse to write
+anything other than what the admin saw.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
 from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field
@@ -24,13 +27,60 @@ from app.extensions import db
 from app.imports.parse import MAX_ROWS
 from app.imports.parse import Columns
 from app.imports.parse import Reader
-from app.imports.parse import Row
 from app.models import Role
 from app.models import Team
 from app.models import User
+from app.models.users import new_security_stamp
 
-CHUNK = 900  # emails per IN (...) query: under SQLite's 999 bound parameters on old builds
+CHUNK = 2_000  # rows per staging executemany, per classification page
+KEPT = 100  # rows of each kind kept for the preview (it shows 20 changes and 100 errors)
 ROLES = {r.value: r for r in Role}
+USERS = User.__table__
+
+_meta = sa.MetaData()
+STAGE = sa.Table(
+    "people_import_stage",
+    _meta,
+    sa.Column("line", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("email", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("team", sa.Text),  # as typed; None when the file has no team column
+    sa.Column("team_key", sa.Text),  # its str.lower()
+    sa.Column("team_id", sa.Integer),  # the existing team it names
+    sa.Column("team_error", sa.Text),  # why it would be refused without "create teams"
+    sa.Column("manager", sa.Text),
+    sa.Column("role", sa.Text),
+    sa.Column("role_error", sa.Text),
+    sa.Column("stamp", sa.Text),  # a new person's security stamp
+    sa.Column("error", sa.Text),  # the reason the row is refused (None: the row is valid)
+    sa.Column("user_id", sa.Integer),  # the account with this email
+    sa.Column("new_team", sa.Text),  # the team to create (its first spelling in the file)
+    sa.Column("kind", sa.Text),  # "new" or "upd" once classified ("same" rows stay None)
+    sa.Column("f_team_id", sa.Integer),  # what the apply writes
+    sa.Column("f_role", sa.Text),
+    sa.Column("f_manager", sa.Text),
+    sa.Index("people_import_stage_email", "email"),
+    sa.Index("people_import_stage_user", "user_id"),
+    sa.Index("people_import_stage_team", "team_key"),
+    prefixes=["TEMPORARY"],
+)
+S = STAGE.c
+
+
+class Sample(list):
+    """The first `KEPT` items of a long list and how long it is: `len()` (and truth) is the
+    whole count, which the preview and the summary show; iteration and slices give the kept
+    items, which is all the preview lists."""
+
+    total: int = 0
+
+    def __len__(self) -> int:
+        return self.total
+
+    def keep(self, item: object) -> None:
+        if self.total < KEPT:
+            self.append(item)
+        self.total += 1
 
 
 @dataclass(frozen=True)
@@ -45,17 +95,6 @@ class RowError:
     line: int
     email: str
     reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Existing:
-    id: int
-    display_name: str
-    team_id: int | None
-    role: Role
-    is_active: bool
-    manager_id: int | None
-    manager_email: str | None
 
 
 @dataclass(slots=True)
@@ -83,18 +122,22 @@ class Leaver:
 
 @dataclass
 class Plan:
+    """Counts and the first rows of each kind; the full plan is in the staging table."""
+
     rows: int = 0
-    created: list[Change] = field(default_factory=list)
-    updated: list[Change] = field(default_factory=list)
+    created: Sample = field(default_factory=Sample)
+    updated: Sample = field(default_factory=Sample)
     unchanged: int = 0
-    errors: list[RowError] = field(default_factory=list)
-    new_teams: list[str] = field(default_factory=list)
-    deactivate: list[Leaver] = field(default_factory=list)
+    errors: Sample = field(default_factory=Sample)
+    new_teams: Sample = field(default_factory=Sample)
+    deactivate: Sample = field(default_factory=Sample)
+    deactivate_admins: bool = True  # whether the leavers include administrators
     notes: list[str] = field(default_factory=list)
     team_names: dict[int, str] = field(default_factory=dict)  # existing teams, for the preview
     columns: Columns | None = None
     encoding: str = ""
     delimiter: str = ","
+    fingerprint: str = ""
 
     @property
     def ok(self) -> bool:
@@ -102,22 +145,7 @@ class Plan:
 
     def digest(self) -> str:
         """A fingerprint of everything the apply would write (and of what it would refuse)."""
-        h = hashlib.sha256()
-
-        def put(*values: object) -> None:
-            h.update(json.dumps(values, default=str).encode())
-            h.update(b"\n")
-
-        put(self.rows, self.unchanged, self.new_teams)
-        for c in self.created:
-            put("new", c.email, c.name, c.team, c.manager, c.role.value)
-        for c in self.updated:
-            put("upd", c.user_id, c.email, c.name, c.team, c.manager, c.role.value)
-        for e in self.errors:
-            put("err", e.line, e.reason)
-        for leaver in self.deactivate:
-            put("off", leaver.id)
-        return h.hexdigest()
+        return self.fingerprint
 
     def summary(self) -> str:
         text = (
@@ -133,78 +161,134 @@ class Plan:
         return text + "."
 
 
-def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
+class _Hash:
+    def __init__(self) -> None:
+        self.h = hashlib.sha256()
+
+    def put(self, *values: object) -> None:
+        self.h.update(json.dumps(values, default=str).encode())
+        self.h.update(b"\n")
+
+    def hex(self) -> str:
+        return self.h.hexdigest()
 
 
-def _existing(emails: Iterable[str]) -> dict[str, Existing]:
-    """The accounts with these emails (and their manager's email), a chunk per query."""
-    manager = aliased(User)
-    found: dict[str, Existing] = {}
-    for chunk in _chunks(sorted(set(emails))):
-        stmt = (
-            sa.select(
-                User.email, User.id, User.display_name, User.team_id, User.role,
-                User.is_active_user, User.manager_id, manager.email,
+def _run(stmt) -> int:
+    return db.session.execute(stmt).rowcount
+
+
+def _refuse(where, reason) -> int:
+    """Set `reason` (a string or an SQL expression) on the valid rows matching `where`."""
+    return _run(sa.update(STAGE).where(S.error.is_(None), where).values(error=reason))
+
+
+def _text(expr) -> sa.ColumnElement:
+    return sa.cast(expr, sa.Text)
+
+
+def _stage(path: Path, max_rows: int, teams: dict[str, tuple[int, str]], plan: Plan) -> Reader:
+    """Create the staging table and stream the file into it; the checks that need only the row
+    itself (and the list of teams) are done here, once."""
+    connection = db.session.connection()
+    connection.exec_driver_sql(f"DROP TABLE IF EXISTS {STAGE.name}")
+    STAGE.create(connection)
+    reader = Reader(path, max_rows=max_rows)
+    batch: list[dict] = []
+    for row in reader:
+        plan.rows += 1
+        team_key = row.team.lower() if row.team else None
+        known = teams.get(team_key) if team_key else None
+        batch.append({
+            "line": row.line, "email": row.email, "name": row.name, "team": row.team,
+            "team_key": team_key, "team_id": known[0] if known else None,
+            "team_error": (f"There is no team called {row.team!r} (tick “create missing "
+                           "teams” to create it).") if team_key and not known else None,
+            "manager": row.manager, "role": row.role,
+            "role_error": (f"Unknown role {row.role!r}: use employee, editor or admin."
+                           if row.role and row.role not in ROLES else None),
+            "stamp": new_security_stamp(), "error": row.error,
+        })
+        if len(batch) == CHUNK:
+            db.session.execute(sa.insert(STAGE), batch)
+            batch = []
+    if batch:
+        db.session.execute(sa.insert(STAGE), batch)
+    return reader
+
+
+def _first_line(email) -> sa.ScalarSelect:
+    other = STAGE.alias("first_row")
+    return sa.select(sa.func.min(other.c.line)).where(other.c.email == email).scalar_subquery()
+
+
+def _valid_row(email) -> sa.Exists:
+    other = STAGE.alias("valid_row")
+    return sa.exists().where(other.c.email == email, other.c.error.is_(None))
+
+
+def _next_manager(node) -> sa.ColumnElement:
+    """Whom `node` (an email) reports to under the plan: their valid row's manager, else their
+    account's manager today."""
+    row = STAGE.alias("next_row")
+    person, manager = USERS.alias("next_user"), USERS.alias("next_manager")
+    in_file = sa.select(sa.func.nullif(row.c.manager, "")).where(
+        row.c.email == node, row.c.error.is_(None)).scalar_subquery()
+    today = (sa.select(manager.c.email).select_from(person.join(
+        manager, manager.c.id == person.c.manager_id)).where(person.c.email == node)
+        .scalar_subquery())
+    return sa.case((_valid_row(node), in_file), else_=today)
+
+
+def _managers() -> None:
+    """A manager must be in the file (on a valid row) or have an account; a row whose
+    manager's row fails fails too, and loops are refused, until nothing changes."""
+    has_manager = sa.and_(S.manager.is_not(None), S.manager != "")
+    changed = True
+    while changed:
+        changed = False
+        _refuse(S.manager == S.email, "A person cannot be their own manager.")
+        while True:
+            account = sa.exists().where(USERS.c.email == S.manager)
+            in_file = _first_line(S.manager)
+            reason = sa.case(
+                (in_file.is_not(None),
+                 "The manager’s row (row " + _text(in_file) + ") has an error."),
+                else_="No one with the email " + S.manager + " is in the file or has an account.",
             )
-            .outerjoin(manager, manager.id == User.manager_id)
-            .where(User.email.in_(chunk))
+            if not _refuse(sa.and_(has_manager, ~_valid_row(S.manager), ~account), reason):
+                break
+        # Everyone whom a chain from a valid row reaches (through people outside the file too);
+        # a row is on a loop when its chain comes back to it.
+        walk = (sa.select(S.email.label("start"), S.manager.label("node"))
+                .where(S.error.is_(None), has_manager).cte("walk", recursive=True))
+        walk = walk.union(
+            sa.select(walk.c.start, sa.cast(_next_manager(walk.c.node), sa.Text))
+            .where(walk.c.node != walk.c.start)
         )
-        for email, *values in db.session.execute(stmt):
-            found[email] = Existing(*values)
-    return found
+        looped = (sa.select(STAGE.c.line, STAGE.c.email)
+                  .where(S.email.in_(sa.select(walk.c.start).where(walk.c.node == walk.c.start)))
+                  .order_by(S.line))
+        members = [email for _line, email in db.session.execute(looped)]
+        done: set[str] = set()
+        for email in members:  # rows on loops: few, and each loop is walked once
+            if email in done:
+                continue
+            loop = [email]
+            while (following := db.session.scalar(sa.select(_next_manager(
+                    sa.literal(loop[-1], sa.Text))))) not in (email, None):
+                loop.append(following)
+            chain = " → ".join([*loop, loop[0]])
+            done.update(loop)
+            _refuse(S.email.in_(loop), f"The managers form a loop: {chain}.")
+            changed = True
 
 
-def _account_ids(emails: Iterable[str]) -> dict[str, int]:
-    ids: dict[str, int] = {}
-    for chunk in _chunks(sorted(set(emails))):
-        stmt = sa.select(User.email, User.id).where(User.email.in_(chunk))
-        ids.update(dict(db.session.execute(stmt).all()))
-    return ids
+def _active_admins():
+    return sa.select(USERS.c.id).where(USERS.c.role == Role.ADMIN, USERS.c.is_active.is_(True))
 
 
-def _fill_edges(current: dict[str, str | None], edges: dict[str, str | None]) -> None:
-    """Today's manager (by email) of everyone outside the file's `edges` whom a chain from the
-    file reaches: loops can pass through people who are not in the file. Loaded a level at a
-    time, only as far as the chains go (a handful of queries, not the whole table)."""
-    manager = aliased(User)
-    frontier = {t for t in edges.values() if t and t not in edges and t not in current}
-    while frontier:
-        found: dict[str, str | None] = {}
-        for chunk in _chunks(sorted(frontier)):
-            stmt = (
-                sa.select(User.email, manager.email)
-                .outerjoin(manager, manager.id == User.manager_id)
-                .where(User.email.in_(chunk))
-            )
-            found.update(dict(db.session.execute(stmt).all()))
-        for email in frontier:
-            current[email] = found.get(email)
-        frontier = {m for m in found.values() if m and m not in edges and m not in current}
-
-
-def _loops(
-    edges: dict[str, str | None], current: dict[str, str | None]
-) -> dict[str, list[str]]:
-    """Every person (of `edges`) on a manager loop, with the loop. Each person has at most one
-    manager, so following the chain from each start and colouring visited nodes is linear."""
-    done: set[str] = set()
-    on_loop: dict[str, list[str]] = {}
-    for start in edges:
-        path: list[str] = []
-        where: dict[str, int] = {}
-        node: str | None = start
-        while node is not None and node not in done and node not in where:
-            where[node] = len(path)
-            path.append(node)
-            node = edges[node] if node in edges else current.get(node)
-        if node is not None and node in where:
-            loop = path[where[node] :]
-            for member in loop:
-                on_loop[member] = loop
-        done.update(path)
-    return on_loop
+def _count(where) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(STAGE).where(where)) or 0
 
 
 def build_plan(
@@ -213,161 +297,176 @@ def build_plan(
     """The plan for the file at `path`; a ValidationError for a file that cannot be read at all
     (columns missing, too many rows, not CSV). Row problems are `plan.errors`."""
     plan = Plan()
-    reader = Reader(path, max_rows=max_rows)
-    valid: dict[str, Row] = {}
-    line_of: dict[str, int] = {}  # every email the file names (even on rows with errors)
-    errors: dict[int, RowError] = {}
-
-    def refuse(row: Row, reason: str) -> None:
-        errors[row.line] = RowError(row.line, row.email, reason)
-        valid.pop(row.email, None)
-
-    for row in reader:
-        plan.rows += 1
-        if row.error:
-            errors[row.line] = RowError(row.line, row.email, row.error)
-        elif row.email in line_of:
-            errors[row.line] = RowError(
-                row.line, row.email, f"{row.email} is already on row {line_of[row.email]}."
-            )
-        elif row.role and row.role not in ROLES:
-            errors[row.line] = RowError(
-                row.line, row.email, f"Unknown role {row.role!r}: use employee, editor or admin."
-            )
-        else:
-            valid[row.email] = row
-        line_of.setdefault(row.email, row.line)
+    teams = {name.lower(): (team_id, name) for team_id, name in db.session.execute(
+        sa.select(Team.id, Team.name))}
+    team_names = plan.team_names = dict(teams.values())
+    reader = _stage(path, max_rows, teams, plan)
     columns = reader.columns
     assert columns is not None
     plan.columns, plan.encoding, plan.delimiter = columns, reader.encoding, reader.delimiter
 
-    existing = _existing(valid)
-    teams = {name.lower(): (team_id, name) for team_id, name in db.session.execute(
-        sa.select(Team.id, Team.name))}
-    team_names = plan.team_names = dict(teams.values())
-    new_teams: dict[str, str] = {}
-
-    # Teams and roles: each row on its own.
-    for row in list(valid.values()):
-        person = existing.get(row.email)
-        if row.team and row.team.lower() not in teams:
-            if options.create_teams:
-                new_teams.setdefault(row.team.lower(), row.team)
-            else:
-                refuse(row, f"There is no team called {row.team!r} (tick “create missing "
-                            "teams” to create it).")
-                continue
-        role = ROLES[row.role] if row.role else (person.role if person else Role.EMPLOYEE)
-        if person and actor_id == person.id and role != person.role:
-            refuse(row, "You cannot change your own role with an import.")
-
-    # Managers: in the file or already an account; a row whose manager's row fails fails too,
-    # and loops are refused, until nothing changes (two passes in practice).
-    accounts: dict[str, int] = {}
+    # Each row on its own, then against the others and the accounts, in this order.
+    earlier = STAGE.alias("earlier")
+    duplicate = sa.exists().where(earlier.c.email == S.email, earlier.c.line < S.line)
+    _refuse(duplicate, S.email + " is already on row " + _text(_first_line(S.email)) + ".")
+    _refuse(S.role_error.is_not(None), S.role_error)
+    _run(sa.update(STAGE).values(user_id=sa.select(USERS.c.id).where(
+        USERS.c.email == S.email).scalar_subquery()))
+    if options.create_teams:
+        first = STAGE.alias("first_team")
+        _run(sa.update(STAGE).where(S.error.is_(None), S.team_error.is_not(None)).values(
+            new_team=sa.select(first.c.team).where(first.c.team_key == S.team_key,
+                                                   first.c.error.is_(None))
+            .order_by(first.c.line).limit(1).scalar_subquery()))
+    else:
+        _refuse(S.team_error.is_not(None), S.team_error)
+    if actor_id is not None:
+        own = db.session.scalar(sa.select(USERS.c.role).where(USERS.c.id == actor_id))
+        if own is not None:
+            _refuse(sa.and_(S.user_id == actor_id, S.role.is_not(None), S.role != "",
+                            S.role != own.value),
+                    "You cannot change your own role with an import.")
     if columns.has("manager"):
-        outside = {r.manager for r in valid.values() if r.manager and r.manager not in existing}
-        accounts = {email: person.id for email, person in existing.items()}
-        accounts.update(_account_ids(outside))
-        current: dict[str, str | None] = {}
-        changed = True
-        while changed:
-            changed = False
-            for row in list(valid.values()):
-                target = row.manager
-                if not target:
-                    continue
-                if target == row.email:
-                    refuse(row, "A person cannot be their own manager.")
-                elif target not in valid and target not in accounts:
-                    if target in line_of:
-                        refuse(row, f"The manager’s row (row {line_of[target]}) has an error.")
-                    else:
-                        refuse(row, f"No one with the email {target} is in the file or has "
-                                    "an account.")
-                else:
-                    continue
-                changed = True
-            edges = {email: r.manager or None for email, r in valid.items()}
-            _fill_edges(current, edges)
-            for member, loop in _loops(edges, current).items():
-                if member in valid:
-                    chain = " → ".join([*loop, loop[0]])
-                    refuse(valid[member], f"The managers form a loop: {chain}.")
-                    changed = True
+        _managers()
 
     # The last administrator: demotions that would leave nobody are refused.
-    admins = set(db.session.scalars(sa.select(User.id).where(
-        User.role == Role.ADMIN, User.is_active_user.is_(True))))
-    demoted = [r for r in valid.values() if r.role and r.role != Role.ADMIN.value
-               and (p := existing.get(r.email)) and p.id in admins]
-    promoted = sum(1 for r in valid.values() if r.role == Role.ADMIN.value
-                   and not ((p := existing.get(r.email)) and p.id in admins)
-                   and (p is None or p.is_active))
-    if demoted and len(admins) - len(demoted) + promoted <= 0:
-        for row in demoted:
-            refuse(row, "This would leave no active administrator.")
-    remaining_admins = (len(admins) + promoted
-                        - sum(1 for r in demoted if r.email in valid))
+    admins = db.session.scalar(sa.select(sa.func.count()).select_from(
+        _active_admins().subquery())) or 0
+    demoted_where = sa.and_(S.error.is_(None), S.role.is_not(None), S.role != "",
+                            S.role != Role.ADMIN.value, S.user_id.in_(_active_admins()))
+    demoted = _count(demoted_where)
+    inactive = sa.select(USERS.c.id).where(USERS.c.is_active.is_(False))
+    promoted = _count(sa.and_(
+        S.error.is_(None), S.role == Role.ADMIN.value,
+        sa.or_(S.user_id.is_(None), S.user_id.not_in(_active_admins())),
+        sa.or_(S.user_id.is_(None), S.user_id.not_in(inactive)),
+    ))
+    if demoted and admins - demoted + promoted <= 0:
+        _refuse(demoted_where, "This would leave no active administrator.")
+        demoted = 0
+    remaining_admins = admins + promoted - demoted
 
-    # What each remaining row does.
-    for row in valid.values():
-        person = existing.get(row.email)
-        if row.team is None:
-            team: int | str | None = person.team_id if person else None
-        elif not row.team:
-            team = None
-        elif row.team.lower() in teams:
-            team = teams[row.team.lower()][0]
-        else:
-            team = new_teams[row.team.lower()]
-        role = ROLES[row.role] if row.role else (person.role if person else Role.EMPLOYEE)
-        if row.manager is None:
-            manager = person.manager_email if person else None
-        else:
-            manager = row.manager or None
-        change = Change(row.line, row.email, row.name, team, manager, role)
-        if person is None:
-            plan.created.append(change)
-            continue
-        change.user_id = person.id
-        if row.name != person.display_name:
-            change.changes["name"] = (person.display_name, row.name)
-        if team != person.team_id:
-            old = team_names.get(person.team_id, "") if person.team_id else ""
-            new = team if isinstance(team, str) else team_names.get(team, "") if team else ""
-            change.changes["team"] = (old, new)
-        if role != person.role:
-            change.changes["role"] = (person.role.label, role.label)
-        if manager != person.manager_email:
-            change.changes["manager"] = (person.manager_email or "", manager or "")
-        if change.changes:
-            plan.updated.append(change)
-        else:
-            plan.unchanged += 1
-    # Only the teams someone will be in: a row refused for another reason creates nothing.
-    used = {c.team for c in (*plan.created, *plan.updated) if isinstance(c.team, str)}
-    plan.new_teams = sorted(used, key=str.lower)
+    created, updated = _Hash(), _Hash()
+    _classify(plan, team_names, created, updated)
+    teams_hash = _Hash()
+    new_teams = (sa.select(S.team_key, S.new_team).distinct()
+                 .where(S.kind.is_not(None), S.new_team.is_not(None)).order_by(S.team_key))
+    for _key, name in db.session.execute(new_teams):
+        plan.new_teams.keep(name)
+        teams_hash.put(name)
 
+    leavers = _Hash()
     if options.deactivate_missing:
-        stmt = (
-            sa.select(User.id, User.display_name, User.email, User.role)
-            .where(User.is_active_user.is_(True))
-            .order_by(User.display_name, User.id)
-        )
-        leaving_admins = []
-        for user_id, name, email, role in db.session.execute(stmt):
-            if email in line_of or user_id == actor_id:
-                continue
-            if role == Role.ADMIN:
-                leaving_admins.append(Leaver(user_id, name, email))
-            else:
-                plan.deactivate.append(Leaver(user_id, name, email))
-        if leaving_admins and remaining_admins - len(leaving_admins) <= 0:
+        leaving_admins = db.session.scalar(sa.select(sa.func.count()).select_from(
+            leavers_query(actor_id, admins=True).where(USERS.c.role == Role.ADMIN).subquery()))
+        if leaving_admins and remaining_admins - leaving_admins <= 0:
+            plan.deactivate_admins = False
             plan.notes.append(
                 "Administrators not in the file stay active: deactivating them would leave "
                 "no active administrator."
             )
-        else:
-            plan.deactivate.extend(leaving_admins)
-    plan.errors = sorted(errors.values(), key=lambda e: e.line)
+        stmt = leavers_query(actor_id, admins=plan.deactivate_admins).execution_options(
+            yield_per=CHUNK)
+        for user_id, name, email in db.session.execute(stmt):
+            plan.deactivate.keep(Leaver(user_id, name, email))
+            leavers.put("off", user_id)
+
+    errors = _Hash()
+    for error in iter_errors():
+        plan.errors.keep(error)
+        errors.put("err", error.line, error.reason)
+
+    whole = _Hash()
+    whole.put(plan.rows, plan.unchanged, len(plan.created), len(plan.updated), len(plan.errors),
+              len(plan.deactivate), teams_hash.hex(), created.hex(), updated.hex(), errors.hex(),
+              leavers.hex())
+    plan.fingerprint = whole.hex()
     return plan
+
+
+def _classify(plan: Plan, team_names: dict[int, str], created: _Hash, updated: _Hash) -> None:
+    """What each valid row does, a page at a time: new, changed (and how) or unchanged. The
+    outcome goes back to the staging table for the apply."""
+    manager = aliased(User)
+    stmt = (
+        sa.select(S.line, S.email, S.name, S.team, S.team_id, S.new_team, S.manager, S.role,
+                  User.id, User.display_name, User.team_id, User.role, manager.email)
+        .select_from(STAGE)
+        .outerjoin(User, User.id == S.user_id)
+        .outerjoin(manager, manager.id == User.manager_id)
+        .where(S.error.is_(None))
+        .order_by(S.line)
+        .limit(CHUNK)
+    )
+    write = (sa.update(STAGE).where(S.line == sa.bindparam("b_line"))
+             .values(kind=sa.bindparam("b_kind"), f_team_id=sa.bindparam("b_team"),
+                     f_role=sa.bindparam("b_role"), f_manager=sa.bindparam("b_manager")))
+    last = 0
+    while True:
+        page = db.session.execute(stmt.where(S.line > last)).all()
+        if not page:
+            return
+        outcome = []
+        for (line, email, name, team_cell, team_id, new_team, manager_cell, role_cell,
+             user_id, old_name, old_team, old_role, old_manager) in page:
+            if team_cell is None:
+                team: int | str | None = old_team if user_id else None
+            elif not team_cell:
+                team = None
+            else:
+                team = team_id if team_id is not None else new_team
+            role = ROLES[role_cell] if role_cell else (old_role if user_id else Role.EMPLOYEE)
+            if manager_cell is None:
+                boss = old_manager if user_id else None
+            else:
+                boss = manager_cell or None
+            change = Change(line, email, name, team, boss, role)
+            row = {"b_line": line, "b_team": team if isinstance(team, int) else None,
+                   "b_role": role.value, "b_manager": boss}
+            if user_id is None:
+                created.put("new", email, name, team, boss, role.value)
+                plan.created.keep(change)
+                outcome.append({**row, "b_kind": "new"})
+                continue
+            change.user_id = user_id
+            if name != old_name:
+                change.changes["name"] = (old_name, name)
+            if team != old_team:
+                old = team_names.get(old_team, "") if old_team else ""
+                new = team if isinstance(team, str) else team_names.get(team, "") if team else ""
+                change.changes["team"] = (old, new)
+            if role != old_role:
+                change.changes["role"] = (old_role.label, role.label)
+            if boss != old_manager:
+                change.changes["manager"] = (old_manager or "", boss or "")
+            if change.changes:
+                updated.put("upd", user_id, email, name, team, boss, role.value)
+                plan.updated.keep(change)
+                outcome.append({**row, "b_kind": "upd"})
+            else:
+                plan.unchanged += 1
+        if outcome:
+            db.session.execute(write, outcome)
+        last = page[-1][0]
+
+
+def leavers_query(actor_id: int | None, *, admins: bool) -> sa.Select:
+    """Active people whose email is not in the file (never the importer), by name."""
+    stmt = (
+        sa.select(USERS.c.id, USERS.c.display_name, USERS.c.email)
+        .where(USERS.c.is_active.is_(True), ~sa.exists().where(S.email == USERS.c.email))
+        .order_by(USERS.c.display_name, USERS.c.id)
+    )
+    if actor_id is not None:
+        stmt = stmt.where(USERS.c.id != actor_id)
+    if not admins:
+        stmt = stmt.where(USERS.c.role != Role.ADMIN)
+    return stmt
+
+
+def iter_errors() -> Iterator[RowError]:
+    """Every refused row of the plan just built, in file order (streamed)."""
+    stmt = (sa.select(S.line, S.email, S.error).where(S.error.is_not(None)).order_by(S.line)
+            .execution_options(yield_per=CHUNK))
+    for line, email, reason in db.session.execute(stmt):
+        yield RowError(line, email, reason)

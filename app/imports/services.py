@@ -6,9 +6,9 @@ from that file (app.imports.plan), and the apply refuses a file whose checksum c
 older than a day, and a plan that differs from the one the admin confirmed (its digest): people
 changed in between, so they must look again.
 
-The apply is one transaction of bulk statements (Core executemany, a chunk at a time): either
-every row is written or, on any error, none. Invitations are queued in the same transaction
-(the mail outbox) and sent after the commit.
+The apply is one transaction of set-based statements over the plan's staging table (INSERT ...
+SELECT, UPDATE ... FROM): either every row is written or, on any error, none. Invitations are
+queued in the same transaction (the mail outbox) and sent after the commit.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Iterator
 from dataclasses import asdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,9 +37,12 @@ from app.events import emit
 from app.extensions import db
 from app.imports.parse import Reader
 from app.imports.plan import CHUNK
+from app.imports.plan import STAGE
 from app.imports.plan import Options
 from app.imports.plan import Plan
+from app.imports.plan import S
 from app.imports.plan import build_plan
+from app.imports.plan import leavers_query
 from app.models import Team
 from app.models import User
 from app.models import utcnow
@@ -194,21 +196,9 @@ def apply_upload(
 
 
 # Writing ------------------------------------------------------------------------------------
-def _chunks(items: list, size: int = CHUNK) -> Iterator[list]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
-def _ids_by(column: sa.Column, values: list[str], key: sa.Column) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for chunk in _chunks(values):
-        stmt = sa.select(column, key).where(column.in_(chunk))
-        found.update(dict(db.session.execute(stmt).all()))
-    return found
-
-
 def apply_plan(plan: Plan, options: Options, *, actor: User | None, source: str = "") -> None:
-    """Write `plan` in the caller's transaction (bulk statements, all or nothing)."""
+    """Write `plan` in the caller's transaction (set-based statements from the staging table
+    `build_plan` just filled, all or nothing)."""
     if plan.errors:
         raise ValidationError(
             f"{len(plan.errors):,} rows have errors, so nothing was imported. "
@@ -230,61 +220,40 @@ def apply_plan(plan: Plan, options: Options, *, actor: User | None, source: str 
         teams_created=len(plan.new_teams) or None,
     )
     if options.invite and plan.created and actor is not None:
-        _invite([c.email for c in plan.created], actor)
+        _invite(actor)
 
 
 def _write(plan: Plan, options: Options, actor: User | None) -> None:
     now = utcnow()
     session = db.session
-    team_ids: dict[str, int] = {}
+    changing = S.kind.is_not(None)
     if plan.new_teams:
-        session.execute(sa.insert(TEAMS), [{"name": n, "created_at": now} for n in plan.new_teams])
-        team_ids = _ids_by(TEAMS.c.name, plan.new_teams, TEAMS.c.id)
+        names = sa.select(S.new_team, sa.literal(now, TEAMS.c.created_at.type)).distinct().where(
+            changing, S.new_team.is_not(None))
+        session.execute(sa.insert(TEAMS).from_select(["name", "created_at"], names))
+        session.execute(sa.update(STAGE).where(changing, S.new_team.is_not(None)).values(
+            f_team_id=sa.select(TEAMS.c.id).where(TEAMS.c.name == S.new_team).scalar_subquery()))
 
-    def team_id(team: int | str | None) -> int | None:
-        return team_ids[team] if isinstance(team, str) else team
-
-    new_emails = {c.email for c in plan.created}
-    managers = {c.manager for c in (*plan.created, *plan.updated) if c.manager}
-    ids = _ids_by(USERS.c.email, sorted(managers - new_emails), USERS.c.id)
-    # New people in manager order, a level at a time: whoever manages someone is inserted
-    # first, so every row carries its manager's id (the plan refused loops, so this ends).
-    remaining = plan.created
-    while remaining:
-        ready = [c for c in remaining if not c.manager or c.manager in ids]
-        remaining = [c for c in remaining if c.manager and c.manager not in ids]
-        if not ready:
-            raise RuntimeError("a manager loop among new people got past the plan")
-        for chunk in _chunks(ready, 1000):
-            session.execute(
-                sa.insert(USERS),
-                [
-                    {
-                        "email": c.email, "display_name": c.name, "team_id": team_id(c.team),
-                        "role": c.role, "is_active": True, "email_opt_out": False,
-                        "security_stamp": new_security_stamp(), "created_at": now,
-                        "manager_id": ids[c.manager] if c.manager else None,
-                    }
-                    for c in chunk
-                ],
-            )
-        # The ids of the new managers, for the next level and for the changes below.
-        ids.update(_ids_by(USERS.c.email, [c.email for c in ready if c.email in managers],
-                           USERS.c.id))
-    manager_ids = ids
-
-    update = (
-        sa.update(USERS).where(USERS.c.id == sa.bindparam("b_id"))
-        .values(display_name=sa.bindparam("b_name"), team_id=sa.bindparam("b_team"),
-                role=sa.bindparam("b_role"), manager_id=sa.bindparam("b_manager"))
+    # New people first (without managers: theirs may be new too), then everyone's manager.
+    new = sa.select(
+        S.email, S.name, S.f_team_id, S.f_role, sa.true(), sa.false(), S.stamp,
+        sa.literal(now, USERS.c.created_at.type),
+    ).where(S.kind == "new").order_by(S.line)
+    session.execute(sa.insert(USERS).from_select(
+        ["email", "display_name", "team_id", "role", "is_active", "email_opt_out",
+         "security_stamp", "created_at"], new))
+    boss = USERS.alias("boss")
+    manager_id = (sa.select(boss.c.id).where(boss.c.email == S.f_manager).scalar_subquery())
+    session.execute(
+        sa.update(USERS)
+        .where(USERS.c.email == S.email, S.kind == "new", S.f_manager.is_not(None))
+        .values(manager_id=manager_id)
     )
-    rows = [
-        {"b_id": c.user_id, "b_name": c.name, "b_team": team_id(c.team), "b_role": c.role,
-         "b_manager": manager_ids[c.manager] if c.manager else None}
-        for c in plan.updated
-    ]
-    for chunk in _chunks(rows, 1000):
-        session.execute(update, chunk)
+    session.execute(
+        sa.update(USERS)
+        .where(USERS.c.id == S.user_id, S.kind == "upd")
+        .values(display_name=S.name, team_id=S.f_team_id, role=S.f_role, manager_id=manager_id)
+    )
 
     if options.deactivate_missing and plan.deactivate:
         # A new stamp signs them out everywhere and voids open links, as a deactivation does.
@@ -292,14 +261,22 @@ def _write(plan: Plan, options: Options, actor: User | None) -> None:
             sa.update(USERS).where(USERS.c.id == sa.bindparam("b_id"))
             .values(is_active=False, security_stamp=sa.bindparam("b_stamp"))
         )
-        rows = [{"b_id": p.id, "b_stamp": new_security_stamp()} for p in plan.deactivate]
-        for chunk in _chunks(rows, 1000):
-            session.execute(off, chunk)
+        leavers = leavers_query(actor.id if actor else None, admins=plan.deactivate_admins)
+        while ids := session.scalars(sa.select(leavers.subquery().c.id).limit(CHUNK)).all():
+            session.execute(off, [{"b_id": i, "b_stamp": new_security_stamp()} for i in ids])
 
 
-def _invite(emails: list[str], actor: User) -> None:
+def _invite(actor: User) -> None:
     """The invitation email for each new person (mail outbox rows, sent after the commit)."""
-    for chunk in _chunks(emails, 500):
-        for user in db.session.scalars(sa.select(User).where(User.email.in_(chunk))):
+    last = 0
+    while True:
+        page = db.session.execute(
+            sa.select(S.line, S.email).where(S.kind == "new", S.line > last)
+            .order_by(S.line).limit(500)).all()
+        if not page:
+            return
+        last = page[-1][0]
+        emails = [email for _line, email in page]
+        for user in db.session.scalars(sa.select(User).where(User.email.in_(emails))):
             auth.resend_invite(user, actor=actor)
             emit(PersonInvited(user_id=user.id, actor_id=actor.id, role=user.role.value))

@@ -24,6 +24,7 @@ from app.imports import services
 from app.imports.forms import ApplyForm
 from app.imports.forms import UploadForm
 from app.imports.plan import Options
+from app.imports.plan import iter_errors
 from app.models import User
 from app.web.errors import caught
 from app.web.errors import errors_redirect_to
@@ -121,11 +122,11 @@ def errors_csv(token: str):
     errors_redirect_to(url_for(".upload"), NotFound)
     errors_redirect_to(url_for(".preview", token=token), ValidationError)
     stored = services.get_upload(token)
-    plan = services.plan_upload(stored, actor=_me())
+    services.plan_upload(stored, actor=_me())
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["row", "email", "error"])
-    for error in plan.errors:
+    for error in iter_errors():  # every one, streamed from the plan's staging table
         writer.writerow([error.line, _csv_cell(error.email), _csv_cell(error.reason)])
     name = stored.filename.rsplit(".", 1)[0] or "people"
     return Response(
