@@ -1,10 +1,8 @@
 """The migrations build exactly the schema the models describe (no pending autogenerate diff)."""
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
-import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import upgrade
@@ -14,8 +12,7 @@ from app.extensions import db as _db
 from app.models import Base
 from app.reading.search import include_name
 from app.reading.search import include_object
-from tests.fixtures.database import BASE_PG_URL
-from tests.fixtures.database import _pg_admin_url
+from tests.fixtures.database import fresh_database
 
 
 def test_models_and_migrations_agree(db):
@@ -37,20 +34,8 @@ def test_default_touchpoints_are_installed(db):
 @pytest.fixture
 def scratch_url(tmp_path) -> Iterator[str]:
     """An empty database of the same kind as the suite's, for a step-by-step upgrade."""
-    if not BASE_PG_URL:
-        yield f"sqlite:///{tmp_path / 'scratch.db'}"
-        return
-    base = _pg_admin_url(BASE_PG_URL)
-    name = f"fgf_scratch_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with fresh_database(tmp_path, "scratch") as url:
+        yield url
 
 
 def test_0007_backfills_stored_durations(scratch_url):
