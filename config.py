@@ -70,6 +70,19 @@ class Config:
     # alone accepts a request body this large.
     PEOPLE_IMPORT_MAX_BYTES = env_int("PEOPLE_IMPORT_MAX_BYTES", 20 * 1000 * 1000)
 
+    # The customer's voice (app/voice): the largest survey export an editor may upload (CSV or
+    # XLSX), the largest webhook body, how old a signed webhook request may be (replays), and
+    # the forwarded-email receiver (`flask voice inbox run`): the address employees forward
+    # customers' emails to, where it listens, and the largest message it accepts.
+    VOICE_IMPORT_MAX_BYTES = env_int("VOICE_IMPORT_MAX_BYTES", 50 * 1000 * 1000)
+    VOICE_WEBHOOK_MAX_BYTES = env_int("VOICE_WEBHOOK_MAX_BYTES", 256 * 1024)
+    VOICE_WEBHOOK_TOLERANCE_SECONDS = env_int("VOICE_WEBHOOK_TOLERANCE_SECONDS", 300)
+    VOICE_INBOX_ADDRESS = env("VOICE_INBOX_ADDRESS", "voice@feelgood.example.com")
+    VOICE_INBOX_HOST = env("VOICE_INBOX_HOST", "127.0.0.1")
+    VOICE_INBOX_PORT = env_int("VOICE_INBOX_PORT", 2525)
+    VOICE_INBOX_MAX_BYTES = env_int("VOICE_INBOX_MAX_BYTES", 10 * 1024 * 1024)
+    SCHEDULER_VOICE_SECONDS = env_int("SCHEDULER_VOICE_SECONDS", 3600)
+
     # Signed links: lifetimes in seconds.
     INVITE_TOKEN_MAX_AGE = env_int("INVITE_TOKEN_MAX_AGE", 7 * 24 * 3600)
     RESET_TOKEN_MAX_AGE = env_int("RESET_TOKEN_MAX_AGE", 2 * 3600)

@@ -101,6 +101,7 @@ def register_blueprints(app: Flask) -> None:
     from app import review
     from app import scim
     from app import submissions
+    from app import voice
 
     for package in (
         auth,
@@ -118,6 +119,7 @@ def register_blueprints(app: Flask) -> None:
         photos,
         imports,
         scim,
+        voice,
     ):
         app.register_blueprint(package.bp)
 

@@ -23,6 +23,7 @@ from app.models import Team
 from app.newsletter.cli import editions_cli
 from app.newsletter.cli import scheduler_cli
 from app.text import clean_text
+from app.voice.cli import voice_cli
 
 users_cli = AppGroup("users", help="Manage user accounts.")
 demo_cli = AppGroup("demo", help="Demo data for trying the app locally.")
@@ -78,3 +79,4 @@ def init_cli(app: Flask) -> None:
     app.cli.add_command(editions_cli)
     app.cli.add_command(scheduler_cli)
     app.cli.add_command(people_cli)
+    app.cli.add_command(voice_cli)

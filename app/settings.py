@@ -97,6 +97,50 @@ def _emails(value: Any) -> list[str]:
     return list(seen.values())
 
 
+def _days(low: int, high: int) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        days = int(value)
+        if not low <= days <= high:
+            raise ValidationError(f"Use a number of days between {low} and {high}.")
+        return days
+
+    return check
+
+
+REDACTION_LABEL = re.compile(r"[a-z][a-z ]{0,23}")
+MAX_REDACTION_PATTERNS = 20
+
+
+def _redaction_patterns(value: Any) -> list[dict[str, str]]:
+    """Extra personal-data patterns (order numbers, account ids), one per line as
+    `label: regular expression`, shown in the text as `[label]` (app/voice/redact.py)."""
+    if isinstance(value, list):
+        lines = [f"{item['label']}: {item['pattern']}" for item in value]
+    else:
+        lines = [line for line in str(value or "").splitlines() if line.strip()]
+    if len(lines) > MAX_REDACTION_PATTERNS:
+        raise ValidationError(f"Use at most {MAX_REDACTION_PATTERNS} patterns.")
+    patterns = []
+    for number, line in enumerate(lines, start=1):
+        label, colon, pattern = line.partition(":")
+        label, pattern = label.strip().lower(), pattern.strip()
+        if not colon or not REDACTION_LABEL.fullmatch(label) or not pattern:
+            raise ValidationError(
+                f"Line {number}: write `label: pattern`, e.g. `order: ORD-[0-9]{{6}}` "
+                "(a label of lower-case letters)."
+            )
+        if len(pattern) > 200:
+            raise ValidationError(f"Line {number}: the pattern is longer than 200 characters.")
+        try:
+            compiled = re.compile(pattern)
+        except re.error as error:
+            raise ValidationError(f"Line {number}: the pattern is not valid ({error}).") from None
+        if compiled.search("") is not None:
+            raise ValidationError(f"Line {number}: the pattern matches empty text.")
+        patterns.append({"label": label, "pattern": pattern})
+    return patterns
+
+
 @dataclass(frozen=True)
 class SettingSpec:
     default: Callable[[], Any]
@@ -120,6 +164,13 @@ SETTINGS: dict[str, SettingSpec] = {
     "nudge_time": SettingSpec(lambda: "10:00", _hhmm, "Nudge time"),
     "sender": SettingSpec(lambda: current_app.config["MAIL_DEFAULT_SENDER"], _sender, "Sender"),
     "extra_recipients": SettingSpec(lambda: [], _emails, "Extra recipients"),
+    # The customer's voice (app/voice): originals before redaction are kept only when on, for
+    # `voice_original_days`, and only admins see them.
+    "voice_keep_original": SettingSpec(lambda: False, _bool, "Keep unredacted originals"),
+    "voice_original_days": SettingSpec(lambda: 30, _days(1, 365), "Days originals are kept"),
+    "voice_redact_patterns": SettingSpec(
+        lambda: [], _redaction_patterns, "Extra redaction patterns"
+    ),
 }
 
 

@@ -31,11 +31,20 @@ from app.models.tokens import AccessToken
 from app.models.users import Role
 from app.models.users import Team
 from app.models.users import User
+from app.models.voice import Band
+from app.models.voice import Origin
+from app.models.voice import Scale
+from app.models.voice import Verbatim
+from app.models.voice import VerbatimStatus
+from app.models.voice import VoiceImport
+from app.models.voice import VoiceMapping
+from app.models.voice import VoiceSource
 
 __all__ = [
     "AccessToken",
     "ApplauseNotice",
     "AuditEvent",
+    "Band",
     "Base",
     "Comment",
     "Delivery",
@@ -48,6 +57,7 @@ __all__ = [
     "EventDeliveryStatus",
     "NotificationPreference",
     "OutboxMessage",
+    "Origin",
     "OutboxStatus",
     "Quote",
     "QuoteSource",
@@ -55,6 +65,7 @@ __all__ = [
     "Recognition",
     "Revision",
     "Role",
+    "Scale",
     "Setting",
     "Story",
     "SubmissionStatus",
@@ -62,6 +73,11 @@ __all__ = [
     "Team",
     "Touchpoint",
     "User",
+    "Verbatim",
+    "VerbatimStatus",
+    "VoiceImport",
+    "VoiceMapping",
+    "VoiceSource",
     "story_tags",
     "utcnow",
 ]

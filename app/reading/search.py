@@ -726,8 +726,11 @@ OUTSIDE_MODELS = frozenset({POSTGRES_TABLE, "reading_content_version"})
 
 def is_search_object(name: str | None) -> bool:
     """Tables the reading feature keeps outside the models: the FTS5 table and its shadow
-    tables, the PostgreSQL documents table, the cache's content version (app.reading.cache)."""
-    return bool(name) and (name in OUTSIDE_MODELS or str(name).startswith(SQLITE_TABLE))
+    tables, the PostgreSQL documents table, the cache's content version (app.reading.cache),
+    and the customer voice's full-text objects (`verbatims_fts*`, migration 0010)."""
+    return bool(name) and (
+        name in OUTSIDE_MODELS or str(name).startswith((SQLITE_TABLE, "verbatims_fts"))
+    )
 
 
 def include_name(name: str | None, type_: str, parent_names: dict[str, Any]) -> bool:
@@ -742,4 +745,4 @@ def include_object(
     if type_ == "table":
         return not is_search_object(name)
     table = getattr(obj, "table", None)
-    return not is_search_object(getattr(table, "name", None))
+    return not (is_search_object(getattr(table, "name", None)) or is_search_object(name))
