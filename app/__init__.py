@@ -122,6 +122,7 @@ def register_blueprints(app: Flask) -> None:
         voice,
     ):
         app.register_blueprint(package.bp)
+    app.register_blueprint(voice.hooks_bp)
 
 
 def register_session_hooks(app: Flask) -> None:
@@ -143,9 +144,11 @@ def register_subscribers(app: Flask) -> None:
     from app.notifications import subscribers as notification_subscribers
     from app.photos import subscribers as photo_subscribers
     from app.submissions import subscribers as submission_subscribers
+    from app.voice import subscribers as voice_subscribers
 
     app.extensions["fgf.subscribers"] = (
-        edition_subscribers, notification_subscribers, photo_subscribers, submission_subscribers)
+        edition_subscribers, notification_subscribers, photo_subscribers, submission_subscribers,
+        voice_subscribers)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -1,0 +1,1 @@
+"""The customer voice's periodic jobs (being written)."""
