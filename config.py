@@ -77,11 +77,21 @@ class Config:
     VOICE_IMPORT_MAX_BYTES = env_int("VOICE_IMPORT_MAX_BYTES", 50 * 1000 * 1000)
     VOICE_WEBHOOK_MAX_BYTES = env_int("VOICE_WEBHOOK_MAX_BYTES", 256 * 1024)
     VOICE_WEBHOOK_TOLERANCE_SECONDS = env_int("VOICE_WEBHOOK_TOLERANCE_SECONDS", 300)
+    # Requests per minute one webhook source may send (all callers together); generous, since a
+    # survey tool may re-deliver a backlog at once. Beyond it: 429 with Retry-After.
+    VOICE_WEBHOOK_RATE_LIMIT = env("VOICE_WEBHOOK_RATE_LIMIT", "600 per minute")
     VOICE_INBOX_ADDRESS = env("VOICE_INBOX_ADDRESS", "voice@feelgood.example.com")
     VOICE_INBOX_HOST = env("VOICE_INBOX_HOST", "127.0.0.1")
     VOICE_INBOX_PORT = env_int("VOICE_INBOX_PORT", 2525)
     VOICE_INBOX_MAX_BYTES = env_int("VOICE_INBOX_MAX_BYTES", 10 * 1024 * 1024)
     SCHEDULER_VOICE_SECONDS = env_int("SCHEDULER_VOICE_SECONDS", 3600)
+    # Countries whose national phone formats the redactor recognizes (ISO codes, in the order
+    # tried); numbers written with +country code are recognized whatever this says.
+    VOICE_PHONE_REGIONS = tuple(
+        code.strip().upper()
+        for code in str(env("VOICE_PHONE_REGIONS", "GB,US,FR,DE,ES,IT,NL,IN,AU,JP,BR")).split(",")
+        if code.strip()
+    )
 
     # Signed links: lifetimes in seconds.
     INVITE_TOKEN_MAX_AGE = env_int("INVITE_TOKEN_MAX_AGE", 7 * 24 * 3600)

@@ -10,6 +10,7 @@ from werkzeug.routing import Rule
 
 from app.models import Role
 from app.scim.auth import ACCESS as SCIM_TOKEN
+from app.voice.hooks import ACCESS as SIGNED_WEBHOOK
 from tests.fixtures.users import login
 
 DUMMY_VALUES = {
@@ -65,6 +66,13 @@ def test_roles_against_every_route(app, make_user, role):
                 if client.open(url, method=method).status_code != 401:
                     failures.append(f"{method} {url}: SCIM route without a token, not 401")
             continue
+        if access == SIGNED_WEBHOOK:  # a signature only: a signed-in session opens nothing
+            for method in sorted(rule.methods & {"GET", "POST"}):
+                if user is not None:
+                    login(client, user)
+                if client.open(url, method=method).status_code != 401:
+                    failures.append(f"{method} {url}: signed webhook without a signature, not 401")
+            continue
         for method in sorted(rule.methods & {"GET", "POST"}):
             if user is not None:
                 login(client, user)  # again each time: a route such as logout ends the session
@@ -101,5 +109,24 @@ def test_every_scim_route_answers_401_without_a_token(app):
             for headers in ({}, {"Authorization": "Bearer fgf_scim_not-a-token"}):
                 response = client.open(url, method=method, headers=headers)
                 if response.status_code != 401 or response.mimetype != "application/scim+json":
+                    failures.append(f"{method} {url} {headers}: {response.status_code}")
+    assert failures == []
+
+
+def test_every_signed_webhook_answers_401_without_a_valid_signature(app):
+    """Signed webhooks (app/voice/hooks.py) take a signature and nothing else: unsigned or
+    wrongly signed, they answer 401 with a problem document, whatever the body."""
+    client = app.test_client()
+    rules = [r for r in _guarded_rules(app)
+             if getattr(app.view_functions[r.endpoint], "_access", None) == SIGNED_WEBHOOK]
+    assert len(rules) >= 1  # /hooks/voice/<slug>
+    forged = {"X-Voice-Timestamp": "1", "X-Voice-Signature": "v1=" + "0" * 64}
+    failures = []
+    for rule in rules:
+        url = _url(app, rule)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            for headers in ({}, forged):
+                response = client.open(url, method=method, headers=headers, json={"x": 1})
+                if response.status_code != 401 or response.mimetype != "application/problem+json":
                     failures.append(f"{method} {url} {headers}: {response.status_code}")
     assert failures == []

@@ -230,18 +230,19 @@ class Catalogue:
         audit.record(actor, f"{self.noun}.rename", row, **{"from": old, "to": name})
 
 
-def slugify(text: str) -> str:
+def slugify(text: str, fallback: str = "touchpoint") -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-    return slug[:SLUG_MAX].rstrip("-") or "touchpoint"
+    return slug[:SLUG_MAX].rstrip("-") or fallback
 
 
-def _unique_slug(label: str) -> str:
-    base = slugify(label)
+def unique_slug(
+    label: str, column: Any = Touchpoint.slug, fallback: str = "touchpoint"
+) -> str:
+    """A slug made from `label` that `column` does not hold yet ("store", "store-2", ...)."""
+    base = slugify(label, fallback)
     taken = set(
-        db.session.scalars(
-            sa.select(Touchpoint.slug).where(Touchpoint.slug.startswith(base, autoescape=True))
-        )
+        db.session.scalars(sa.select(column).where(column.startswith(base, autoescape=True)))
     )
     slug, n = base, 2
     while slug in taken:
@@ -253,7 +254,7 @@ def _unique_slug(label: str) -> str:
 def _new_touchpoint(label: str) -> dict[str, Any]:
     """A new touchpoint goes at the end of the list; its slug is derived once, never changed."""
     last = db.session.scalar(sa.select(sa.func.max(Touchpoint.position)))
-    return {"slug": _unique_slug(label), "position": (last or 0) + 1, "is_active": True}
+    return {"slug": unique_slug(label), "position": (last or 0) + 1, "is_active": True}
 
 
 TEAMS = Catalogue(Team, "name", "team", TEAM_NAME_MAX, "Enter a team name.")
