@@ -34,6 +34,7 @@ from app.voice.payloads import MAPPINGS
 from app.voice.services import EMAIL_SOURCE
 
 NAME_MAX = 120
+SLUG_MAX = 40  # voice_sources.slug is String(40)
 SIGNATURE_VERSION = "v1"
 
 
