@@ -203,6 +203,10 @@ class Verbatim(Base):
         # The insights' customer-voice figures over a period.
         sa.Index("ix_verbatims_scores", "scale", "received_on", "band", "team_id",
                  "touchpoint_id", "mentions_colleague"),
+        # The insights' recognition yield: promoter comments (with text) over a period.
+        sa.Index("ix_verbatims_promoter_comments", "received_on", "team_id", "mentions_colleague",
+                 postgresql_where=sa.text("band = 'promoter' AND text IS NOT NULL"),
+                 sqlite_where=sa.text("band = 'promoter' AND text IS NOT NULL")),
         sa.Index("ix_verbatims_received_on", "received_on"),
         sa.Index("ix_verbatims_quote_id", "quote_id"),
         sa.Index("ix_verbatims_story_id", "story_id"),
