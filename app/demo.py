@@ -17,19 +17,26 @@ from app.demo_history import build_history
 from app.demo_history import record_transition
 from app.editions.services import ensure_upcoming
 from app.extensions import db
+from app.models import Origin
 from app.models import Quote
 from app.models import QuoteSource
 from app.models import Recognition
 from app.models import Role
+from app.models import Scale
 from app.models import Story
 from app.models import SubmissionStatus
 from app.models import Tag
 from app.models import Team
 from app.models import Touchpoint
 from app.models import User
+from app.models import Verbatim
+from app.models import VoiceImport
+from app.models import VoiceSource
 from app.models import utcnow
 from app.richtext import render_markdown
 from app.settings import set_settings
+from app.voice import curation
+from app.voice import services as voice
 
 DEMO_TIMEZONE = "Europe/London"
 DEMO_PASSWORD = "feelgood-demo"  # noqa: S105 - demo accounts on a developer's machine
@@ -282,6 +289,152 @@ QUOTES = [
     ),
 ]
 
+# The customer's voice: where comments come from, then ~60 of them (app/voice). Each goes in
+# through the same intake as a real import or email (redaction, bands, mentions), so the
+# inbox shows tokens like [email] and suggests the colleagues named.
+VOICE_SOURCES = [
+    # (slug, name, channel, scale)
+    ("qualtrics-nps", "Qualtrics relationship NPS", QuoteSource.SURVEY, Scale.NPS),
+    ("medallia-csat", "Medallia store CSAT", QuoteSource.SURVEY, Scale.CSAT),
+    ("trustpilot", "Trustpilot reviews", QuoteSource.REVIEW_SITE, None),
+]
+VERBATIMS = [
+    # (source slug or "email" with the forwarding colleague, days ago, score, touchpoint,
+    #  team, text)
+    ("qualtrics-nps", 1, 10, "phone", "Contact Centre",
+     "Noah Levi stayed on the line until my card worked abroad. Could not have asked for more."),
+    ("qualtrics-nps", 1, 9, "store", "Retail Stores",
+     "Grace Kim found the last size in the back and held it for me until after work."),
+    ("qualtrics-nps", 2, 3, "phone", "Contact Centre",
+     "Forty minutes on hold and then the call dropped. Please call me back on 07700 900123."),
+    ("qualtrics-nps", 2, 8, "web", "Digital",
+     "The app is fine, the new statement screen is clearer than before."),
+    ("qualtrics-nps", 3, 10, "field", "Field Service",
+     "Jonas Berg came out on a Sunday and explained everything he did. Proper service."),
+    ("qualtrics-nps", 3, 6, "store", "Retail Stores", "Queue was long and only one till was open."),
+    ("qualtrics-nps", 4, 9, "chat", "Digital",
+     "Mei Tanaka on the chat sorted my login in two minutes, lovely and patient."),
+    ("qualtrics-nps", 4, 7, "phone", "Contact Centre",
+     "Got there in the end, but I had to explain the problem twice."),
+    ("qualtrics-nps", 5, 10, "phone", "Finance",
+     "Amina Diallo spotted the double charge before I did and refunded it the same day."),
+    ("qualtrics-nps", 5, 2, "web", "Digital",
+     "Your website logged me out three times while paying. Order 88231-B still not confirmed."),
+    ("qualtrics-nps", 6, 9, "store", "Retail Stores",
+     "Lucas Ferreira remembered my dog's name. Small thing, made my week."),
+    ("qualtrics-nps", 7, 10, "phone", "Contact Centre",
+     "Priya Raman called me back when she said she would, to the minute. Rare these days!"),
+    ("qualtrics-nps", 7, 5, "email", "Contact Centre",
+     "I wrote to you from anna.k@example.net twice and only got automatic replies."),
+    ("qualtrics-nps", 8, 8, "store", "Retail Stores",
+     "Friendly staff, shame the shelves were half empty."),
+    ("qualtrics-nps", 9, 9, "field", "Field Service",
+     "The engineer was on time, tidy and even fixed the dripping tap while he was there."),
+    ("qualtrics-nps", 10, 10, "phone", "IT Operations",
+     "Tom Gallagher got our shop's card machines back online during the Saturday rush. Saved "
+     "our day."),
+    ("qualtrics-nps", 11, 4, "phone", "Contact Centre",
+     "Nobody could tell me where my parcel was."),
+    ("qualtrics-nps", 12, 9, "web", "Digital",
+     "Best banking app I have used, the budgeting view is brilliant."),
+    ("qualtrics-nps", 13, 10, "store", "Logistics",
+     "Sofia Marquez rearranged the delivery so I could be at my mum's. Thank you Sofia."),
+    ("qualtrics-nps", 14, 0, "phone", "Contact Centre",
+     "Worst experience ever. Call me on +44 20 7946 0958, I want this escalated."),
+    ("qualtrics-nps", 15, 8, "chat", "Digital",
+     "Quick answers on the chat, though the bot at the start is a bit useless."),
+    ("qualtrics-nps", 16, 9, "store", "Retail Stores",
+     "Spotless shop and the team clearly enjoy working together."),
+    ("qualtrics-nps", 18, 10, "phone", "Finance",
+     "Omar Haddad walked me through the whole mortgage switch without any jargon."),
+    ("qualtrics-nps", 20, 7, "field", "Field Service",
+     "Technician was polite, the appointment window was four hours though."),
+    ("qualtrics-nps", 22, 10, "phone", "Contact Centre",
+     "Noah Levi and Priya Raman both helped, and neither made me repeat myself."),
+    ("qualtrics-nps", 25, 6, "web", "Digital", "Password reset emails take ages to arrive."),
+    ("qualtrics-nps", 28, 9, "store", "Retail Stores",
+     "Grace Kim and Lucas Ferreira carried my shopping to the car in the rain."),
+    ("qualtrics-nps", 30, 3, "store", "Retail Stores",
+     "The self-checkout charged me twice and nobody was around to help."),
+    ("qualtrics-nps", 35, 10, "field", "Field Service",
+     "Jonas Berg is a credit to your company. Kind, clever and quick."),
+    ("qualtrics-nps", 40, 8, "phone", "Contact Centre", "Solved, but it took two calls."),
+    ("medallia-csat", 1, 5, "store", "Retail Stores",
+     "Excellent, the new click and collect counter is so quick."),
+    ("medallia-csat", 2, 4, "store", "Retail Stores",
+     "Helpful staff. Grace Kim knew exactly which adapter I needed."),
+    ("medallia-csat", 3, 2, "store", "Retail Stores",
+     "Changing rooms were closed with no explanation."),
+    ("medallia-csat", 4, 5, "store", "Retail Stores",
+     "Lucas Ferreira went to another branch to find my size. Above and beyond."),
+    ("medallia-csat", 6, 3, "store", "Retail Stores",
+     "Average visit. Nothing wrong, nothing special."),
+    ("medallia-csat", 8, 5, "store", "Logistics",
+     "Delivery arrived a day early and the driver, Ella Novak, rang ahead."),
+    ("medallia-csat", 9, 1, "store", "Retail Stores", "Rude security guard at the entrance."),
+    ("medallia-csat", 11, 4, "store", "Retail Stores",
+     "Good prices and the staff were happy to help me compare."),
+    ("medallia-csat", 13, 5, "store", "Retail Stores",
+     "The manager opened early for my wheelchair-accessible appointment."),
+    ("medallia-csat", 15, 2, "store", "Retail Stores",
+     "Receipt printer broken, so I had to give my email ravi.s@example.org for the receipt."),
+    ("medallia-csat", 19, 5, "store", "Retail Stores",
+     "Always a pleasure, this shop feels like a neighbourhood shop."),
+    ("medallia-csat", 24, 4, "store", "Logistics", "Easy return, refund came through in two days."),
+    ("trustpilot", 2, None, "web", "Digital",
+     "Five stars. Set up my account on the app in ten minutes and Mei Tanaka from support "
+     "followed up personally."),
+    ("trustpilot", 5, None, "phone", "Contact Centre",
+     "Three stars: helpful people, slow systems."),
+    ("trustpilot", 9, None, "field", "Field Service",
+     "The engineer diagnosed a fault two others had missed. Highly recommend."),
+    ("trustpilot", 14, None, "web", "Digital",
+     "One star. Card 4111 1111 1111 1111 was charged twice for one order."),
+    ("trustpilot", 21, None, "store", "Retail Stores",
+     "Lovely staff at the high street branch, they made my daughter's first bank account a "
+     "real event."),
+    ("trustpilot", 27, None, "phone", "Finance",
+     "Amina Diallo in billing is a star, sorted a two-year-old mess in one call."),
+    ("trustpilot", 33, None, "chat", "Digital",
+     "Chat support answered at 11pm. Genuinely impressed."),
+    ("trustpilot", 44, None, "web", "Digital", "App keeps crashing on older phones."),
+    ("email", 1, None, "phone", "Contact Centre",
+     "Dear team, I wanted to say how grateful I am to Noah Levi, who calmed me down after my "
+     "wallet was stolen and blocked everything in minutes."),
+    ("email", 2, None, "store", "Retail Stores",
+     "Hello, please pass my thanks to the young man at the till, Lucas Ferreira, who noticed I"
+     " had dropped my glove and ran after me."),
+    ("email", 4, None, "field", "Field Service",
+     "Your technician Jonas Berg was so kind to my elderly father. Dad has talked of nothing "
+     "else all week."),
+    ("email", 6, None, "phone", "Finance",
+     "Thank you for sorting the refund so quickly. You can reach me on 020 7946 0018 if you "
+     "need anything else."),
+    ("email", 9, None, "web", "Digital",
+     "Just a note to say the new app update is wonderful. Whoever designed the larger text "
+     "option, thank you!"),
+    ("email", 12, None, "store", "Logistics",
+     "Sofia Marquez and the delivery team got our wedding order to the venue on time despite "
+     "the snow."),
+    ("email", 17, None, "phone", "IT Operations",
+     "Ravi Patel stayed late to get our office back online. We would have lost a whole day of "
+     "orders."),
+    ("email", 23, None, "phone", "Contact Centre",
+     "I've been a customer for 20 years and this was the best service I've had. Priya Raman "
+     "deserves a medal."),
+    ("email", 31, None, "store", "Retail Stores",
+     "Merci beaucoup à Grace Kim pour son accueil chaleureux, mon anglais n'est pas parfait et"
+     " elle a été très patiente."),
+    ("email", 38, None, "chat", "Digital",
+     "Please thank Mei Tanaka for her help with my account, my email is j.doe@example.com if "
+     "she wants to reply."),
+]
+# Who forwarded each email (in order), and the ones editors already set aside.
+EMAIL_SHARERS = ["priya@example.com", "grace@example.com", "jonas@example.com",
+                 "amina@example.com", "mei@example.com", "sofia@example.com",
+                 "tom@example.com", "noah@example.com", "lucas@example.com", "dana@example.com"]
+DISMISSED_VERBATIMS = 3  # the oldest detractor comments without a colleague
+
 
 @dataclass
 class SeedResult:
@@ -395,6 +548,7 @@ def seed_demo() -> SeedResult:
     )
     build_history(ctx, recent)
     db.session.flush()
+    _seed_voice(users, teams, touchpoints)
     ensure_upcoming()  # approved items waiting for an edition join the upcoming one
     db.session.commit()
     return SeedResult(created=True, logins=_logins())
@@ -419,6 +573,53 @@ def _extra_people(teams: dict[str, Team], password_hash: str, now) -> list[User]
     people[-3].opted_out_at = now - timedelta(days=20)
     db.session.add_all(people)
     return people
+
+
+def _seed_voice(users: dict[str, User], teams: dict[str, Team],
+                touchpoints: dict[str, Touchpoint]) -> None:
+    """The customer's voice: three sources and an applied import, ~60 comments through the
+    real intake, a few already dismissed by an editor."""
+    today = date.today()
+    admin = users[PEOPLE[0][0]]
+    sources = {}
+    for slug, name, channel, _scale in VOICE_SOURCES:
+        sources[slug] = VoiceSource(slug=slug, name=name, origin=Origin.IMPORT, channel=channel)
+    db.session.add_all(sources.values())
+    db.session.flush()
+    scales = {slug: scale for slug, _name, _channel, scale in VOICE_SOURCES}
+    batch = VoiceImport(source=sources["qualtrics-nps"], filename="qualtrics-nps-export.csv",
+                        sha256="d" * 64, actor=admin)
+    db.session.add(batch)
+    db.session.flush()
+    by_source: dict[str, list[voice.Incoming]] = {}
+    sharers = iter(EMAIL_SHARERS)
+    for n, (slug, days, score, touchpoint, team, text) in enumerate(VERBATIMS):
+        by_source.setdefault(slug, []).append(voice.Incoming(
+            received_on=today - timedelta(days=days),
+            text=text,
+            scale=scales.get(slug) if score is not None else None,
+            score=score,
+            response_id=None if slug == "email" else f"{slug}-{1000 + n}",
+            touchpoint_id=touchpoints[touchpoint].id if touchpoint in touchpoints else None,
+            team_id=teams[team].id,
+            language="fr" if text.startswith("Merci") else "en",
+            consent=n % 4 == 0,
+            sharer_id=users[next(sharers)].id if slug == "email" else None,
+        ))
+    for slug, items in by_source.items():
+        source = voice.email_source() if slug == "email" else sources[slug]
+        origin = Origin.EMAIL if slug == "email" else Origin.IMPORT
+        intake = voice.Intake(source, origin,
+                              import_id=batch.id if slug == "qualtrics-nps" else None)
+        voice.insert_rows(intake.row(voice.check(item)) for item in items)
+    batch.rows = batch.created = len(by_source["qualtrics-nps"])
+    set_aside = db.session.scalars(
+        db.select(Verbatim).where(Verbatim.priority == 1, Verbatim.band == "detractor",
+                                  Verbatim.mentions_colleague.is_(False))
+        .order_by(Verbatim.received_on, Verbatim.id).limit(DISMISSED_VERBATIMS)
+    )
+    for verbatim in set_aside:
+        curation.dismiss(verbatim, actor=users["dana@example.com"])
 
 
 def _current_events(item: Story | Quote, users: dict[str, User]) -> None:

@@ -1,11 +1,13 @@
-"""Benchmark the insights page at scale: 100,000 stories on SQLite.
+"""Benchmark the insights page at scale: 100,000 stories and 100,000 verbatims on SQLite.
 
     .venv/bin/python bench/insights.py                 # seed a temp DB, time, clean up
     .venv/bin/python bench/insights.py --stories 20000 --runs 5
     .venv/bin/python bench/insights.py --db /tmp/insights.db   # seed once, reuse on later runs
 
 Seeds three years of activity (stories, proportional quotes, people, recognitions, weekly
-editions with one delivery per recipient, reactions) with bulk Core inserts, then times the whole
+editions with one delivery per recipient, reactions) and a year of scored customer responses
+(verbatims, all within the last 52 weeks: the year's customer-voice figures read every one of
+them, the worst case) with bulk Core inserts, then times the whole
 page through the Flask test client (warm, several runs: wall p50 and max, and CPU p50) for each
 period, every section's queries on their own, and a baseline: the profile page of the same app,
 so the ratio stays meaningful on a faster or slower machine. Target: the page under 300 ms (the
@@ -51,7 +53,10 @@ from app.models import Story  # noqa: E402
 from app.models import Team  # noqa: E402
 from app.models import Touchpoint  # noqa: E402
 from app.models import User  # noqa: E402
+from app.models import Verbatim  # noqa: E402
+from app.models import VoiceSource  # noqa: E402
 from app.models.content import seconds_between  # noqa: E402
+from app.voice.scores import band  # noqa: E402
 
 TARGET_MS = 300
 # A small signed-in page of the same app (layout, navigation, one form): the yardstick.
@@ -87,6 +92,12 @@ TEAM_WEIGHTS = [9, 9, 10, 6, 7, 1, 2, 3, 1, 0.3, 0.5, 2, 4, 2, 3, 1, 0.2, 0.5, 0
 SOURCES = ["survey", "email", "call", "chat", "review_site", "social_media", "in_person"]
 SOURCE_WEIGHTS = [30, 20, 15, 15, 8, 7, 5]
 NPS_WEIGHTS = [1, 1, 1, 1, 1, 2, 3, 5, 8, 20, 30]  # scores 0..10
+# Customer responses: mostly NPS surveys, some CSAT and CES; score weights from the lowest up.
+SCALE_WEIGHTS = {
+    "nps": (70, NPS_WEIGHTS),
+    "csat": (20, [2, 2, 4, 10, 20]),
+    "ces": (10, [1, 1, 2, 4, 6, 8, 6]),
+}
 BATCH = 20_000
 
 
@@ -102,7 +113,7 @@ def _next_friday(moment: datetime) -> datetime:
     return send if send > moment else send + timedelta(days=7)
 
 
-def seed(app: Flask, stories: int, rng: random.Random) -> dict[str, int]:
+def seed(app: Flask, stories: int, rng: random.Random, verbatims_count: int) -> dict[str, int]:
     """Bulk-insert a realistic dataset; returns row counts."""
     now = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     start = now - timedelta(weeks=156)
@@ -301,6 +312,9 @@ def seed(app: Flask, stories: int, rng: random.Random) -> dict[str, int]:
         _insert(
             conn, Reaction, [{"user_id": u, "story_id": s, "created_at": now} for u, s in pairs]
         )
+        verbatims = _seed_verbatims(
+            conn, verbatims_count, rng, now, team_ids, touchpoints, quotes, stories
+        )
         return {
             "users": len(users),
             "stories": len(story_rows),
@@ -310,7 +324,74 @@ def seed(app: Flask, stories: int, rng: random.Random) -> dict[str, int]:
             "edition items": len(items),
             "deliveries": len(deliveries),
             "reactions": len(pairs),
+            "verbatims": verbatims,
         }
+
+
+def _seed_verbatims(
+    conn: sa.Connection,
+    count: int,
+    rng: random.Random,
+    now: datetime,
+    team_ids: list[int],
+    touchpoints: list[int],
+    quotes: int,
+    stories: int,
+) -> int:
+    """`count` scored responses over the last 52 weeks, as the intake stores them: a third kept
+    for their score only (filtered, no text), a tenth of the comments naming a colleague, and
+    some of those turned into a quote or a story (which may have gone out in an edition)."""
+    if not count:
+        return 0
+    source_id = conn.execute(
+        sa.insert(VoiceSource.__table__).returning(VoiceSource.__table__.c.id),
+        {
+            "slug": "bench-survey",
+            "name": "Bench survey",
+            "origin": "import",
+            "channel": "survey",
+            "payload": "generic",
+            "is_active": True,
+            "created_at": now,
+        },
+    ).scalar_one()
+    today = now.date()
+    scales = list(SCALE_WEIGHTS)
+    rows = []
+    for i in range(count):
+        scale = rng.choices(scales, [SCALE_WEIGHTS[s][0] for s in scales])[0]
+        weights = SCALE_WEIGHTS[scale][1]
+        low = 0 if scale == "nps" else 1
+        score = rng.choices(range(low, low + len(weights)), weights)[0]
+        scored = band(scale, score)
+        has_text = rng.random() > 0.33
+        mentions = has_text and rng.random() < 0.1
+        used = mentions and rng.random() < 0.5
+        rows.append(
+            {
+                "source_id": source_id,
+                "origin": "import",
+                "response_id": f"r{i}",
+                "text": "The staff were wonderful." if has_text else None,
+                "redactions": 0,
+                "scale": scale,
+                "score": score,
+                "band": scored.value,
+                "channel": "survey",
+                "touchpoint_id": rng.choice(touchpoints) if rng.random() > 0.1 else None,
+                "team_id": rng.choice(team_ids) if rng.random() > 0.05 else None,
+                "received_on": today - timedelta(days=rng.randrange(364)),
+                "consent": False,
+                "mentions_colleague": mentions,
+                "priority": 0 if mentions and scored.value == "promoter" else 1,
+                "status": "used" if used else "new" if has_text else "filtered",
+                "quote_id": rng.randrange(1, quotes + 1) if used and rng.random() < 0.5 else None,
+                "story_id": rng.randrange(1, stories + 1) if used and rng.random() < 0.5 else None,
+                "created_at": now,
+            }
+        )
+    _insert(conn, Verbatim, rows)
+    return len(rows)
 
 
 @dataclass(frozen=True)
@@ -341,6 +422,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--stories", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--verbatims", type=int, default=100_000)
     parser.add_argument("--db", help="SQLite file to use (seeded only if it does not exist)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary database")
     args = parser.parse_args()
@@ -361,7 +443,7 @@ def main() -> int:
         with app.app_context():
             upgrade()
         t0 = time.perf_counter()
-        counts = seed(app, args.stories, random.Random(42))
+        counts = seed(app, args.stories, random.Random(42), args.verbatims)
         seconds = time.perf_counter() - t0
         print(f"Seeded in {seconds:.1f} s: " + ", ".join(f"{v:,} {k}" for k, v in counts.items()))
     else:

@@ -11,7 +11,10 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["send.py", "pages.py", "insights.py", "concurrency.py", "people_import.py"]
+BENCHMARKS = [
+    "send.py", "pages.py", "insights.py", "concurrency.py", "people_import.py", "voice_text.py",
+    "voice_import.py",
+]
 
 
 def main() -> int:

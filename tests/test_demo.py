@@ -7,12 +7,14 @@ from app.models import Role
 from app.models import Story
 from app.models import SubmissionStatus
 from app.models import User
+from app.models import Verbatim
+from app.models import VerbatimStatus
 
 
 def _counts(db):
     return {
         model.__name__: db.session.scalar(db.select(db.func.count()).select_from(model))
-        for model in (User, Story, Quote, Edition)
+        for model in (User, Story, Quote, Edition, Verbatim)
     }
 
 
@@ -57,3 +59,24 @@ def test_demo_admin_can_sign_in(app, db, client):
     )
     assert response.status_code == 302
     assert client.get("/").status_code == 200
+
+
+def test_seed_fills_the_customer_voice_inbox_through_the_intake(app, db, login_as):
+    app.test_cli_runner().invoke(args=["demo", "seed"])
+    verbatims = db.session.scalars(db.select(Verbatim)).all()
+    assert len(verbatims) == 60
+    assert {v.band.value for v in verbatims if v.band} == {"promoter", "passive", "detractor"}
+    assert {v.scale.value for v in verbatims if v.scale} == {"nps", "csat"}
+    assert any(v.band is None for v in verbatims)  # reviews and emails carry no score
+    assert len({v.source_id for v in verbatims}) == 4  # three tools and forwarded emails
+    assert len({v.team_id for v in verbatims}) >= 5
+    assert sum(v.mentions_colleague for v in verbatims) >= 20
+    assert any(v.priority == 0 for v in verbatims)
+    assert sum(v.redactions > 0 for v in verbatims) >= 6
+    assert all("@example" not in (v.text or "") for v in verbatims)
+    assert all(v.sharer_id for v in verbatims if v.origin.value == "email")
+    assert sum(v.status == VerbatimStatus.DISMISSED for v in verbatims) == 3
+    assert any(v.import_id for v in verbatims)
+    dana = db.session.scalar(db.select(User).where(User.email == "dana@example.com"))
+    page = login_as(dana).get("/review/voice/").get_data(as_text=True)
+    assert "57 comments waiting" in page

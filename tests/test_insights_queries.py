@@ -297,15 +297,15 @@ def test_touchpoints_over_time_and_per_team(world, db):
     assert teams["No team"][queries.NO_TOUCHPOINT] == 1
 
 
-def test_customer_voice(world):
-    data = queries.customer_voice(world.all)
+def test_curated_quotes(world):
+    data = queries.curated_quotes(world.all)
     by_source = dict(data.by_source)
     assert by_source[QuoteSource.SURVEY] == 3
     assert by_source[QuoteSource.EMAIL] == 1 and by_source[QuoteSource.CALL] == 1
     assert by_source[QuoteSource.CHAT] == 0  # both chat quotes are just outside, in Paris time
     assert data.quotes == 5
     assert data.nps_counts == [0, 0, 0, 1, 0, 0, 1, 0, 0, 1, 1]
-    assert (data.promoters, data.passives, data.detractors, data.nps) == (2, 0, 2, 0)
+    assert (data.promoters, data.passives, data.detractors) == (2, 0, 2)
     assert data.average_score == 7.0  # (10 + 9 + 6 + 3) / 4
     # q1 went out in edition 1; q2 sits in a draft edition, which does not count.
     assert (data.promoters_in_edition, data.promoters_in_edition_share) == (1, 50.0)
@@ -392,7 +392,8 @@ def test_everything_is_empty_without_data(db):
     data = queries.insights(Filters(period))
     assert data.participation.is_empty and data.participation.contributor_share is None
     assert data.recognition.recognized == 0
-    assert data.touchpoints.is_empty and data.voice.is_empty and data.voice.nps is None
+    assert data.touchpoints.is_empty and data.quotes.is_empty
+    assert data.voice.is_empty and data.voice.nps.net is None
     assert data.flow.is_empty and data.flow.median_hours_to_decision is None
     assert data.newsletter.is_empty and data.newsletter.delivery_rate is None
 

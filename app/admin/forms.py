@@ -27,7 +27,9 @@ from app.auth.forms import DisplayNameField
 from app.errors import ValidationError
 from app.models import Role
 from app.numbers import optional_int
+from app.settings import MAX_REDACTION_PATTERNS
 from app.settings import WEEKDAYS
+from app.text import clean_text
 from app.web.fields import BoundedIntegerField
 from app.web.fields import TimezoneField
 
@@ -40,6 +42,11 @@ def as_choices(pairs: Iterable[tuple[object, str]]) -> list[SelectChoice]:
 ROLE_CHOICES = as_choices((r.value, r.label) for r in Role)
 WEEKDAY_CHOICES = as_choices(enumerate(WEEKDAYS))
 NO_TEAM = (0, "No team")
+# The longest useful list: every pattern line at its longest (a label, ": ", 200 characters).
+PATTERNS_MAX_LENGTH = MAX_REDACTION_PATTERNS * 240
+# A sample to try them on: as long as the longest comment (app.voice.services.MAX_TEXT; not
+# imported: app.voice's views import this module).
+SAMPLE_MAX_LENGTH = 10_000
 
 
 def _coerce_int(value: object) -> int:
@@ -118,6 +125,11 @@ def _setting(key: str):
     return check
 
 
+def _clean_lines(value: str | None) -> str | None:
+    """Typed multi-line text without control characters (a NUL cannot be stored in PostgreSQL)."""
+    return clean_text(value, multiline=True) if value else value
+
+
 def _weekday(label: str, key: str) -> SelectField:
     return SelectField(label, coerce=_coerce_int, choices=WEEKDAY_CHOICES,
                        validators=[_setting(key)])
@@ -171,6 +183,24 @@ class SettingsForm(FlaskForm):
     extra_recipients = TextAreaField(
         "Extra recipients", validators=[Optional(), _setting("extra_recipients")]
     )
+    voice_keep_original = BooleanField("Keep customers’ original comments")
+    # Without InputRequired: a form posted without the field keeps the stored value; an empty
+    # or non-numeric one is "Not a valid integer value".
+    voice_original_days = BoundedIntegerField(
+        "Days originals are kept", validators=[_setting("voice_original_days")]
+    )
+    voice_redact_patterns = TextAreaField(
+        "Extra redaction patterns",
+        filters=[_clean_lines],
+        validators=[Optional(), Length(max=PATTERNS_MAX_LENGTH), _setting("voice_redact_patterns")],
+        render_kw={"spellcheck": "false", "autocomplete": "off", "autocapitalize": "none"},
+    )
+    # Not a setting: a comment to try the patterns on ("Preview redaction" saves nothing).
+    voice_sample = TextAreaField(
+        "Try a comment",
+        filters=[_clean_lines],
+        validators=[Optional(), Length(max=SAMPLE_MAX_LENGTH)],
+    )
 
     KEYS = (
         "timezone",
@@ -184,12 +214,20 @@ class SettingsForm(FlaskForm):
         "nudge_time",
         "sender",
         "extra_recipients",
+        "voice_keep_original",
+        "voice_original_days",
+        "voice_redact_patterns",
     )
 
     @classmethod
     def initial(cls, values: dict) -> dict:
-        """Stored values as form data (the recipient list becomes one address per line)."""
-        return {**values, "extra_recipients": "\n".join(values.get("extra_recipients") or [])}
+        """Stored values as form data (lists become one address or `label: pattern` a line)."""
+        patterns = values.get("voice_redact_patterns") or []
+        return {
+            **values,
+            "extra_recipients": "\n".join(values.get("extra_recipients") or []),
+            "voice_redact_patterns": "\n".join(f"{p['label']}: {p['pattern']}" for p in patterns),
+        }
 
     def values(self) -> dict:
         return {key: self[key].data for key in self.KEYS}

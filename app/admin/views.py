@@ -39,6 +39,10 @@ from app.models import utcnow
 from app.people.queries import person_page
 from app.settings import get_settings
 from app.timezones import zone_names
+from app.voice.redact import WITHHELD
+from app.voice.redact import Redactor
+from app.voice.retention import kept_originals
+from app.voice.retention import purge_originals
 from app.web.errors import errors_redirect_to
 from app.web.errors import form_errors
 from app.web.nav import ADMINS
@@ -66,6 +70,7 @@ nav_entry(
 nav_entry("Audit log", "admin.audit", roles=ADMINS, menu="user", order=82)
 
 E = TypeVar("E", bound=StrEnum)
+RETENTION_KEYS = {"voice_keep_original", "voice_original_days"}
 
 
 def _me() -> User:
@@ -343,11 +348,21 @@ def _offer_touchpoint(touchpoint_id: int, active: bool) -> Response:
 def settings():
     stored = get_settings()
     form = SettingsForm(data=SettingsForm.initial(stored))
-    if form.validate_on_submit():
+    preview, valid = None, form.validate_on_submit()
+    if valid and "preview" in request.form:
+        # What editors would see of the sample with the patterns as typed; nothing is saved.
+        patterns = services.check_setting("voice_redact_patterns", form.voice_redact_patterns.data)
+        preview = Redactor(patterns).redact(form.voice_sample.data or "")
+    elif valid:
         with form_errors(form, services.SettingsInvalid):
             changed = services.update_settings(form.values(), actor=_me())
             db.session.commit()
             flash("Settings saved." if changed else "Nothing changed.", "success")
+            if RETENTION_KEYS & changed.keys():  # originals no longer kept, or not as long
+                purged = purge_originals()
+                if purged:
+                    flash(f"{purged:,} unredacted original{'s' if purged != 1 else ''} "
+                          "deleted under the new retention.", "info")
             return redirect(url_for(".settings"))
     now = utcnow()
     next_send = queries.next_weekly_occurrence(
@@ -367,6 +382,9 @@ def settings():
         next_send=next_send,
         next_nudge=next_nudge,
         timezones=zone_names(),
+        originals=kept_originals(),
+        preview=preview,
+        withheld=WITHHELD,
     )
 
 

@@ -1,4 +1,4 @@
-"""Insights: participation, recognition coverage, touchpoints, customer voice, newsletter health."""
+"""Insights: participation, recognition, touchpoints, customer voice, curated quotes, newsletter."""
 
 from flask import Blueprint
 

@@ -24,7 +24,7 @@ class Series:
     """One named row of values. `tone` picks the colour; `point_tones` colours single points."""
 
     name: str
-    values: Sequence[float]
+    values: Sequence[float | None]  # None: no value (a line chart leaves a gap)
     tone: int = 0
     point_tones: Sequence[str] | None = None
 
@@ -73,10 +73,18 @@ def _every(count: int, room: float, label_width: float) -> int:
     return max(1, math.ceil(count * label_width / max(room, 1)))
 
 
+def signed_scale(low: float, high: float, *, steps: int = 4) -> list[float]:
+    """Fixed axis ticks from `low` to `high` (a score from -100 to 100: -100, -50, 0, 50, 100)."""
+    return [low + (high - low) * i / steps for i in range(steps + 1)]
+
+
 def _y_axis(ticks: list[float], left: float, right: float, top: float, plot_h: float) -> list[str]:
+    """Grid lines and labels; the ticks run from the lowest value shown (0, or below for a
+    signed scale) to the highest."""
     parts = []
+    low, high = ticks[0], ticks[-1]
     for tick in ticks:
-        y = top + plot_h - plot_h * tick / ticks[-1]
+        y = top + plot_h - plot_h * (tick - low) / (high - low)
         parts.append(
             f'<line class="chart-grid" x1="{left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}"/>'
         )
@@ -156,20 +164,29 @@ def bar_chart(
     value_suffix: str = "",
     flag_zero: bool = False,
     scale_max: float | None = None,
+    signed: bool = False,
+    tones: Sequence[str] | None = None,
 ) -> Markup:
     """Horizontal bars with the value at the end: long category names stay readable.
 
     `flag_zero` marks empty categories (a team never recognized, a silent touchpoint) in the
     alert colour, because those gaps are what the reader should notice. A None value (nothing
     to measure, e.g. a share of an empty team) shows a dash and is never flagged. `scale_max`
-    fixes the full-width value (100 for percentages) instead of the largest value.
+    fixes the full-width value (100 for percentages) instead of the largest value. `signed`
+    draws bars left and right of a zero line in the middle (from -scale_max to scale_max, e.g.
+    a Net Promoter Score), values shown with their sign. `tones` gives each bar its own colour
+    class instead of `tone`.
     """
     row_h, value_w, top, bottom = 28, 64, 6, 6
     longest = max((len(label) for label in labels), default=4)
     label_w = min(190, int(width * 0.35), int(longest * FONT_WIDTH + 16))
-    plot_w = width - label_w - value_w
+    # A signed chart keeps room for a value label at both ends.
+    plot_x = label_w + (value_w if signed else 0)
+    plot_w = width - plot_x - value_w
     height = top + bottom + row_h * max(len(labels), 1)
-    peak = scale_max or max((v for v in values if v is not None), default=0) or 1
+    peak = scale_max or max((abs(v) for v in values if v is not None), default=0) or 1
+    zero = plot_x + plot_w / 2 if signed else plot_x
+    unit = plot_w / 2 / peak if signed else plot_w / peak
     body = []
     for i, (label, value) in enumerate(zip(labels, values, strict=True)):
         y = top + i * row_h
@@ -180,22 +197,32 @@ def bar_chart(
             f'text-anchor="end">{escape(_fit(label, label_w - 14))}'
             f"<title>{escape(label)}</title></text>"
         )
-        w = plot_w * (value or 0) / peak
-        shown = "–" if value is None else f"{_num(value)}{value_suffix}"
+        w = unit * abs(value or 0)
+        x = zero - w if value and value < 0 else zero
+        shown = "–" if value is None else f"{_signed(value) if signed else _num(value)}"
+        shown += "" if value is None else value_suffix
         if value:
+            bar_class = tones[i] if tones else f"tone-{tone}"
             body.append(
-                f'<rect class="chart-bar tone-{tone}" x="{label_w}" y="{y + 5}" width="{w:.1f}" '
+                f'<rect class="chart-bar {bar_class}" x="{x:.1f}" y="{y + 5}" width="{w:.1f}" '
                 f'height="{row_h - 10}" rx="3">'
-                f"<title>{escape(label)}: {_num(value)}{escape(value_suffix)}"
-                f"</title></rect>"
+                f"<title>{escape(label)}: {escape(shown)}</title></rect>"
             )
         value_class = "chart-value chart-value--gap" if gap else "chart-value"
+        if value is not None and value < 0:
+            value_x, anchor = x - 6, "end"
+        else:
+            value_x, anchor = zero + w + 6, "start"
         body.append(
-            f'<text class="{value_class}" x="{label_w + w + 6:.1f}" y="{y + row_h / 2 + 4:.1f}">'
-            f"{escape(shown)}</text>"
+            f'<text class="{value_class}" x="{value_x:.1f}" y="{y + row_h / 2 + 4:.1f}" '
+            f'text-anchor="{anchor}">{escape(shown)}</text>'
         )
-    body.append(f'<line class="chart-axis" x1="{label_w}" x2="{label_w}" y1="0" y2="{height}"/>')
+    body.append(f'<line class="chart-axis" x1="{zero:g}" x2="{zero:g}" y1="0" y2="{height}"/>')
     return _svg(chart_id, width, height, title, description, body)
+
+
+def _signed(value: float) -> str:
+    return f"+{_num(value)}" if value > 0 else _num(value)
 
 
 def line_chart(
@@ -209,46 +236,50 @@ def line_chart(
     area: bool = False,
     height: int = 240,
     last_partial: bool = False,
+    ticks: list[float] | None = None,
 ) -> Markup:
     """Lines over time, one per series; `area` shades under a single series (a level, e.g. queue).
 
     `last_partial` draws the segment to the last point dashed: that week is still under way, so
-    its dip is not a drop in activity.
+    its dip is not a drop in activity. `ticks` fixes the axis (e.g. `signed_scale(-100, 100)` for
+    a score that can be negative); a None value (nothing measured that week) breaks the line.
     """
     left, right, top, bottom = 48, 16, 14, 34
     plot_w, plot_h = width - left - right, height - top - bottom
     n = len(labels)
-    ticks = nice_scale(max((v for s in series for v in s.values), default=0))
-    top_value = ticks[-1]
+    if ticks is None:
+        ticks = nice_scale(max((v for s in series for v in s.values if v is not None), default=0))
+    low, high = ticks[0], ticks[-1]
 
     def x_at(i: int) -> float:
         return left + (plot_w * i / (n - 1) if n > 1 else plot_w / 2)
 
     def y_at(v: float) -> float:
-        return top + plot_h - plot_h * v / top_value
+        return top + plot_h - plot_h * (v - low) / (high - low)
 
     body = _y_axis(ticks, left, width - right, top, plot_h)
     for s in series:
-        points = " ".join(f"{x_at(i):.1f},{y_at(v):.1f}" for i, v in enumerate(s.values))
-        if area and n:
-            base = top + plot_h
+        coords = [
+            None if v is None else f"{x_at(i):.1f},{y_at(v):.1f}" for i, v in enumerate(s.values)
+        ]
+        if area and n and None not in coords:
+            base = y_at(max(low, 0))
             body.append(
                 f'<polygon class="chart-area tone-{s.tone}" '
-                f'points="{x_at(0):.1f},{base} {points} {x_at(n - 1):.1f},{base}"/>'
+                f'points="{x_at(0):.1f},{base} {" ".join(coords)} {x_at(n - 1):.1f},{base}"/>'
             )
-        coords = [f"{x_at(i):.1f},{y_at(v):.1f}" for i, v in enumerate(s.values)]
-        if last_partial and n > 1:
-            body.append(
-                f'<polyline class="chart-line tone-{s.tone}" points="{" ".join(coords[:-1])}"/>'
-            )
+        dashed = last_partial and n > 1 and coords[-1] is not None and coords[-2] is not None
+        for run in _runs(coords[:-1] if dashed else coords):
+            body.append(f'<polyline class="chart-line tone-{s.tone}" points="{" ".join(run)}"/>')
+        if dashed:
             body.append(
                 f'<polyline class="chart-line chart-line--partial tone-{s.tone}" '
-                f'points="{" ".join(coords[-2:])}"/>'
+                f'points="{coords[-2]} {coords[-1]}"/>'
             )
-        else:
-            body.append(f'<polyline class="chart-line tone-{s.tone}" points="{" ".join(coords)}"/>')
         if n <= 60:
             for i, v in enumerate(s.values):
+                if v is None:
+                    continue
                 body.append(
                     f'<circle class="chart-point tone-{s.tone}" cx="{x_at(i):.1f}" '
                     f'cy="{y_at(v):.1f}" r="3.5">'
@@ -263,11 +294,22 @@ def line_chart(
                 f'<text class="chart-label" x="{x_at(i):.1f}" y="{height - bottom + 18}" '
                 f'text-anchor="{anchor}">{escape(label)}</text>'
             )
+    axis = y_at(max(low, 0))  # the zero line, or the bottom
     body.append(
-        f'<line class="chart-axis" x1="{left}" x2="{width - right}" '
-        f'y1="{top + plot_h}" y2="{top + plot_h}"/>'
+        f'<line class="chart-axis" x1="{left}" x2="{width - right}" y1="{axis:g}" y2="{axis:g}"/>'
     )
     return _svg(chart_id, width, height, title, description, body)
+
+
+def _runs(coords: Sequence[str | None]) -> list[list[str]]:
+    """The unbroken stretches of a line (a None is a gap); a lone point is drawn as its dot."""
+    runs: list[list[str]] = [[]]
+    for point in coords:
+        if point is None:
+            runs.append([])
+        else:
+            runs[-1].append(point)
+    return [run for run in runs if len(run) > 1]
 
 
 HEAT_LEVELS = 5

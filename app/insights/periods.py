@@ -26,6 +26,9 @@ DEFAULT_PERIOD = "4w"
 ROLLING_WEEKS = {"4w": 4, "quarter": 13, "year": 52}
 # Weekly charts stay readable, and the bucketing CASE stays short, up to about two years.
 MAX_CUSTOM_DAYS = 731
+# Up to a quarter, a trend is drawn per week; beyond, per month (a year of weekly scores from
+# a few dozen responses each would be mostly noise).
+MAX_TREND_WEEKS = 13
 
 
 def local_midnight_utc(day: date, tz: ZoneInfo) -> datetime:
@@ -75,6 +78,30 @@ class Week:
 
 
 @dataclass(frozen=True)
+class Month:
+    """One calendar month of a period, clipped to the period's first and last day."""
+
+    index: int
+    first_day: date
+    last_day: date
+
+    @property
+    def iso_label(self) -> str:
+        """ISO 8601 month, e.g. "2026-03"."""
+        return f"{self.first_day:%Y-%m}"
+
+    @property
+    def short_label(self) -> str:
+        """Axis label, e.g. "Mar 2026"."""
+        return f"{self.first_day:%b %Y}"
+
+    @property
+    def dates_label(self) -> str:
+        first, last = self.first_day, self.last_day
+        return f"{_short(first)} {first.year} – {_short(last)} {last.year}"
+
+
+@dataclass(frozen=True)
 class Period:
     """A range of whole local days [start, end] and the Monday weeks that cover it."""
 
@@ -105,6 +132,23 @@ class Period:
     def slug(self) -> str:
         """For file names: "2026-01-05_2026-03-29"."""
         return f"{self.start.isoformat()}_{self.end.isoformat()}"
+
+    @property
+    def months(self) -> tuple[Month, ...]:
+        """The calendar months the period touches, the first and last clipped to it."""
+        months = []
+        first = self.start
+        while first <= self.end:
+            following = date(first.year + first.month // 12, first.month % 12 + 1, 1)
+            last = min(following - timedelta(days=1), self.end)
+            months.append(Month(index=len(months), first_day=first, last_day=last))
+            first = following
+        return tuple(months)
+
+    @property
+    def trend_buckets(self) -> tuple[Week, ...] | tuple[Month, ...]:
+        """Weeks up to a quarter, months beyond (see MAX_TREND_WEEKS)."""
+        return self.weeks if len(self.weeks) <= MAX_TREND_WEEKS else self.months
 
     def query_args(self) -> dict[str, str]:
         """URL parameters that select this same period again (links, CSV exports)."""

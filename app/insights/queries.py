@@ -15,23 +15,32 @@ Rules that keep these numbers trustworthy and cheap:
   - published: status published and `published_at` in the period (the edition was sent);
   - recognized: named (as an account) in a story published in the period;
   - active employee: an active account, whatever its role.
-* The team filter applies to content by the submitter's team (`team_id` on the story or quote)
-  and to people by their current team (`users.team_id`). Newsletter health is company-wide.
+  - response: a scored verbatim whose `received_on` (a date) is in the period, whatever its
+    status (filtered, dismissed and used ones count); its band was stored at arrival by the one
+    band rule (app/voice/scores.py).
+* The team filter applies to content by the submitter's team (`team_id` on the story or quote),
+  to people by their current team (`users.team_id`) and to verbatims by the team they were
+  attributed to. Newsletter health is company-wide.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.extensions import db
+from app.insights.periods import Month
 from app.insights.periods import Period
 from app.insights.periods import Week
+from app.models import Band
 from app.models import Edition
 from app.models import EditionItem
 from app.models import EditionStatus
@@ -39,12 +48,15 @@ from app.models import Quote
 from app.models import QuoteSource
 from app.models import Reaction
 from app.models import Recognition
+from app.models import Scale
 from app.models import Story
 from app.models import SubmissionStatus
 from app.models import Team
 from app.models import Touchpoint
 from app.models import User
+from app.models import Verbatim
 from app.models.base import UTCDateTime
+from app.voice.scores import THRESHOLDS
 
 S = SubmissionStatus
 ItemModel = type[Story] | type[Quote]
@@ -74,23 +86,28 @@ def _in_period(column: Any, period: Period) -> ColumnElement[bool]:
     return sa.and_(column >= period.start_utc, column < period.end_utc)
 
 
-def _week_bucket(column: Any, period: Period) -> ColumnElement[int]:
-    """Index of the period week that contains `column` (rows must already be in the period).
+def _bucket(column: Any, ends: list[Any]) -> ColumnElement[int]:
+    """Index of the bucket that contains `column`, given each bucket's exclusive end in order
+    (rows must already be in the period).
 
-    A balanced tree of CASE expressions: about log2(weeks) comparisons per row instead of one per
-    week, which matters over a year of weeks and tens of thousands of rows.
+    A balanced tree of CASE expressions: about log2(buckets) comparisons per row instead of one
+    per bucket, which matters over a year of weeks and tens of thousands of rows.
     """
 
     def branch(first: int, last: int) -> ColumnElement[int]:
         if first == last:
-            return sa.literal_column(str(period.weeks[first].index))
+            return sa.literal_column(str(first))
         middle = (first + last) // 2
         return sa.case(
-            (column < period.weeks[middle].end_utc, branch(first, middle)),
-            else_=branch(middle + 1, last),
+            (column < ends[middle], branch(first, middle)), else_=branch(middle + 1, last)
         )
 
-    return branch(0, len(period.weeks) - 1)
+    return branch(0, len(ends) - 1)
+
+
+def _week_bucket(column: Any, period: Period) -> ColumnElement[int]:
+    """Index of the period week that contains `column`."""
+    return _bucket(column, [w.end_utc for w in period.weeks])
 
 
 def _item_team(model: ItemModel, team_id: int | None) -> ColumnElement[bool]:
@@ -452,12 +469,15 @@ _TAGGED_COLUMNS = {
 }
 
 
-def _tagged(kind: str, **values: Any) -> list[ColumnElement[Any]]:
+def _tagged(
+    kind: str, shape: dict[str, Any] | None = None, **values: Any
+) -> list[ColumnElement[Any]]:
     """The columns of one branch of a UNION of differently shaped rows: a `kind` tag, then every
-    column of `_TAGGED_COLUMNS` in order, as a typed NULL where this branch has no value
-    (PostgreSQL types a bare NULL in a subquery as text, which a UNION with numbers refuses)."""
+    column of `shape` (default `_TAGGED_COLUMNS`) in order, as a typed NULL where this branch has
+    no value (PostgreSQL types a bare NULL in a subquery as text, which a UNION with numbers
+    refuses)."""
     columns = [sa.literal_column(f"'{kind}'").label("kind")]
-    for name, type_ in _TAGGED_COLUMNS.items():
+    for name, type_ in (shape or _TAGGED_COLUMNS).items():
         value = values[name] if name in values else sa.cast(sa.null(), type_)
         columns.append(value.label(name))
     return columns
@@ -630,12 +650,315 @@ def touchpoints(filters: Filters) -> Touchpoints:
 
 
 # Customer voice -----------------------------------------------------------------------------------
-PROMOTER_MIN = 9
-PASSIVE_MIN = 7
+# Below this many responses a score carries a "small sample" note: one answer more or less moves
+# it by several points, so it says little about customers at large.
+SMALL_SAMPLE = 30
+SCALES = tuple(Scale)
+NPS_TOP, NPS_BOTTOM = THRESHOLDS[Scale.NPS]  # the band rule of app/voice/scores.py
+
+
+@dataclass(frozen=True)
+class BandCounts:
+    """Responses on one scale by band (each verbatim's band is stored at arrival)."""
+
+    promoters: int = 0
+    passives: int = 0
+    detractors: int = 0
+
+    @classmethod
+    def total(cls, parts: Iterable[BandCounts]) -> BandCounts:
+        promoters = passives = detractors = 0
+        for part in parts:
+            promoters += part.promoters
+            passives += part.passives
+            detractors += part.detractors
+        return cls(promoters, passives, detractors)
+
+    @property
+    def responses(self) -> int:
+        return self.promoters + self.passives + self.detractors
+
+    @property
+    def net(self) -> int | None:
+        """% promoters minus % detractors as a whole number (-100..100), halves rounded away from
+        zero in integers (no float or banker's rounding: +32.5 is +33, -32.5 is -33)."""
+        n = self.responses
+        if not n:
+            return None
+        difference = self.promoters - self.detractors
+        whole = (200 * abs(difference) + n) // (2 * n)
+        return whole if difference >= 0 else -whole
+
+    @property
+    def promoter_share(self) -> float | None:
+        return share(self.promoters, self.responses)
+
+    @property
+    def passive_share(self) -> float | None:
+        return share(self.passives, self.responses)
+
+    @property
+    def detractor_share(self) -> float | None:
+        return share(self.detractors, self.responses)
+
+    @property
+    def small_sample(self) -> bool:
+        return 0 < self.responses < SMALL_SAMPLE
+
+
+@dataclass(frozen=True)
+class VoiceGroup:
+    """The NPS responses of one team or touchpoint (key None: none recorded)."""
+
+    key: int | None
+    name: str
+    counts: BandCounts
+
+
+@dataclass(frozen=True)
+class VoiceBucket:
+    bucket: Week | Month
+    counts: BandCounts
 
 
 @dataclass(frozen=True)
 class CustomerVoice:
+    """Every scored response received in the period, whatever became of its text: filtered
+    (kept for the score only), dismissed and used verbatims all count."""
+
+    nps: BandCounts
+    csat: BandCounts
+    ces: BandCounts
+    teams: list[VoiceGroup]
+    touchpoints: list[VoiceGroup]
+    trend: list[VoiceBucket]
+    promoter_comments: int  # promoters on any scale, with text
+    naming_colleague: int  # of those, naming a colleague
+    reached_edition: int  # of those, turned into a quote or story that went out in an edition
+
+    @property
+    def naming_share(self) -> float | None:
+        return share(self.naming_colleague, self.promoter_comments)
+
+    @property
+    def reached_share(self) -> float | None:
+        return share(self.reached_edition, self.naming_colleague)
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.nps.responses or self.csat.responses or self.ces.responses)
+
+
+def _in_sent_edition(item_column: Any, value: Any) -> ColumnElement[bool]:
+    """Whether the quote or story `value` is an item of a sent edition. Driven by the item's
+    quote_id / story_id index; `+ 0` keeps SQLite off the (edition_id, quote_id) index, which
+    without statistics it prefers, looping over every sent edition for every row (50x slower)."""
+    sent_editions = sa.select(Edition.id).where(Edition.status == EditionStatus.SENT)
+    edition = EditionItem.edition_id + sa.literal_column("0")
+    item = sa.select(EditionItem.id).where(item_column == value, edition.in_(sent_editions))
+    return item.exists()
+
+
+_VOICE_COLUMNS = {
+    "scale": Verbatim.scale.type,
+    "bucket": sa.Integer,
+    "team_id": sa.Integer,
+    "touchpoint_id": sa.Integer,
+    "name": sa.String,
+    "promoters": sa.Integer,
+    "passives": sa.Integer,
+    "detractors": sa.Integer,
+    "named": sa.Integer,
+    "reached": sa.Integer,
+}
+# Literal, not a bound parameter: the recognition yield's partial index
+# (ix_verbatims_promoter_comments) is chosen only when the query states its condition.
+_PROMOTER = sa.literal_column(f"'{Band.PROMOTER.value}'")
+
+
+def _per_band() -> dict[str, ColumnElement[int]]:
+    """Responses per band as three counts of one row (fewer rows to group and to read)."""
+    return {
+        name: sa.func.count(sa.case((Verbatim.band == b, 1)))
+        for name, b in (
+            ("promoters", Band.PROMOTER),
+            ("passives", Band.PASSIVE),
+            ("detractors", Band.DETRACTOR),
+        )
+    }
+
+
+def _sqlite_hint(column: Any) -> Any:
+    """`column + 0` on SQLite: the column's indexes are then not used to reach its rows from the
+    other side of a join, which leaves SQLite (no statistics) the order the query means, here
+    comment -> its edition items -> their edition, instead of starting from every item of every
+    sent edition. PostgreSQL has statistics and chooses well by itself."""
+    return column + sa.literal_column("0") if _dialect() == "sqlite" else column
+
+
+def _in_scope(v: Any, filters: Filters) -> tuple[ColumnElement[bool], ...]:
+    """Received in the period (whole local days) and, with a team filter, that team's."""
+    team = v.team_id == filters.team_id if filters.team_id else sa.true()
+    return (v.received_on >= filters.period.start, v.received_on <= filters.period.end, team)
+
+
+def _counts(row: Any) -> BandCounts:
+    return BandCounts(int(row.promoters), int(row.passives), int(row.detractors))
+
+
+def customer_voice(filters: Filters) -> CustomerVoice:
+    """One statement, each part read from an index over the period's days:
+
+    * per scale and trend bucket (week or month): ix_verbatims_scores' range read in its own
+      order and counted per scale and day, which SQLite does without sorting, then the few
+      hundred days bucketed and summed (the totals are the buckets' sum);
+    * NPS per team and touchpoint: the same range, grouped once for both breakdowns (a sort of
+      the period's NPS responses on SQLite, a hash on PostgreSQL);
+    * the recognition yield: promoter comments with text, from the partial index
+      ix_verbatims_promoter_comments; only those naming a colleague look up their quote or story;
+    * team and touchpoint names.
+    """
+    period, team_id = filters.period, filters.team_id
+    scope = _in_scope(Verbatim, filters)
+    bands = _per_band()
+    days = (
+        sa.select(
+            Verbatim.scale.label("scale"),
+            Verbatim.received_on.label("day"),
+            *(count.label(name) for name, count in bands.items()),
+        )
+        .where(Verbatim.scale.in_(SCALES), *scope)
+        .group_by(Verbatim.scale, Verbatim.received_on)
+        .subquery()
+    )
+    buckets = period.trend_buckets
+    ends = [b.last_day + timedelta(days=1) for b in buckets]
+    # Bucketed in a subquery and grouped outside it: PostgreSQL cannot match a GROUP BY
+    # expression holding bound parameters.
+    bucketed = sa.select(
+        days.c.scale,
+        _bucket(days.c.day, ends).label("bucket"),
+        *(days.c[name] for name in bands),
+    ).subquery()
+    by_bucket = sa.select(
+        *_tagged(
+            "bucket",
+            _VOICE_COLUMNS,
+            scale=bucketed.c.scale,
+            bucket=bucketed.c.bucket,
+            **{name: sa.cast(sa.func.sum(bucketed.c[name]), sa.Integer) for name in bands},
+        )
+    ).group_by(bucketed.c.scale, bucketed.c.bucket)
+    by_group = (
+        sa.select(
+            *_tagged(
+                "group",
+                _VOICE_COLUMNS,
+                team_id=Verbatim.team_id,
+                touchpoint_id=Verbatim.touchpoint_id,
+                **bands,
+            )
+        )
+        .where(Verbatim.scale == Scale.NPS, *scope)
+        .group_by(Verbatim.team_id, Verbatim.touchpoint_id)
+    )
+
+    def promoter_comments(v: Any) -> tuple[ColumnElement[bool], ...]:
+        """Promoters on any scale with a comment: exactly the rows of the partial index
+        ix_verbatims_promoter_comments (received_on, team_id, mentions_colleague), whose
+        condition this states word for word so that both databases match it."""
+        return (v.band == _PROMOTER, v.text.is_not(None), *_in_scope(v, filters))
+
+    # Those naming a colleague whose quote or story is an item of a sent edition: joins from the
+    # few named comments, not a subquery per row (which PostgreSQL would cost for every promoter
+    # comment, enough to trigger its JIT compiler: ~300 ms of compilation).
+    v = aliased(Verbatim, name="v")
+    named = (
+        sa.select(v.id, v.quote_id, v.story_id)
+        .where(*promoter_comments(v), v.mentions_colleague.is_(True))
+        .cte("named_comments")  # read once, joined twice
+    )
+    went_out = sa.union(
+        *(
+            sa.select(named.c.id)
+            .join(EditionItem, item_column == _sqlite_hint(link))
+            .join(Edition, Edition.id == _sqlite_hint(EditionItem.edition_id))
+            .where(Edition.status == EditionStatus.SENT)
+            for link, item_column in (
+                (named.c.quote_id, EditionItem.quote_id),
+                (named.c.story_id, EditionItem.story_id),
+            )
+        )
+    ).subquery()
+    recognition = sa.select(
+        *_tagged(
+            "yield",
+            _VOICE_COLUMNS,
+            promoters=sa.func.count(),
+            named=sa.func.count(sa.case((Verbatim.mentions_colleague.is_(True), 1))),
+            reached=sa.select(sa.func.count()).select_from(went_out).scalar_subquery(),
+        )
+    ).where(*promoter_comments(Verbatim))
+    team_names = sa.select(*_tagged("team", _VOICE_COLUMNS, team_id=Team.id, name=Team.name))
+    if team_id:
+        team_names = team_names.where(Team.id == team_id)
+    touchpoint_names = sa.select(
+        *_tagged("touchpoint", _VOICE_COLUMNS, touchpoint_id=Touchpoint.id, name=Touchpoint.label)
+    )
+    rows_by_kind: dict[str, list] = defaultdict(list)
+    statement = sa.union_all(by_bucket, by_group, recognition, team_names, touchpoint_names)
+    for row in db.session.execute(statement):
+        rows_by_kind[row.kind].append(row)
+
+    per_bucket = {(row.scale, row.bucket): _counts(row) for row in rows_by_kind["bucket"]}
+    trend = [VoiceBucket(b, per_bucket.get((Scale.NPS, b.index), BandCounts())) for b in buckets]
+
+    def total(scale: Scale) -> BandCounts:
+        return BandCounts.total(c for (s, _), c in per_bucket.items() if s == scale)
+
+    def groups(column: str, names_kind: str, missing: str) -> list[VoiceGroup]:
+        names = {getattr(r, column): r.name for r in rows_by_kind[names_kind]}
+        per_key: dict[int | None, list[BandCounts]] = defaultdict(list)
+        for row in rows_by_kind["group"]:
+            per_key[getattr(row, column)].append(_counts(row))
+        found = [
+            VoiceGroup(
+                key, missing if key is None else names.get(key, missing), BandCounts.total(counts)
+            )
+            for key, counts in per_key.items()
+        ]
+        # Reliable samples first, best score first; "no team" / "not specified" last.
+        return sorted(
+            found,
+            key=lambda g: (
+                g.key is None,
+                g.counts.small_sample,
+                -(g.counts.net or 0),
+                -g.counts.responses,
+                g.name.casefold(),
+            ),
+        )
+
+    recognition_row = rows_by_kind["yield"][0]
+    return CustomerVoice(
+        nps=total(Scale.NPS),
+        csat=total(Scale.CSAT),
+        ces=total(Scale.CES),
+        teams=groups("team_id", "team", NO_TEAM),
+        touchpoints=groups("touchpoint_id", "touchpoint", NO_TOUCHPOINT),
+        trend=trend,
+        promoter_comments=recognition_row.promoters,
+        naming_colleague=recognition_row.named,
+        reached_edition=recognition_row.reached,
+    )
+
+
+# Curated quotes -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CuratedQuotes:
+    """Quotes colleagues chose to submit, and the 0–10 scores some of them carry. Hand-picked,
+    so their scores say what colleagues collect, not what customers at large think."""
+
     by_source: list[tuple[QuoteSource, int]]
     nps_counts: list[int]  # index = score 0..10
     promoters_in_edition: int
@@ -650,15 +973,15 @@ class CustomerVoice:
 
     @property
     def promoters(self) -> int:
-        return sum(self.nps_counts[PROMOTER_MIN:])
+        return sum(self.nps_counts[NPS_TOP:])
 
     @property
     def passives(self) -> int:
-        return sum(self.nps_counts[PASSIVE_MIN:PROMOTER_MIN])
+        return sum(self.nps_counts[NPS_BOTTOM + 1 : NPS_TOP])
 
     @property
     def detractors(self) -> int:
-        return sum(self.nps_counts[:PASSIVE_MIN])
+        return sum(self.nps_counts[: NPS_BOTTOM + 1])
 
     @property
     def average_score(self) -> float | None:
@@ -669,13 +992,6 @@ class CustomerVoice:
         return round(sum(score * n for score, n in enumerate(self.nps_counts)) / self.scored, 1)
 
     @property
-    def nps(self) -> int | None:
-        """Net Promoter Score of the scored quotes: % promoters minus % detractors (-100..100)."""
-        if not self.scored:
-            return None
-        return round(100 * (self.promoters - self.detractors) / self.scored)
-
-    @property
     def promoters_in_edition_share(self) -> float | None:
         return share(self.promoters_in_edition, self.promoters)
 
@@ -684,7 +1000,7 @@ class CustomerVoice:
         return self.quotes == 0
 
 
-def customer_voice(filters: Filters) -> CustomerVoice:
+def curated_quotes(filters: Filters) -> CuratedQuotes:
     period, team_id = filters.period, filters.team_id
     conditions = [_in_period(Quote.submitted_at, period), _item_team(Quote, team_id)]
     sources = dict(
@@ -700,23 +1016,14 @@ def customer_voice(filters: Filters) -> CustomerVoice:
         ).all()
     )
     # Driven by the quote: its edition items (by quote_id), then "is that edition sent?".
-    # `+ 0` keeps SQLite off the (edition_id, quote_id) index, which without statistics it
-    # prefers, looping over every sent edition for every quote (50x slower).
-    sent_editions = sa.select(Edition.id).where(Edition.status == EditionStatus.SENT)
-    in_sent_edition = (
-        sa.select(EditionItem.id)
-        .where(
-            EditionItem.quote_id == Quote.id,
-            (EditionItem.edition_id + sa.literal_column("0")).in_(sent_editions),
-        )
-        .exists()
-    )
     promoters_in_edition = db.session.scalar(
         sa.select(sa.func.count()).where(
-            *conditions, Quote.nps_score >= PROMOTER_MIN, in_sent_edition
+            *conditions,
+            Quote.nps_score >= NPS_TOP,
+            _in_sent_edition(EditionItem.quote_id, Quote.id),
         )
     )
-    return CustomerVoice(
+    return CuratedQuotes(
         by_source=[(source, sources.get(source, 0)) for source in QuoteSource],
         nps_counts=[nps.get(score, 0) for score in range(11)],
         promoters_in_edition=promoters_in_edition or 0,
@@ -1005,6 +1312,7 @@ class Insights:
     recognition: RecognitionCoverage
     touchpoints: Touchpoints
     voice: CustomerVoice
+    quotes: CuratedQuotes
     flow: EditorialFlow
     newsletter: NewsletterHealth
 
@@ -1014,6 +1322,7 @@ SECTIONS = {
     "recognition": recognition_coverage,
     "touchpoints": touchpoints,
     "voice": customer_voice,
+    "quotes": curated_quotes,
     "flow": editorial_flow,
     "newsletter": newsletter_health,
 }
@@ -1029,6 +1338,7 @@ def insights(filters: Filters) -> Insights:
         recognition=recognition,
         touchpoints=touchpoints(filters),
         voice=customer_voice(filters),
+        quotes=curated_quotes(filters),
         flow=editorial_flow(filters, submitted={w.week.index: w.submitted for w in activity.weeks}),
         newsletter=newsletter_health(filters),
     )

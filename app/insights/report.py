@@ -14,16 +14,22 @@ from dataclasses import dataclass
 from dataclasses import field
 from zoneinfo import ZoneInfo
 
+from flask import current_app
 from markupsafe import Markup
 
 from app.insights import charts
 from app.insights import queries
 from app.insights.charts import Series
+from app.insights.periods import MAX_TREND_WEEKS
 from app.insights.periods import Period
 from app.insights.periods import Week
 from app.insights.queries import Filters
 from app.insights.queries import share
+from app.models import Band
+from app.models import Scale
 from app.models import utcnow
+from app.voice.scores import THRESHOLDS
+from app.voice.scores import band
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,10 @@ class Figure:
     legend: list[LegendEntry] = field(default_factory=list)
     side_by_side: bool = False
 
+
+# The curated quotes' score figure: named for what it is, so nobody takes hand-picked quotes
+# for the company's Net Promoter Score (which the customer-voice section computes).
+CURATED_SCORES = "Scores on curated quotes (not a Net Promoter Score)"
 
 # Chart widths (SVG user units ~ CSS pixels): full width, or beside a table.
 WIDE = 960
@@ -99,6 +109,7 @@ class Section:
     figures: list[Figure]
     callouts: list[Callout] = field(default_factory=list)
     empty: tuple[str, str] | None = None  # (title, text) shown instead of the figures
+    empty_link: tuple[str, str] | None = None  # (endpoint, label): what to do about it
 
 
 def cell(value: int | float | str | None) -> str:
@@ -469,37 +480,289 @@ def touchpoints_section(data: queries.Touchpoints, period: Period) -> Section:
 
 
 # Customer voice -----------------------------------------------------------------------------------
-def _nps_group(score: int) -> str:
-    if score >= queries.PROMOTER_MIN:
-        return "Promoter"
-    return "Passive" if score >= queries.PASSIVE_MIN else "Detractor"
+IMPORT_ENDPOINT = "voice.import_upload"
+
+
+def _score_range(low: int, high: int) -> str:
+    return str(low) if low == high else f"{low}–{high}"
+
+
+def band_ranges(scale: Scale) -> dict[Band, str]:
+    """Each band's scores on `scale` as text ("9–10"), from the one band rule."""
+    top, bottom = THRESHOLDS[scale]
+    low, high = scale.bounds
+    return {
+        Band.PROMOTER: _score_range(top, high),
+        Band.PASSIVE: _score_range(bottom + 1, top - 1),
+        Band.DETRACTOR: _score_range(low, bottom),
+    }
+
+
+NPS_RANGES = band_ranges(Scale.NPS)
+NPS_LEGEND = [
+    LegendEntry(f"Detractors ({NPS_RANGES[Band.DETRACTOR]})", "nps-detractor"),
+    LegendEntry(f"Passives ({NPS_RANGES[Band.PASSIVE]})", "nps-passive"),
+    LegendEntry(f"Promoters ({NPS_RANGES[Band.PROMOTER]})", "nps-promoter"),
+]
+
+
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f}".removesuffix(".0") + "%"
+
+
+def _responses(n: int) -> str:
+    return f"{n:,} {'response' if n == 1 else 'responses'}"
+
+
+def _small_sample(counts: queries.BandCounts) -> str:
+    if not counts.small_sample:
+        return ""
+    return f" · small sample: under {queries.SMALL_SAMPLE} responses"
+
+
+def _nps_detail(counts: queries.BandCounts) -> str:
+    if not counts.responses:
+        return "no NPS responses in this period"
+    return (
+        f"from {_responses(counts.responses)} · {_percent(counts.promoter_share)} promoters, "
+        f"{_percent(counts.passive_share)} passives, {_percent(counts.detractor_share)} detractors"
+        + _small_sample(counts)
+    )
+
+
+def _top_band(scale: Scale, label: str, counts: queries.BandCounts) -> KeyFigure:
+    """A satisfaction-style figure: the share of responses in the top band of `scale`."""
+    high = scale.bounds[1]
+    return KeyFigure(
+        label,
+        counts.promoter_share,
+        "%",
+        f"{counts.promoters:,} of {_responses(counts.responses)} scored "
+        f"{band_ranges(scale)[Band.PROMOTER]} out of {high}" + _small_sample(counts),
+    )
+
+
+def _group_table(slug: str, caption: str, what: str, groups: list[queries.VoiceGroup]) -> Table:
+    return _table(
+        slug,
+        caption,
+        [
+            what,
+            "Responses",
+            "Promoters (%)",
+            "Passives (%)",
+            "Detractors (%)",
+            "NPS",
+            "Small sample",
+        ],
+        [
+            [
+                g.name,
+                g.counts.responses,
+                g.counts.promoter_share,
+                g.counts.passive_share,
+                g.counts.detractor_share,
+                g.counts.net,
+                g.counts.small_sample,
+            ]
+            for g in groups
+        ],
+        numeric=[False, True, True, True, True, True, False],
+    )
+
+
+def _group_tone(counts: queries.BandCounts) -> str:
+    if counts.small_sample:
+        return "nps-passive"
+    return "nps-promoter" if (counts.net or 0) >= 0 else "nps-detractor"
+
+
+def _group_figure(
+    slug: str, what: str, plural: str, groups: list[queries.VoiceGroup], period: Period
+) -> Figure:
+    """NPS per team or touchpoint: bars left (negative) or right of zero; grey bars are samples
+    too small to compare."""
+    tones = [_group_tone(g.counts) for g in groups]
+    return Figure(
+        slug=slug,
+        title=f"Net Promoter Score by {what}",
+        note=(
+            f"NPS responses per {what} in this period, best score first. Grey bars, listed last, "
+            f"have fewer than {queries.SMALL_SAMPLE} responses: too few to compare {plural}."
+        ),
+        charts=[
+            charts.bar_chart(
+                f"chart-{slug}",
+                [g.name for g in groups],
+                [g.counts.net for g in groups],
+                width=WIDE,
+                title=f"Net Promoter Score by {what}",
+                description=_describe(period, f"Net Promoter Score (-100 to 100) per {what}"),
+                scale_max=100,
+                signed=True,
+                tones=tones,
+            )
+        ]
+        if groups
+        else [],
+        table=_group_table(slug, f"Net Promoter Score by {what}", what.capitalize(), groups),
+    )
 
 
 def voice_section(data: queries.CustomerVoice, period: Period) -> Section:
+    trend = data.trend
+    weekly = bool(trend) and isinstance(trend[0].bucket, Week)
+    unit = "week" if weekly else "month"
+    labels = [b.bucket.short_label for b in trend]
+    bands = [
+        Series(
+            name, [getattr(b.counts, name.lower()) for b in trend], point_tones=[tone] * len(trend)
+        )
+        for name, tone in (
+            ("Detractors", "nps-detractor"),
+            ("Passives", "nps-passive"),
+            ("Promoters", "nps-promoter"),
+        )
+    ]
+    score = [Series("Net Promoter Score", [b.counts.net for b in trend], tone=3)]
+    trend_table = _table(
+        "voice-trend",
+        f"Net Promoter Score per {unit}",
+        [unit.capitalize(), "Dates", "Responses", "Promoters", "Passives", "Detractors", "NPS"],
+        [
+            [
+                b.bucket.iso_label,
+                b.bucket.dates_label,
+                b.counts.responses,
+                b.counts.promoters,
+                b.counts.passives,
+                b.counts.detractors,
+                b.counts.net,
+            ]
+            for b in trend
+        ],
+        text_columns=2,
+    )
+    last_partial = weekly and _in_progress(period)
+    figures = [
+        Figure(
+            slug="voice-trend",
+            title=f"Net Promoter Score per {unit}",
+            note=(
+                f"Weeks start on Monday; a period longer than {MAX_TREND_WEEKS} weeks is shown "
+                f"per month. A {unit} without responses has no score (a gap in the line)."
+                + (_partial_note(period) if last_partial else "")
+            ),
+            charts=[
+                charts.line_chart(
+                    "chart-voice-trend",
+                    labels,
+                    score,
+                    width=WIDE,
+                    title=f"Net Promoter Score per {unit}",
+                    description=_describe(period, f"Net Promoter Score (-100 to 100) per {unit}"),
+                    last_partial=last_partial,
+                    ticks=charts.signed_scale(-100, 100),
+                ),
+                charts.column_chart(
+                    "chart-voice-responses",
+                    labels,
+                    bands,
+                    width=WIDE,
+                    title=f"NPS responses per {unit}",
+                    description=_describe(period, f"Promoters, passives and detractors per {unit}"),
+                    stacked=True,
+                    height=200,
+                ),
+            ],
+            table=trend_table,
+            legend=_legend(score) + NPS_LEGEND,
+        ),
+        _group_figure("voice-teams", "team", "teams", data.teams, period),
+        _group_figure("voice-touchpoints", "touchpoint", "touchpoints", data.touchpoints, period),
+    ]
+    key_figures = [
+        KeyFigure("Net Promoter Score", data.nps.net, "", _nps_detail(data.nps), signed=True),
+    ]
+    if data.csat.responses:
+        key_figures.append(_top_band(Scale.CSAT, "Satisfied customers (CSAT)", data.csat))
+    if data.ces.responses:
+        key_figures.append(_top_band(Scale.CES, "Easy to deal with (CES)", data.ces))
+    key_figures += [
+        KeyFigure(
+            "Promoter comments naming a colleague",
+            data.naming_colleague,
+            "",
+            f"{_percent(data.naming_share)} of {data.promoter_comments:,} promoter comments; "
+            f"{data.reached_edition:,} of them reached an edition",
+        ),
+        KeyFigure(
+            "Recognition yield",
+            data.reached_share,
+            "%",
+            f"{data.reached_edition:,} of {data.naming_colleague:,} comments naming a colleague "
+            "went out in a sent edition, as a quote or a story",
+        ),
+    ]
+    empty_link = None
+    if IMPORT_ENDPOINT in current_app.view_functions:
+        empty_link = (IMPORT_ENDPOINT, "Import survey responses")
+    return Section(
+        slug="voice",
+        title="Customer voice",
+        intro=(
+            "What customers at large say: every scored response received in this period (survey "
+            "imports, webhooks, forwarded emails), including those kept only for their score and "
+            "those an editor dismissed. The Net Promoter Score is the share of promoters "
+            f"({NPS_RANGES[Band.PROMOTER]}) minus the share of detractors "
+            f"({NPS_RANGES[Band.DETRACTOR]}), from -100 to +100. Recognition yield follows the "
+            "promoters who named a colleague: did their words reach everyone in an edition?"
+        ),
+        key_figures=key_figures,
+        figures=figures,
+        empty=None
+        if not data.is_empty
+        else (
+            "No customer responses in this period",
+            "The Net Promoter Score here is computed from every scored response, not from quotes "
+            "colleagues pick. Responses come in from survey exports (CSV or Excel), a survey "
+            "tool's webhook, and customer emails forwarded by colleagues.",
+        ),
+        empty_link=empty_link,
+    )
+
+
+# Curated quotes -----------------------------------------------------------------------------------
+def _nps_group(score: int) -> str:
+    return band(Scale.NPS, score).label  # type: ignore[union-attr]
+
+
+def quotes_section(data: queries.CuratedQuotes, period: Period) -> Section:
     source_labels = [source.label for source, _ in data.by_source]
     sources_table = _table(
-        "voice-sources",
+        "quotes-sources",
         "Quotes by source",
         ["Source", "Quotes"],
         [[source.label, n] for source, n in data.by_source],
     )
-    nps_table = _table(
-        "voice-nps",
-        "Quotes by NPS score",
+    scores_table = _table(
+        "quotes-scores",
+        "Curated quotes by score",
         ["Score", "Quotes", "Group"],
         [[score, n, _nps_group(score)] for score, n in enumerate(data.nps_counts)],
         numeric=[True, True, False],
     )
     tones = [f"nps-{_nps_group(score).lower()}" for score in range(11)]
+    top = NPS_RANGES[Band.PROMOTER]
     figures = [
         Figure(
-            slug="voice-sources",
+            slug="quotes-sources",
             side_by_side=True,
             title="Quotes by source",
             note="Where customers' words come from.",
             charts=[
                 charts.bar_chart(
-                    "chart-voice-sources",
+                    "chart-quotes-sources",
                     source_labels,
                     [n for _, n in data.by_source],
                     width=BESIDE,
@@ -511,67 +774,66 @@ def voice_section(data: queries.CustomerVoice, period: Period) -> Section:
             table=sources_table,
         ),
         Figure(
-            slug="voice-nps",
+            slug="quotes-scores",
             side_by_side=True,
-            title="Scores of curated quotes",
+            title=CURATED_SCORES,
             note=(
-                "Quotes that carry a 0–10 score, grouped as in NPS surveys (detractors 0–6, "
-                "passives 7–8, promoters 9–10). Colleagues pick which quotes to share, so this "
-                "shows the tone of what they collect, not a Net Promoter Score."
+                "Quotes that carry a 0–10 score, grouped as in NPS surveys (detractors "
+                f"{NPS_RANGES[Band.DETRACTOR]}, passives {NPS_RANGES[Band.PASSIVE]}, promoters "
+                f"{top}). Colleagues pick which quotes to share, so this shows the tone of what "
+                "they collect; the Net Promoter Score is in the customer-voice section above."
             ),
             charts=[
                 charts.column_chart(
-                    "chart-voice-nps",
+                    "chart-quotes-scores",
                     [str(score) for score in range(11)],
                     [Series("Quotes", data.nps_counts, point_tones=tones)],
                     width=BESIDE,
-                    title="Quotes by NPS score",
+                    title="Curated quotes by score",
                     description=_describe(
-                        period, "Number of quotes for each NPS score from 0 to 10"
+                        period, "Number of curated quotes for each score from 0 to 10"
                     ),
                     height=220,
                 )
             ]
             if data.scored
             else [],
-            table=nps_table,
-            legend=[
-                LegendEntry("Detractors (0–6)", "nps-detractor"),
-                LegendEntry("Passives (7–8)", "nps-passive"),
-                LegendEntry("Promoters (9–10)", "nps-promoter"),
-            ],
+            table=scores_table,
+            legend=NPS_LEGEND,
         ),
     ]
     key_figures = [
         KeyFigure("Customer quotes", data.quotes),
         # Not an NPS: these are quotes colleagues chose to share, not every surveyed customer.
         KeyFigure(
-            "Average score of curated quotes",
+            CURATED_SCORES,
             data.average_score,
             "/10",
-            f"from {_count(data.scored)} scored quotes chosen by colleagues (not an NPS survey)",
+            f"average of {_count(data.scored)} scored quotes chosen by colleagues",
         ),
         KeyFigure(
-            "Promoters",
+            f"Curated quotes scoring {top}",
             share(data.promoters, data.scored),
             "%",
-            f"{_count(data.promoters)} promoters · {_count(data.passives)} passives · "
-            f"{_count(data.detractors)} detractors",
+            f"{_count(data.promoters)} scoring {top} · {_count(data.passives)} scoring "
+            f"{NPS_RANGES[Band.PASSIVE]} · {_count(data.detractors)} scoring "
+            f"{NPS_RANGES[Band.DETRACTOR]}",
         ),
         KeyFigure(
-            "Promoter verbatims in an edition",
+            f"Quotes scoring {top} in an edition",
             data.promoters_in_edition_share,
             "%",
-            f"{_count(data.promoters_in_edition)} of {_count(data.promoters)} promoter quotes",
+            f"{_count(data.promoters_in_edition)} of {_count(data.promoters)} such quotes",
         ),
     ]
     return Section(
-        slug="voice",
-        title="Customer voice",
+        slug="quotes",
+        title="Curated quotes",
         intro=(
-            "What customers say, in their own words. The score mix shows the tone of what "
-            "colleagues collect; the last figure shows how many enthusiastic quotes (score 9–10) "
-            "reached every colleague through a sent edition."
+            "The quotes colleagues chose to share, and the scores some of them carry. Hand-picked "
+            "quotes are the best of what colleagues hear, so their scores are not a Net Promoter "
+            "Score; the last figure shows how many enthusiastic quotes reached every colleague "
+            "through a sent edition."
         ),
         key_figures=key_figures,
         figures=figures,
@@ -781,6 +1043,7 @@ SECTION_BUILDERS: dict[str, Callable[..., Section]] = {
     "recognition": recognition_section,
     "touchpoints": touchpoints_section,
     "voice": voice_section,
+    "quotes": quotes_section,
     "flow": flow_section,
     "newsletter": newsletter_section,
 }
@@ -792,8 +1055,11 @@ FIGURE_SECTIONS = {
     "recognition-people": "recognition",
     "touchpoints-weekly": "touchpoints",
     "touchpoints-teams": "touchpoints",
-    "voice-sources": "voice",
-    "voice-nps": "voice",
+    "voice-trend": "voice",
+    "voice-teams": "voice",
+    "voice-touchpoints": "voice",
+    "quotes-sources": "quotes",
+    "quotes-scores": "quotes",
     "flow-queue": "flow",
     "newsletter-editions": "newsletter",
 }

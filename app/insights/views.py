@@ -54,7 +54,7 @@ def index():
 @bp.route("/export/<section>.csv")
 @curator_required
 def export_csv(section: str):
-    """`section` names one figure (e.g. "participation", "voice-nps") or "summary"."""
+    """`section` names one figure (e.g. "participation", "voice-trend") or "summary"."""
     if not report.exportable(section):
         abort(404)
     filters, _, _ = _filters()

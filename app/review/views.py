@@ -55,6 +55,7 @@ from app.submissions.forms import StoryForm
 from app.submissions.forms import SubmissionForm
 from app.submissions.rules import InvalidInput
 from app.titles import item_title
+from app.voice.queries import origin_of
 from app.web.errors import caught
 from app.web.errors import errors_redirect_to
 from app.web.errors import form_errors
@@ -177,6 +178,7 @@ def _item_page(
         on_its_way=going,
         # Free-text colleague names, each mergeable into an account in every story naming it.
         free_names=names_in_story(item) if isinstance(item, Story) else [],
+        origin=origin_of(item),  # the customer's comment it was made from, if any
     ), status
 
 

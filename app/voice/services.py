@@ -181,7 +181,8 @@ class Intake:
             "mentioned_team_ids": team_ids,
             "mentions_colleague": mentions,
             "priority": 0 if mentions and scored == Band.PROMOTER else 1,
-            "status": (VerbatimStatus.FILTERED if filtered else VerbatimStatus.NEW).value,
+            # Without text there is nothing to curate: kept for the figures only.
+            "status": (VerbatimStatus.NEW if text else VerbatimStatus.FILTERED).value,
             "created_at": self.now,
         }
 

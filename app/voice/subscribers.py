@@ -1,1 +1,16 @@
-"""The customer voice's periodic jobs (being written)."""
+"""The customer voice's periodic job: unredacted originals are purged once they are older than
+the admin's `voice_original_days`, or all of them when originals are not kept
+(app/voice/retention.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from app.jobs import scheduled
+from app.voice.retention import purge_originals
+
+
+@scheduled("voice", "Purge customers' unredacted originals past their retention",
+           every="SCHEDULER_VOICE_SECONDS")
+def purge_originals_job(should_stop: Callable[[], bool]) -> int:
+    return purge_originals(should_stop=should_stop)

@@ -38,6 +38,19 @@ class NavItem:
     badge: int | None = None
 
 
+class PagesOf(tuple):
+    """`also_active` for every page of a blueprint, including pages other modules add to it
+    later: `endpoint in PagesOf("voice")` is true for "voice.inbox", "voice.sources", ..."""
+
+    __slots__ = ()
+
+    def __new__(cls, blueprint: str) -> PagesOf:
+        return super().__new__(cls, (blueprint,))
+
+    def __contains__(self, endpoint: object) -> bool:
+        return isinstance(endpoint, str) and endpoint.startswith(f"{self[0]}.")
+
+
 _REGISTRY: list[NavEntry] = []
 
 
