@@ -227,17 +227,17 @@ def main() -> int:
         start = time.perf_counter()
         plan = run(app, table, sha256, dry=True)
         phases["dry run"] = time.perf_counter() - start
-        assert plan.new == rows, plan.summary()
+        assert plan.adds == rows, plan.summary()
         table.seen.clear()
         start = time.perf_counter()
         plan = run(app, table, sha256)
         phases["import"] = time.perf_counter() - start
         rss = dict(table.seen)
-        assert plan.new == rows and count(app) == rows, plan.summary()
+        assert plan.adds == rows and count(app) == rows, plan.summary()
         start = time.perf_counter()
         again = run(app, open_table(path), sha256)
         phases["re-import (all duplicates)"] = time.perf_counter() - start
-        assert again.new == 0 and again.duplicates == rows and count(app) == rows
+        assert again.adds == 0 and again.duplicates == rows and count(app) == rows
 
     print("| Phase | Seconds | Rows/s | × baseline |")
     print("|---|---:|---:|---:|")
