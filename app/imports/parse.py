@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from email_validator import EmailNotValidError
 from email_validator import validate_email
@@ -86,16 +87,22 @@ def detect_encoding(path: Path) -> str:
         first = raw.read(_SNIFF_BYTES)
         if first.startswith(codecs.BOM_UTF8):
             return "utf-8-sig"
-        decoder = codecs.getincrementaldecoder("utf-8")()
-        chunk = first
-        try:
-            while chunk:
-                decoder.decode(chunk)
-                chunk = raw.read(_SNIFF_BYTES)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return "latin-1"
-    return "utf-8"
+        return "utf-8" if reads_as_utf8(raw, first) else "latin-1"
+
+
+def reads_as_utf8(raw: BinaryIO, first: bytes, chunk_size: int = _SNIFF_BYTES) -> bool:
+    """Whether `first` and the rest of `raw` decode as UTF-8, streamed in chunks (a character
+    split across two chunks is fine). Shared with the survey import (app/voice/files.py)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    chunk = first
+    try:
+        while chunk:
+            decoder.decode(chunk)
+            chunk = raw.read(chunk_size)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _header_key(text: str) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 from openpyxl.utils import get_column_letter
 
 from app.errors import ValidationError
+from app.imports.parse import reads_as_utf8
 
 MAX_COLUMNS = 1_000
 MAX_UNZIPPED = 1_000 * 1000 * 1000  # an XLSX's parts, uncompressed (a zip bomb is refused)
@@ -59,14 +60,7 @@ def detect_encoding(path: Path) -> str:
                 "This file is not text: it holds binary data. Upload the survey export as "
                 "CSV or XLSX."
             )
-        decoder = codecs.getincrementaldecoder("utf-8")()
-        chunk = first
-        try:
-            while chunk:
-                decoder.decode(chunk)
-                chunk = raw.read(SNIFF_BYTES)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
+        if not reads_as_utf8(raw, first, SNIFF_BYTES):
             return "cp1252"  # what Excel on Windows writes for "CSV (Comma delimited)"
     return "utf-8"
 

@@ -117,13 +117,18 @@ def source(source_id: int):
     )
 
 
+def _confirming(source_id: int) -> tuple[VoiceSource, ConfirmForm, str]:
+    """The source an action confirms, its confirmation form, and the page to go back to (an
+    unknown source goes back to the list with the message)."""
+    errors_redirect_to(url_for(".sources"))
+    return sources.get_source_by_id(source_id), ConfirmForm(), url_for(".source",
+                                                                      source_id=source_id)
+
+
 @bp.route("/sources/<int:source_id>/rotate", methods=["GET", "POST"])
 @admin_required
 def source_rotate(source_id: int):
-    back = url_for(".source", source_id=source_id)
-    errors_redirect_to(url_for(".sources"))
-    item = sources.get_source_by_id(source_id)
-    form = ConfirmForm()
+    item, form, back = _confirming(source_id)
     if request.method == "POST" and form.validate_on_submit():
         errors_redirect_to(back)
         secret = sources.rotate_secret(item, actor=_me())
@@ -146,10 +151,7 @@ def source_reactivate(source_id: int):
 
 
 def _set_active(source_id: int, active: bool) -> Response:
-    back = url_for(".source", source_id=source_id)
-    errors_redirect_to(url_for(".sources"))
-    item = sources.get_source_by_id(source_id)
-    form = ConfirmForm()
+    item, form, back = _confirming(source_id)
     if not form.validate_on_submit():
         flash("The form expired. Try again.", "error")
         return redirect(back)
@@ -164,10 +166,7 @@ def _set_active(source_id: int, active: bool) -> Response:
 @bp.route("/sources/<int:source_id>/delete", methods=["GET", "POST"])
 @admin_required
 def source_delete(source_id: int):
-    back = url_for(".source", source_id=source_id)
-    errors_redirect_to(url_for(".sources"))
-    item = sources.get_source_by_id(source_id)
-    form = ConfirmForm()
+    item, form, back = _confirming(source_id)
     if request.method == "POST" and form.validate_on_submit():
         errors_redirect_to(back)
         name = item.name
