@@ -43,7 +43,8 @@ from app.web.nav import CURATORS
 from app.web.nav import PagesOf
 from app.web.nav import nav_entry
 
-nav_entry("Customer voice", "voice.inbox", roles=CURATORS, order=45,
+# "Voice", not "Customer voice": a curator's eight menu items must fit one row at 1280 px.
+nav_entry("Voice", "voice.inbox", roles=CURATORS, order=45,
           also_active=PagesOf("voice"), badge=lambda _user: queries.waiting_highlights())
 
 # The sections of the customer-voice pages: (label, endpoints in order of preference, the
