@@ -72,4 +72,19 @@ def test_make_a_quote_and_bulk_dismiss_from_the_list(page, inbox):
     db.session.rollback()
     statuses = db.session.scalars(db.select(Verbatim.status).order_by(Verbatim.id)).all()
     assert statuses == [VerbatimStatus.USED, VerbatimStatus.DISMISSED, VerbatimStatus.DISMISSED]
-    page.screenshot(path="/tmp/voice-inbox-after.png", full_page=True)
+
+
+def test_the_import_and_sources_pages_are_accessible_and_fit_a_phone(
+    make_user, axe_page  # noqa: F811 (the imported fixture)
+):
+    admin = make_user(Role.ADMIN, display_name="Ada Admin", email="ada@example.com")
+    make_source()
+    db.session.commit()
+    for width, height in ((390, 844), (1280, 900)):
+        page = axe_page(width, height)
+        sign_in(page, admin, next_path="/review/voice/import/")
+        for path in ("/review/voice/import/", "/review/voice/sources", "/review/voice/sources/new"):
+            page.goto(path)
+            assert _violations(page) == [], path
+            scroll = page.evaluate("document.documentElement.scrollWidth")
+            assert scroll <= width, f"{path} scrolls sideways at {width} px ({scroll} px)"
