@@ -12,8 +12,8 @@ import pytest
 from app.insights import charts
 from app.insights import report
 from app.insights.charts import Series
-from app.insights.export import safe_cell
 from app.models import Role
+from app.web.downloads import spreadsheet_cell as safe_cell
 from tests.querycount import count_queries
 from tests.test_insights_queries import world  # noqa: F401  (fixture)
 

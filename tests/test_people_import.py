@@ -188,7 +188,7 @@ def test_errors_block_the_apply_and_download_as_csv(admin_client, admin):
     assert "Upload a corrected file" in html
     download = admin_client.get(f"{UPLOAD}{token}/errors.csv")
     assert download.mimetype == "text/csv"
-    rows = list(csv.reader(io.StringIO(download.get_data(as_text=True))))
+    rows = list(csv.reader(io.StringIO(download.get_data().decode("utf-8-sig"))))
     assert rows == [
         ["row", "email", "error"],
         ["3", "'=bad", "'=bad' is not a valid email address."],  # no formula in a spreadsheet
@@ -227,7 +227,7 @@ def test_the_plan_keeps_a_sample_but_counts_checks_and_exports_every_row(
     assert count(html, "errors") == 250 and count(html, "new") == 150
     assert "the first 100 of 250 are shown" in html
     rows = list(csv.reader(io.StringIO(
-        admin_client.get(f"{UPLOAD}{token}/errors.csv").get_data(as_text=True))))
+        admin_client.get(f"{UPLOAD}{token}/errors.csv").get_data().decode("utf-8-sig"))))
     assert len(rows) == 251 and rows[-1][0] == "251"
 
 

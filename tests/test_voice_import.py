@@ -255,7 +255,7 @@ def test_the_errors_csv_lists_every_error_safely(editor_client, people):
     assert html.count("<th scope=\"row\" class=\"nowrap\">Row") == 100
     exported = editor_client.get(f"{BASE}{token}/errors.csv")
     assert exported.status_code == 200 and exported.mimetype == "text/csv"
-    rows = list(csv.reader(io.StringIO(exported.get_data(as_text=True))))
+    rows = list(csv.reader(io.StringIO(exported.get_data().decode("utf-8-sig"))))
     assert rows[0] == ["row", "error"] and len(rows) == 151
     assert rows[1][0] == "2" and "spreadsheet formula" in rows[1][1]
     assert 'filename="many-errors.csv"' in exported.headers["Content-Disposition"]

@@ -96,26 +96,18 @@ def store_upload(stream: BinaryIO, filename: str, options: Options) -> Upload:
     token = secrets.token_urlsafe(18)
     path = folder / f"{token}.csv"
     partial = path.with_suffix(".part")
-    digest = hashlib.sha256()
-    size = 0
-    with partial.open("wb") as out:
-        while chunk := stream.read(_COPY):
-            size += len(chunk)
-            if size > limit:
-                out.close()
-                partial.unlink(missing_ok=True)
-                raise ValidationError(
-                    f"The file is larger than {limit / 1_000_000:g} MB. "
-                    "Split it into several files."
-                )
-            digest.update(chunk)
-            out.write(chunk)
+    copied = copy_limited(stream, partial, limit)
+    if copied is None:
+        raise ValidationError(
+            f"The file is larger than {limit / 1_000_000:g} MB. Split it into several files."
+        )
+    size, sha256 = copied
     if size == 0:
         partial.unlink(missing_ok=True)
         raise ValidationError("The file is empty: the first row should name the columns.")
     partial.replace(path)
     upload = Upload(token, path, clean_text(filename, name=True)[:200] or "people.csv", size,
-                    digest.hexdigest(), options, time.time())
+                    sha256, options, time.time())
     try:
         check_header(path)
     except ValidationError:
@@ -124,6 +116,25 @@ def store_upload(stream: BinaryIO, filename: str, options: Options) -> Upload:
     meta = {**asdict(upload), "path": None, "options": asdict(options)}
     path.with_suffix(".json").write_text(json.dumps(meta))
     return upload
+
+
+def copy_limited(stream: BinaryIO, path: Path, limit: int) -> tuple[int, str] | None:
+    """Copy an upload to `path` in chunks: its size and SHA-256, or None (and no file) when it
+    is larger than `limit` bytes, found without reading more than the limit. Shared with the
+    survey import (app/voice/importing.py)."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("wb") as out:
+        while chunk := stream.read(_COPY):
+            size += len(chunk)
+            if size > limit:
+                break
+            digest.update(chunk)
+            out.write(chunk)
+    if size > limit:
+        path.unlink(missing_ok=True)
+        return None
+    return size, digest.hexdigest()
 
 
 def check_header(path: Path) -> None:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
 from flask import current_app
 from flask import flash
 from flask import redirect
@@ -12,7 +9,6 @@ from flask import render_template
 from flask import request
 from flask import url_for
 from flask_login import current_user
-from werkzeug.wrappers import Response
 
 from app.auth.access import admin_required
 from app.errors import NotFound
@@ -26,6 +22,8 @@ from app.imports.forms import UploadForm
 from app.imports.plan import Options
 from app.imports.plan import iter_errors
 from app.models import User
+from app.web.downloads import csv_download
+from app.web.downloads import file_stem
 from app.web.errors import caught
 from app.web.errors import errors_redirect_to
 from app.web.errors import form_errors
@@ -110,12 +108,6 @@ def apply(token: str):
     return redirect(url_for("admin.users"))
 
 
-def _csv_cell(value: object) -> str:
-    """Spreadsheets run a cell starting with = + - @ as a formula: quote it as text."""
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 @bp.route("/<token>/errors.csv")
 @admin_required
 def errors_csv(token: str):
@@ -123,18 +115,7 @@ def errors_csv(token: str):
     errors_redirect_to(url_for(".preview", token=token), ValidationError)
     stored = services.get_upload(token)
     services.plan_upload(stored, actor=_me())
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["row", "email", "error"])
-    for error in iter_errors():  # every one, streamed from the plan's staging table
-        writer.writerow([error.line, _csv_cell(error.email), _csv_cell(error.reason)])
-    name = stored.filename.rsplit(".", 1)[0] or "people"
-    return Response(
-        out.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{_safe(name)}-errors.csv"'},
-    )
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "-" for c in name)[:80]
+    # Every error, streamed from the plan's staging table.
+    rows = ((error.line, error.email, error.reason) for error in iter_errors())
+    name = f"{file_stem(stored.filename, 'people')}-errors.csv"
+    return csv_download(name, ["row", "email", "error"], rows)

@@ -6,9 +6,6 @@ Editors and admins (curator_required).
 
 from __future__ import annotations
 
-import csv
-import io
-
 from flask import current_app
 from flask import flash
 from flask import redirect
@@ -19,7 +16,6 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from flask_wtf.file import FileRequired
-from werkzeug.wrappers import Response
 from wtforms import BooleanField
 from wtforms import HiddenField
 from wtforms import IntegerField
@@ -50,6 +46,8 @@ from app.voice.presets import FIELDS
 from app.voice.presets import MAX_HEADER_ROWS
 from app.voice.presets import PRESETS
 from app.voice.redact import current_redactor
+from app.web.downloads import csv_download
+from app.web.downloads import file_stem
 from app.web.errors import caught
 from app.web.errors import errors_redirect_to
 from app.web.errors import form_errors
@@ -261,20 +259,9 @@ def import_errors(token: str):
     errors_redirect_to(url_for(".import_mapping", token=token), ValidationError)
     upload = importing.get_upload(token)
     importing.plan_upload(upload, _filters(FiltersForm(request.args)))
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["row", "error"])
-    for error in importing.iter_errors():
-        writer.writerow([error.line, _spreadsheet_text(error.reason)])
-    stem = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "-"
-                   for c in upload.filename.rsplit(".", 1)[0])[:60] or "import"
-    return Response(out.getvalue(), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="{stem}-errors.csv"'})
-
-
-def _spreadsheet_text(text: str) -> str:
-    """A cell a spreadsheet shows as text, never runs (a leading = + - @ is quoted)."""
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    rows = ((error.line, error.reason) for error in importing.iter_errors())
+    return csv_download(f"{file_stem(upload.filename, 'import')}-errors.csv", ["row", "error"],
+                        rows)
 
 
 # Step 4: apply -----------------------------------------------------------------------------

@@ -51,6 +51,7 @@ from app.errors import NotFound
 from app.errors import ValidationError
 from app.extensions import db
 from app.imports.plan import Sample
+from app.imports.services import copy_limited
 from app.imports.services import file_checksum
 from app.models import Band
 from app.models import Origin
@@ -89,7 +90,6 @@ SAMPLES = 3
 QUOTED_MAX = 40  # characters of a cell a row error repeats
 MAPPING_NAME_MAX = 80
 SOURCE_NAME_MAX = 120
-_COPY = 256 * 1024
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{20,64}")
 # A cell a spreadsheet would run: =HYPERLINK(...), =cmd|' /C calc'!A0, =SUM(...)
 _FORMULA_RE = re.compile(r"^\s*=\s*[A-Za-z_][A-Za-z0-9_.]*\s*[(|!]")
@@ -165,21 +165,13 @@ def store_upload(stream: BinaryIO, filename: str, *, source: VoiceSource,
     purge_expired()
     token = secrets.token_urlsafe(18)
     path = folder / f"{token}.data"
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("wb") as out:
-        while chunk := stream.read(_COPY):
-            size += len(chunk)
-            if size > limit:
-                break
-            digest.update(chunk)
-            out.write(chunk)
-    if size > limit:
-        path.unlink(missing_ok=True)
+    copied = copy_limited(stream, path, limit)
+    if copied is None:
         raise ValidationError(
             f"The file is larger than {limit / 1_000_000:g} MB. Export fewer responses at a "
             "time (a date range) and import each file."
         )
+    size, sha256 = copied
     try:
         if size == 0:
             raise ValidationError("The file is empty.")
@@ -193,7 +185,7 @@ def store_upload(stream: BinaryIO, filename: str, *, source: VoiceSource,
         path.unlink(missing_ok=True)
         raise
     upload = Upload(token, path, clean_text(filename, name=True)[:200] or "responses",
-                    size, digest.hexdigest(), table.kind, time.time(), source.id, start)
+                    size, sha256, table.kind, time.time(), source.id, start)
     _save_meta(upload)
     return upload
 
