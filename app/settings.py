@@ -48,14 +48,18 @@ def _hhmm(value: Any) -> str:
     return text
 
 
-def _hours(limit: int) -> Callable[[Any], int]:
+def _between(low: int, high: int, unit: str) -> Callable[[Any], int]:
     def check(value: Any) -> int:
-        hours = int(value)
-        if not 0 <= hours <= limit:
-            raise ValidationError(f"Use a number of hours between 0 and {limit}.")
-        return hours
+        number = int(value)
+        if not low <= number <= high:
+            raise ValidationError(f"Use a number of {unit} between {low} and {high}.")
+        return number
 
     return check
+
+
+def _hours(limit: int) -> Callable[[Any], int]:
+    return _between(0, limit, "hours")
 
 
 def _bool(value: Any) -> bool:
@@ -95,16 +99,6 @@ def _emails(value: Any) -> list[str]:
     if bad:
         raise ValidationError("These addresses are not valid: " + ", ".join(bad))
     return list(seen.values())
-
-
-def _days(low: int, high: int) -> Callable[[Any], int]:
-    def check(value: Any) -> int:
-        days = int(value)
-        if not low <= days <= high:
-            raise ValidationError(f"Use a number of days between {low} and {high}.")
-        return days
-
-    return check
 
 
 REDACTION_LABEL = re.compile(r"[a-z][a-z ]{0,23}")
@@ -167,7 +161,9 @@ SETTINGS: dict[str, SettingSpec] = {
     # The customer's voice (app/voice): originals before redaction are kept only when on, for
     # `voice_original_days`, and only admins see them.
     "voice_keep_original": SettingSpec(lambda: False, _bool, "Keep unredacted originals"),
-    "voice_original_days": SettingSpec(lambda: 30, _days(1, 365), "Days originals are kept"),
+    "voice_original_days": SettingSpec(
+        lambda: 30, _between(1, 365, "days"), "Days originals are kept"
+    ),
     "voice_redact_patterns": SettingSpec(
         lambda: [], _redaction_patterns, "Extra redaction patterns"
     ),

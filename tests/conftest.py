@@ -7,7 +7,9 @@
 - users.py — `client`, the factories (`make_user`, ...), `employee`/`editor`/`admin` and their
   signed-in clients, `login_as`, `login(client, user)`;
 - mail.py — `outbox` (memory backend); smtp.py — `smtp_server` (a real aiosmtpd);
-- browser.py — `live_server`, `browser`, `page` (Playwright), `sign_in(page, user)`.
+- browser.py — `live_server`, `browser`, `page` (Playwright), `sign_in(page, user)`;
+- voice.py — `survey` (a customer-voice source) and `add(source, comment(...))` (verbatims
+  through the real intake).
 
 Speed: `pytest -m "not slow"` leaves out browser tests, tests that start processes or servers,
 and the large corpus tests; `make test` (and CI) run everything, in parallel (pytest-xdist).
@@ -25,6 +27,7 @@ pytest_plugins = [
     "tests.fixtures.smtp",
     "tests.fixtures.browser",
     "tests.fixtures.oidc",
+    "tests.fixtures.voice",
 ]
 
 

@@ -12,7 +12,6 @@ from app.editions import services as editions
 from app.extensions import db
 from app.models import Edition
 from app.models import EditionStatus
-from app.models import Role
 from app.models import SubmissionStatus
 from app.models import User
 from app.newsletter import sending
@@ -233,10 +232,3 @@ def test_roles(app, employee_client, editor_client, people):
         assert client.get(f"/admin/people/{noah.id}/edit").status_code == 403
         assert set_manager(client, noah, people["maya"].email).status_code == 403
     assert reload(noah).manager_id is None
-
-
-def test_role_enum_is_untouched_by_editing(app, admin_client, people):
-    """Editing details never changes the role (that stays on the person page's own form)."""
-    noah = people["noah"]
-    set_manager(admin_client, noah, people["maya"].email)
-    assert reload(noah).role == Role.EMPLOYEE

@@ -167,9 +167,11 @@ def test_remove_goes_back_to_initials_and_deletes_the_files(app, employee):
     db.session.commit()
 
 
-def test_old_orphans_are_swept_with_the_next_change(app, employee):
+def test_the_photos_job_sweeps_old_orphans_only(app, employee):
     import os
     import time
+
+    from app.photos.subscribers import prune_photos_job
 
     storage.write("o" * 22, {48: b"x", 96: b"x", 256: b"x"})  # a rolled-back upload's files
     fresh = "f" * 22
@@ -179,9 +181,11 @@ def test_old_orphans_are_swept_with_the_next_change(app, employee):
         os.utime(path, (old, old))
     services.save_photo(employee, image_bytes())
     db.session.commit()
-    services.save_photo(employee, image_bytes())
-    db.session.commit()
-    assert files_of("o" * 22) == [] and len(files_of(fresh)) == 3
+    kept = reload(employee).photo_key
+    for path in files_of(kept):
+        os.utime(path, (old, old))  # an old photo that is in use stays
+    assert prune_photos_job(lambda: False) == 3
+    assert files_of("o" * 22) == [] and len(files_of(fresh)) == 3 and len(files_of(kept)) == 3
 
 
 # -- the profile page ----------------------------------------------------------------------------

@@ -288,7 +288,8 @@ def test_scheduler_jobs_never_skip_a_late_tick(app):
     scheduler = build_scheduler(app, threading.Event())
     jobs_by_id = {job.id: job for job in scheduler.get_jobs()}
     assert set(jobs_by_id) == {
-        "deliver", "housekeeping", "mail_outbox", "domain_events", "applause", "uploads", "voice"}
+        "deliver", "housekeeping", "mail_outbox", "domain_events", "applause", "uploads", "photos",
+        "voice"}
     for job in jobs_by_id.values():
         assert job.misfire_grace_time is None and job.coalesce and job.max_instances == 1
         assert type(job.trigger).__name__ == "IntervalTrigger"

@@ -27,21 +27,13 @@ from app.models import VerbatimStatus
 from app.voice import curation
 from tests import factories
 from tests.fixtures.smtp import configure_app_for
-from tests.test_voice_inbox import DAY
+from tests.fixtures.voice import DAY
+from tests.fixtures.voice import add
+from tests.fixtures.voice import comment
 from tests.test_voice_inbox import INBOX
-from tests.test_voice_inbox import add
-from tests.test_voice_inbox import comment
-from tests.test_voice_inbox import make_source
 
 V = VerbatimStatus
 S = SubmissionStatus
-
-
-@pytest.fixture
-def survey(db):
-    source = make_source()
-    db.session.commit()
-    return source
 
 
 @pytest.fixture

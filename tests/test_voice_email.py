@@ -518,7 +518,6 @@ def test_charsets_are_read_or_fall_back_safely(declared, body, expected):
 def test_the_parsed_result_holds_no_customer_address():
     result = mailin.parse(corpus("gmail.eml"))
     assert result.forwarder == DANA
-    assert result.subject == "Thank you!"
     assert "Ana Customer" not in repr(result) and "ana.customer@" not in repr(result)
     assert result.fingerprint == mailin.parse(corpus("gmail.eml")).fingerprint
     without_id = corpus("gmail.eml").replace(b"Message-ID:", b"X-Old-Message-ID:")

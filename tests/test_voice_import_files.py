@@ -166,15 +166,16 @@ def test_surveymonkey_layout_names_columns_after_their_question():
     assert chosen["date"] == "End Date" and preset.dates == "mdy"
 
 
-@pytest.mark.parametrize("name", ["delighted", "typeform"])
-def test_one_header_row_presets(name):
+@pytest.mark.parametrize(("name", "scale"), [("delighted", None), ("typeform", Scale.NPS)])
+def test_one_header_row_presets(name, scale):
     table = open_table(DATA / f"{name}.csv")
     preset = presets.detect(table.head(3))
     assert preset.slug == name
     layout = read_layout(table, 1, preset)
     chosen = preset.mapping(layout.usable)
     assert {"response_id", "score", "text", "date"} <= set(chosen)
-    assert presets.guess_scale(layout.usable, chosen["score"]) in (Scale.NPS, None)
+    # Delighted's "Score" column does not say its scale; Typeform's NPS question does.
+    assert presets.guess_scale(layout.usable, chosen["score"]) == scale
 
 
 def test_a_plain_file_is_guessed_from_its_names():

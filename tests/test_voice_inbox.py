@@ -8,7 +8,6 @@ every channel stores them (services.Intake + insert_rows: redacted, banded, ment
 from __future__ import annotations
 
 import re
-from datetime import date
 from datetime import timedelta
 
 import pytest
@@ -16,44 +15,20 @@ import pytest
 from app.extensions import db as _db
 from app.models import Origin
 from app.models import QuoteSource
-from app.models import Role
 from app.models import Scale
 from app.models import Verbatim
 from app.models import VerbatimStatus
 from app.models import VoiceImport
-from app.models import VoiceSource
 from app.settings import set_settings
 from app.voice import services
 from tests import factories
+from tests.fixtures.voice import DAY
+from tests.fixtures.voice import add
+from tests.fixtures.voice import comment
+from tests.fixtures.voice import make_source
 
-DAY = date(2026, 11, 30)
 INBOX = "/review/voice/"
 _IDS = re.compile(r'id="verbatim-(\d+)"')
-
-
-def comment(text: str | None, score: int | None = None, *, scale: Scale = Scale.NPS,
-            day: date = DAY, **fields) -> services.Incoming:
-    return services.Incoming(received_on=day, text=text, scale=scale if score is not None else None,
-                             score=score, **fields)
-
-
-def add(source: VoiceSource, *items: services.Incoming, origin: Origin = Origin.IMPORT,
-        import_id: int | None = None) -> list[Verbatim]:
-    """Store `items` as one batch would; returns them in the given order."""
-    intake = services.Intake(source, origin, import_id=import_id)
-    before = _db.session.scalar(_db.select(_db.func.max(Verbatim.id))) or 0
-    services.insert_rows([intake.row(services.check(item)) for item in items])
-    _db.session.commit()
-    return list(_db.session.scalars(
-        _db.select(Verbatim).where(Verbatim.id > before).order_by(Verbatim.id)))
-
-
-def make_source(slug: str = "nps", name: str = "NPS survey",
-                channel: QuoteSource = QuoteSource.SURVEY) -> VoiceSource:
-    source = VoiceSource(slug=slug, name=name, origin=Origin.IMPORT, channel=channel)
-    _db.session.add(source)
-    _db.session.flush()
-    return source
 
 
 def shown(client, **args) -> list[int]:
@@ -61,13 +36,6 @@ def shown(client, **args) -> list[int]:
     response = client.get(INBOX, query_string=args)
     assert response.status_code == 200, response.status_code
     return [int(i) for i in _IDS.findall(response.get_data(as_text=True))]
-
-
-@pytest.fixture
-def survey(db):
-    source = make_source()
-    db.session.commit()
-    return source
 
 
 @pytest.fixture
@@ -465,10 +433,11 @@ def test_an_unknown_or_filtered_verbatim_is_not_found(db, survey, editor_client)
     assert editor_client.get(f"{INBOX}99999999999999999999").status_code == 404
 
 
-def test_the_roles_tab_for_sections_hides_pages_a_role_cannot_open(app, db, editor_client):
-    """Sections (Import, Sources) show only when their page exists and the role may open it."""
+def test_the_section_tabs_lead_to_the_inbox_import_and_sources(db, editor_client):
     page = editor_client.get(INBOX).get_data(as_text=True)
-    for endpoint, label in (("voice.sources", "Sources"), ("voice.import_upload", "Import")):
-        view = app.view_functions.get(endpoint)
-        allowed = view is not None and Role.EDITOR in getattr(view, "_access", ())
-        assert (f">{label}</a>" in page) == allowed
+    tabs = re.search(r'<nav class="tabs" aria-label="Customer voice">(.*?)</nav>', page, re.S)
+    assert re.findall(r'href="([^"]+)"', tabs.group(1)) == [
+        INBOX, "/review/voice/import/", "/review/voice/sources"]
+    assert f'<a href="{INBOX}" aria-current="page">Inbox</a>' in tabs.group(1)
+    upload = editor_client.get("/review/voice/import/").get_data(as_text=True)
+    assert '<a href="/review/voice/import/" aria-current="page">Import</a>' in upload

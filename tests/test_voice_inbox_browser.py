@@ -15,9 +15,9 @@ from tests.browser.conftest import sign_in
 from tests.browser.test_accessibility import _violations
 from tests.browser.test_accessibility import axe_page  # noqa: F401 (fixture)
 from tests.browser.test_accessibility import axe_source  # noqa: F401 (fixture)
-from tests.test_voice_inbox import add
-from tests.test_voice_inbox import comment
-from tests.test_voice_inbox import make_source
+from tests.fixtures.voice import add
+from tests.fixtures.voice import comment
+from tests.fixtures.voice import make_source
 
 pytestmark = pytest.mark.browser
 

@@ -20,15 +20,6 @@ from app.voice.scores import band
 DAY = date(2026, 11, 30)
 
 
-@pytest.fixture
-def survey(db):
-    source = VoiceSource(slug="nps", name="NPS survey", origin=Origin.IMPORT,
-                         channel=QuoteSource.SURVEY)
-    db.session.add(source)
-    db.session.flush()
-    return source
-
-
 @pytest.mark.parametrize(
     ("scale", "score", "expected"),
     [

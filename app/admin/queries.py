@@ -19,7 +19,6 @@ from datetime import date
 from datetime import datetime
 from datetime import time
 from datetime import timedelta
-from functools import cache
 from typing import Any
 from typing import Generic
 from typing import TypeVar
@@ -318,10 +317,6 @@ def describe_details(details: dict[str, Any] | None) -> list[DetailLine]:
 
 
 # Schedule ----------------------------------------------------------------------------------------
-@cache
-
-
-
 def parse_hhmm(value: str) -> time:
     hours, _, minutes = value.partition(":")
     return time(int(hours), int(minutes))

@@ -1,15 +1,9 @@
-"""CSV export of a figure's table: the very `Table` the page renders, written for spreadsheets."""
+"""The file name of a figure's CSV download (the table is the one the page renders; writing it:
+app/web/downloads.py)."""
 
 from __future__ import annotations
 
 from app.insights.periods import Period
-from app.insights.report import Table
-from app.web import downloads
-
-
-def to_csv(table: Table) -> str:
-    """Header row then data rows (app/web/downloads.py: formula-safe, Excel-readable)."""
-    return downloads.to_csv(table.headers, table.rows)
 
 
 def filename(slug: str, period: Period, team_id: int | None) -> str:

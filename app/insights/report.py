@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from dataclasses import field
 from zoneinfo import ZoneInfo
 
-from flask import current_app
 from markupsafe import Markup
 
 from app.insights import charts
@@ -704,9 +703,7 @@ def voice_section(data: queries.CustomerVoice, period: Period) -> Section:
             "went out in a sent edition, as a quote or a story",
         ),
     ]
-    empty_link = None
-    if IMPORT_ENDPOINT in current_app.view_functions:
-        empty_link = (IMPORT_ENDPOINT, "Import survey responses")
+    empty_link = (IMPORT_ENDPOINT, "Import survey responses")
     return Section(
         slug="voice",
         title="Customer voice",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask import Response
 from flask import abort
 from flask import render_template
 from flask import request
@@ -17,6 +16,7 @@ from app.insights.periods import resolve_period
 from app.insights.queries import Filters
 from app.numbers import bounded_int
 from app.settings import get_setting
+from app.web.downloads import csv_download
 from app.web.nav import CURATORS
 from app.web.nav import nav_entry
 
@@ -60,11 +60,4 @@ def export_csv(section: str):
     filters, _, _ = _filters()
     table = report.table_for(section, filters)
     name = export.filename(section, filters.period, filters.team_id)
-    return Response(
-        export.to_csv(table),
-        mimetype="text/csv",
-        headers={
-            "Content-Disposition": f'attachment; filename="{name}"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return csv_download(name, table.headers, table.rows)

@@ -96,6 +96,11 @@ def user_is_hidden(user: User) -> bool:
     return db.session.scalar(sa.select(_user_visible()).where(User.id == user.id)) is False
 
 
+def visible_users(ids: set[int]) -> list[User]:
+    """The accounts among `ids` that SCIM still shows (one query, however many)."""
+    return list(db.session.scalars(sa.select(User).where(User.id.in_(ids), _user_visible())))
+
+
 def team_by_name(name: str) -> Team | None:
     return db.session.scalar(sa.select(Team).where(sa.func.lower(Team.name) == name.lower()))
 

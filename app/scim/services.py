@@ -270,8 +270,7 @@ def _check_team_unique(name: str, external_id: str | None, team: Team | None) ->
 
 
 def _members(ids: list[int]) -> list[User]:
-    people = list(db.session.scalars(sa.select(User).where(User.id.in_(set(ids)))))
-    visible = [p for p in people if not queries.user_is_hidden(p)]
+    visible = queries.visible_users(set(ids))
     if len(visible) != len(set(ids)):
         raise InvalidValueException(detail="A member is not a known User.")
     return visible

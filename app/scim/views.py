@@ -72,7 +72,6 @@ def scim_route(rule: str):
     def decorator(view):
         guarded = scim_token_required(view)
         limited = limiter.limit(_rate_limit, key_func=_rate_key)(guarded)
-        limited._access = guarded._access  # type: ignore[attr-defined]
         csrf.exempt(limited)
         api.add_url_rule(rule, view.__name__, limited, methods=ALL_METHODS)
         return limited
@@ -449,27 +448,24 @@ def search():
     if request.method != "POST":
         raise _not_allowed()
     text, start, count, params = _search_request()
-    users_total = groups_total = 0
     refusals = []
+    found: list[Any] = []
+    users_total = groups_total = 0
     try:
-        users_total = queries.list_users(text, 1, 0).total
+        users = queries.list_users(text, start, count)  # its total and, if any, its page
+        users_total = users.total
+        found += [user_resource(u) for u in users.rows]
     except InvalidFilterException as refusal:
         refusals.append(refusal)
+    remaining = count - len(found)
     try:
-        groups_total = queries.list_teams(text, 1, 0).total
+        groups = queries.list_teams(text, max(1, start - users_total), max(remaining, 0))
+        groups_total = groups.total
+        found += _groups(groups.rows, _wants_members(params))
     except InvalidFilterException as refusal:
         refusals.append(refusal)
     if len(refusals) == 2:
         raise refusals[0]
-    found: list[Any] = []
-    if users_total and start <= users_total:
-        rows = queries.list_users(text, start, count).rows
-        found += [user_resource(u) for u in rows]
-    remaining = count - len(found)
-    if groups_total and remaining > 0:
-        group_start = max(1, start - users_total)
-        rows = queries.list_teams(text, group_start, remaining).rows
-        found += _groups(rows, _wants_members(params))
     return _list(users_total + groups_total, start, found, User | Group, params)
 
 

@@ -17,6 +17,7 @@ import io
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from app.errors import ValidationError
 from app.imports.parse import reads_as_utf8
 
 MAX_COLUMNS = 1_000
+HEAD_KEPT = 30  # rows kept by Table.head: the header rows (at most 5) and the samples after them
 MAX_UNZIPPED = 1_000 * 1000 * 1000  # an XLSX's parts, uncompressed (a zip bomb is refused)
 SNIFF_BYTES = 64 * 1024
 DELIMITERS = (",", ";", "\t", "|")
@@ -92,6 +94,8 @@ class Table:
     kind: str
     encoding: str = ""
     delimiter: str = ""
+    _head: list[Cells] = field(default_factory=list, repr=False)
+    _head_whole: bool = field(default=False, repr=False)  # the file has no more rows
 
     def rows(self) -> Iterator[tuple[int, Cells]]:
         reader = self._xlsx_rows() if self.kind == "xlsx" else self._csv_rows()
@@ -103,13 +107,18 @@ class Table:
             yield number, cells
 
     def head(self, count: int) -> list[Cells]:
-        """The first `count` rows (blank ones included, so row numbers stay right)."""
-        rows: list[Cells] = []
-        for _number, cells in self.rows():
-            rows.append(cells)
-            if len(rows) == count:
-                break
-        return rows
+        """The first `count` rows (blank ones included, so row numbers stay right). Read once
+        per Table, at least HEAD_KEPT rows: a page asks several times, and opening an XLSX
+        reads its whole shared-strings table each time."""
+        if count > len(self._head) and not self._head_whole:
+            wanted = max(count, HEAD_KEPT)
+            self._head = []
+            for _number, cells in self.rows():
+                self._head.append(cells)
+                if len(self._head) == wanted:
+                    break
+            self._head_whole = len(self._head) < wanted
+        return self._head[:count]
 
     # CSV ------------------------------------------------------------------------------------
     def _csv_rows(self) -> Iterator[tuple[int, Cells]]:

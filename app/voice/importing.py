@@ -43,6 +43,7 @@ from typing import BinaryIO
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.orm import joinedload
 
 from app import audit
 from app.admin.services import unique_slug
@@ -247,7 +248,8 @@ def create_import_source(name: str, channel: QuoteSource, *, actor: User | None)
                          origin=Origin.IMPORT, channel=channel)
     db.session.add(source)
     db.session.flush()
-    audit.record(actor, "voice.source_create", source, name=name, origin="import")
+    audit.record(actor, "voice.source.create", source, object_type="voice_source", name=name,
+                 origin="import")
     return source
 
 
@@ -849,6 +851,8 @@ def plan_upload(upload: Upload, filters: Filters) -> Plan:
 
 def recent_imports(limit: int = 10) -> list[VoiceImport]:
     return list(db.session.scalars(
-        sa.select(VoiceImport).order_by(VoiceImport.created_at.desc(), VoiceImport.id.desc())
+        sa.select(VoiceImport)
+        .options(joinedload(VoiceImport.source), joinedload(VoiceImport.actor))
+        .order_by(VoiceImport.created_at.desc(), VoiceImport.id.desc())
         .limit(limit)))
 

@@ -76,9 +76,6 @@ OTHER_NAMES = frozenset({
 })
 HEADER_NAMES = FROM_NAMES | DATE_NAMES | SUBJECT_NAMES | OTHER_NAMES
 
-# "Fwd: FW: WG: TR: RV: ENC: VS: Doorst: I:" (and "Re: AW: SV:") before a subject, any number.
-FORWARD_PREFIX = re.compile(r"^(?:\s*(?:fwd?|wg|tr|rv|enc|vs|doorst|i|aw|re|sv)\s*:)+\s*", re.I)
-
 # Month names and abbreviations in the languages above (first letters, lower case).
 MONTHS = {
     "jan": 1, "gen": 1, "ene": 1,
@@ -109,7 +106,6 @@ class ForwardedEmail:
 
     forwarder: str  # the forward's From address, as written (the receiver checks it)
     text: str  # the customer's words
-    subject: str  # without Fwd:/FW:/WG:/TR:; not stored (the words are the verbatim)
     original_date: date | None  # when the customer wrote, if the forwarded header says
     sent_on: date | None  # the forward's own Date
     fingerprint: str  # SHA-256 of the Message-ID (of the raw bytes without one)
@@ -119,7 +115,6 @@ class ForwardedEmail:
 class _Forwarded:
     body: str
     sender: str  # the customer's "From" value; used for the name, then dropped
-    subject: str
     original_date: date | None
 
 
@@ -156,7 +151,6 @@ def _parse(raw: bytes) -> ForwardedEmail:
     return ForwardedEmail(
         forwarder=forwarder,
         text=text,
-        subject=forwarded.subject or _subject(message),
         original_date=forwarded.original_date,
         sent_on=_message_date(message),
         fingerprint=fingerprint,
@@ -182,10 +176,6 @@ def _single_address(value: object) -> str:
     return addresses[0].addr_spec
 
 
-def _subject(message: EmailMessage) -> str:
-    return FORWARD_PREFIX.sub("", _header(message, "Subject"))
-
-
 def _message_date(message: EmailMessage) -> date | None:
     header = message.get("Date")
     moment = getattr(header, "datetime", None)
@@ -198,7 +188,6 @@ def _forwarded(message: EmailMessage, forwarder: str) -> _Forwarded:
         return _Forwarded(
             body=_check_length(_body_text(attached)),
             sender=_header(attached, "From"),
-            subject=_subject(attached),
             original_date=_message_date(attached),
         )
     body = _body_text(message)
@@ -307,8 +296,6 @@ def _inline_forward(body: str, own_domain: str) -> _Forwarded | None:
         return _Forwarded(
             body="\n".join(lines[end:stop]),
             sender=sender,
-            subject=FORWARD_PREFIX.sub(
-                "", next((v for k, v in fields if k in SUBJECT_NAMES), "")),
             original_date=next(
                 (d for k, v in fields if k in DATE_NAMES and (d := parse_date(v))), None
             ),

@@ -379,4 +379,6 @@ def get_verbatim(verbatim_id: int) -> Verbatim:
 def origin_of(item: Story | Quote) -> Verbatim | None:
     """The verbatim a quote or story was made from, if any (indexed by quote_id / story_id)."""
     column = Verbatim.story_id if isinstance(item, Story) else Verbatim.quote_id
-    return db.session.scalar(sa.select(Verbatim).where(column == item.id).limit(1))
+    return db.session.scalar(
+        sa.select(Verbatim).options(*_LOAD).where(column == item.id).limit(1)
+    )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from dataclasses import replace
 from datetime import date
 from datetime import timedelta
+from functools import cached_property
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,6 +35,7 @@ from app.models import Verbatim
 from app.models import VerbatimStatus
 from app.models import VoiceSource
 from app.models import utcnow
+from app.reading.cache import remember
 from app.settings import get_settings
 from app.text import clean_text
 from app.voice.mentions import Matcher
@@ -143,8 +145,14 @@ class Intake:
         self.import_id = import_id
         self.keep_original = bool(settings["voice_keep_original"])
         self.redactor = Redactor(settings["voice_redact_patterns"])
-        self.matcher = Matcher.load()
         self.now = utcnow()
+
+    @cached_property
+    def matcher(self) -> Matcher:
+        """The people and teams to look for, built only when a comment has text, and shared
+        by the requests of a process until people or teams change (the reading cache's content
+        version): a webhook call or an email does not rebuild it each time."""
+        return remember(("voice-matcher",), Matcher.load)
 
     def row(self, item: Incoming, *, filtered: bool = False) -> dict[str, Any]:
         """The verbatim's column values. `filtered`: kept for its score only (no text)."""
@@ -187,7 +195,7 @@ class Intake:
         }
 
 
-def _insert(rows: list[dict[str, Any]]) -> Any:
+def _insert() -> Any:
     dialect = db.session.get_bind().dialect.name
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(VERBATIMS)
     # A NULL response id never conflicts (several emails without one are all kept).
@@ -202,12 +210,12 @@ def insert_rows(rows: Iterable[dict[str, Any]]) -> int:
         return 0
     # RETURNING counts what was new on both databases (rowcount of an executemany is not
     # reliable on PostgreSQL); SQLAlchemy batches it as multi-row INSERTs ("insertmanyvalues").
-    return len(db.session.execute(_insert(rows).returning(VERBATIMS.c.id), rows).all())
+    return len(db.session.execute(_insert().returning(VERBATIMS.c.id), rows).all())
 
 
 def receive(item: Incoming, intake: Intake) -> Verbatim | None:
     """One checked comment stored (webhook, email); None when its response id is known."""
-    statement = _insert([]).values(**intake.row(check(item))).returning(VERBATIMS.c.id)
+    statement = _insert().values(**intake.row(check(item))).returning(VERBATIMS.c.id)
     new_id = db.session.execute(statement).scalar()
     if new_id is None:
         return None

@@ -23,6 +23,7 @@ from app.extensions import db
 from app.models import SubmissionStatus
 from app.models import User
 from app.models import Verbatim
+from app.newsletter.compose import join_names
 from app.numbers import positive_int
 from app.richtext import excerpt
 from app.settings import get_setting
@@ -47,49 +48,12 @@ from app.web.nav import nav_entry
 nav_entry("Voice", "voice.inbox", roles=CURATORS, order=45,
           also_active=PagesOf("voice"), badge=lambda _user: queries.waiting_highlights())
 
-# The sections of the customer-voice pages: (label, endpoints in order of preference, the
-# endpoint prefix that marks the section current). Import and Sources are written elsewhere
-# (import_views.py, source_views.py); a section shows once its page exists and the
-# signed-in role may open it.
-SECTIONS = (
-    ("Inbox", ("voice.inbox",), ""),
-    ("Import", ("voice.import_upload",), "voice.import"),
-    ("Sources", ("voice.sources",), "voice.source"),
-)
 SUBMIT = "submit"
 PREVIEW = "preview"
 
 
 def _me() -> User:
     return current_user._get_current_object()  # type: ignore[attr-defined]
-
-
-def _page_for(*endpoints: str) -> str | None:
-    """The URL of the first of `endpoints` that exists and the signed-in person may open."""
-    for endpoint in endpoints:
-        view = current_app.view_functions.get(endpoint)
-        if view is not None and current_user.role in getattr(view, "_access", ()):
-            return url_for(endpoint)
-    return None
-
-
-def _sections() -> list[tuple[str, str, bool]]:
-    endpoint = request.endpoint or ""
-    found = []
-    for label, candidates, prefix in SECTIONS:
-        url = _page_for(*candidates)
-        if url is None:
-            continue
-        others = any(p and endpoint.startswith(p) for _l, _c, p in SECTIONS)
-        current = endpoint.startswith(prefix) if prefix else not others
-        found.append((label, url, current))
-    return found
-
-
-@bp.context_processor
-def _voice_context() -> dict:
-    """For every customer-voice page: the section tabs (templates/voice/_layout.html)."""
-    return {"voice_sections": _sections, "voice_page_for": _page_for}
 
 
 def _filters() -> InboxFilters:
@@ -243,8 +207,7 @@ def suggested_title(found: Verbatim, people: dict[int, str]) -> str:
     """A starting headline: who the customer thanked, else the team, else a plain one."""
     names = [people[i] for i in found.mentioned_user_ids or [] if i in people]
     if names:
-        who = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-        title = f"A customer’s thanks for {who}"
+        title = f"A customer’s thanks for {join_names(names)}"
     elif found.team is not None:
         title = f"What a customer said about {found.team.name}"
     else:

@@ -42,5 +42,8 @@ def file_stem(name: str, fallback: str) -> str:
 
 def csv_download(filename: str, header: Iterable[object],
                  rows: Iterable[Iterable[object]]) -> Response:
-    return Response(to_csv(header, rows), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    """An attachment never stored by a browser or proxy cache (lists can hold personal data)."""
+    return Response(to_csv(header, rows), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "Cache-Control": "no-store",
+    })

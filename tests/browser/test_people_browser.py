@@ -4,15 +4,12 @@ it did."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from app.extensions import db
 from app.models import Recognition
 from app.models import Role
 from tests import factories
-from tests.browser.conftest import TIMEOUT_MS
 from tests.browser.conftest import sign_in
 from tests.browser.test_accessibility import _violations
 from tests.browser.test_accessibility import axe_source  # noqa: F401 - a fixture
@@ -21,33 +18,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.app_config(WTF_CSRF_ENABLED=True)
 PHONE = 390
 
 
-@pytest.fixture
-def open_page(browser, live_server, axe_source) -> Iterator:  # noqa: F811
-    contexts, problems = [], []
-
-    def _open():
-        context = browser.new_context(base_url=live_server,
-                                      viewport={"width": PHONE, "height": 800})
-        context.set_default_timeout(TIMEOUT_MS)
-        context.add_init_script(script=axe_source)
-        contexts.append(context)
-        page = context.new_page()
-        page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-        return page
-
-    yield _open
-    for context in contexts:
-        context.close()
-    assert problems == []
-
-
 def _fits(page) -> None:
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE, f"the page is {width}px wide at {PHONE}px"
 
 
-def test_editor_merges_a_name_on_a_phone(open_page):
+def test_editor_merges_a_name_on_a_phone(open_page, axe_source):  # noqa: F811
     from playwright.sync_api import expect
 
     editor = factories.make_user(Role.EDITOR, display_name="Dana Editor", email="dana@example.com")
@@ -57,7 +33,7 @@ def test_editor_merges_a_name_on_a_phone(open_page):
     factories.make_story(names=["Noah (no account)"])
     db.session.commit()
 
-    page = open_page()
+    page = open_page(PHONE, 800, axe=axe_source)
     sign_in(page, editor, next_path="/admin/people/names")
     expect(page.get_by_role("heading", name="Names without accounts")).to_be_visible()
     _fits(page)
@@ -80,7 +56,7 @@ def test_editor_merges_a_name_on_a_phone(open_page):
     ) == 2
 
 
-def test_admin_edits_a_person_on_a_phone(open_page):
+def test_admin_edits_a_person_on_a_phone(open_page, axe_source):  # noqa: F811
     from playwright.sync_api import expect
 
     admin = factories.make_user(Role.ADMIN, display_name="Ada Admin", email="ada@example.com")
@@ -88,7 +64,7 @@ def test_admin_edits_a_person_on_a_phone(open_page):
     factories.make_user(display_name="Maya Chen", email="maya@example.com")
     db.session.commit()
 
-    page = open_page()
+    page = open_page(PHONE, 800, axe=axe_source)
     sign_in(page, admin, next_path=f"/admin/users/{noah.id}")
     _fits(page)
     assert _violations(page) == []

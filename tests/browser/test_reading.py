@@ -5,8 +5,6 @@ with the keyboard), and finds an old story by a word in it with results as they 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -17,37 +15,11 @@ from app.models import EditionStatus
 from app.models import Reaction
 from app.models import SubmissionStatus
 from app.models import utcnow
-from tests.browser.conftest import TIMEOUT_MS
 from tests.browser.conftest import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.app_config(WTF_CSRF_ENABLED=True)]
 P = SubmissionStatus.PUBLISHED
 VIEWPORTS = {"phone": (375, 812), "desktop": (1280, 900)}
-
-
-@pytest.fixture
-def open_page(browser, live_server) -> Iterator[Callable]:
-    """Pages of a given size (the shared `page` fixture is desk-sized); JS errors fail the test."""
-    contexts, problems = [], []
-
-    def _open(width: int, height: int, **options):
-        context = browser.new_context(
-            base_url=live_server, viewport={"width": width, "height": height}, **options
-        )
-        context.set_default_timeout(TIMEOUT_MS)
-        contexts.append(context)
-        page = context.new_page()
-        page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-        page.on(
-            "console",
-            lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None,
-        )
-        return page
-
-    yield _open
-    for context in contexts:
-        context.close()
-    assert problems == [], problems
 
 
 @pytest.fixture

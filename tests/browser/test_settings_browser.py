@@ -5,7 +5,6 @@ without JavaScript, and the send time reads as 24-hour even in a 12-hour (en-US)
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 
@@ -13,37 +12,11 @@ from app.extensions import db
 from app.models import Role
 from app.models import User
 from app.settings import get_settings
-from tests.browser.conftest import TIMEOUT_MS
 from tests.browser.conftest import sign_in
 from tests.browser.test_accessibility import _violations
 from tests.browser.test_accessibility import axe_source  # noqa: F401 - a fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.app_config(WTF_CSRF_ENABLED=True)]
-
-
-@pytest.fixture
-def open_page(browser, live_server) -> Iterator:
-    """`open_page(timezone_id=..., locale=..., java_script_enabled=..., width=...)`: a page in a
-    context of its own, failing the test on any JavaScript or console error."""
-    contexts, problems = [], []
-
-    def _open(width: int = 1280, axe: str | None = None, **options):
-        context = browser.new_context(
-            base_url=live_server, viewport={"width": width, "height": 900}, **options
-        )
-        context.set_default_timeout(TIMEOUT_MS)
-        if axe:
-            context.add_init_script(script=axe)
-        contexts.append(context)
-        page = context.new_page()
-        page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-        return page
-
-    yield _open
-    for context in contexts:
-        context.close()
-    assert problems == []
 
 
 def _reload(user: User) -> User:
