@@ -16,9 +16,14 @@ class DomainError(Exception):
 
 
 class ValidationError(DomainError):
-    """Input is well-formed but breaks a rule (length, range, required field)."""
+    """Input is well-formed but breaks a rule (length, range, required field). `field` names
+    the input at fault when a caller maps errors to its own fields (an API's payload paths)."""
 
     status_code = 400
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 class PermissionDenied(DomainError):

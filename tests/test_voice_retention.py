@@ -12,7 +12,6 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from app.admin.forms import SAMPLE_MAX_LENGTH
 from app.jobs import registered_jobs
 from app.models import AuditEvent
 from app.models import Origin
@@ -23,7 +22,6 @@ from app.settings import get_settings
 from app.settings import set_settings
 from app.voice import redact
 from app.voice import retention
-from app.voice.services import MAX_TEXT
 from app.voice.services import email_source
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
@@ -297,10 +295,6 @@ def test_preview_with_an_invalid_pattern_shows_the_error(admin_client, db):
 def test_preview_refuses_a_sample_beyond_the_comment_limit(admin_client, db):
     page = _post(admin_client, preview="1", voice_sample="x" * 10_001).get_data(as_text=True)
     assert "cannot be longer than 10000 characters" in page
-
-
-def test_the_sample_may_be_as_long_as_a_comment():
-    assert SAMPLE_MAX_LENGTH == MAX_TEXT
 
 
 def test_preview_explains_a_pattern_that_takes_too_long(admin_client, db, monkeypatch):

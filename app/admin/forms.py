@@ -26,6 +26,7 @@ from app.admin.queries import UserStatus
 from app.auth.forms import DisplayNameField
 from app.errors import ValidationError
 from app.models import Role
+from app.models.voice import MAX_TEXT
 from app.numbers import optional_int
 from app.settings import MAX_REDACTION_PATTERNS
 from app.settings import WEEKDAYS
@@ -44,9 +45,6 @@ WEEKDAY_CHOICES = as_choices(enumerate(WEEKDAYS))
 NO_TEAM = (0, "No team")
 # The longest useful list: every pattern line at its longest (a label, ": ", 200 characters).
 PATTERNS_MAX_LENGTH = MAX_REDACTION_PATTERNS * 240
-# A sample to try them on: as long as the longest comment (app.voice.services.MAX_TEXT; not
-# imported: app.voice's views import this module).
-SAMPLE_MAX_LENGTH = 10_000
 
 
 def _coerce_int(value: object) -> int:
@@ -199,7 +197,7 @@ class SettingsForm(FlaskForm):
     voice_sample = TextAreaField(
         "Try a comment",
         filters=[_clean_lines],
-        validators=[Optional(), Length(max=SAMPLE_MAX_LENGTH)],
+        validators=[Optional(), Length(max=MAX_TEXT)],  # as long as the longest comment
     )
 
     KEYS = (

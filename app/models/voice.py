@@ -32,6 +32,10 @@ from app.models.content import Touchpoint
 from app.models.users import Team
 from app.models.users import User
 
+# The longest comment a verbatim keeps, in characters: a longer one is refused with a message,
+# never cut (app/voice/services.py `check`; the redaction preview's sample too).
+MAX_TEXT = 10_000
+
 
 class Scale(StrEnum):
     """How a response was scored: Net Promoter (0-10), satisfaction (1-5), effort (1-7)."""

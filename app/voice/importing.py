@@ -46,7 +46,6 @@ from flask import current_app
 from sqlalchemy.orm import joinedload
 
 from app import audit
-from app.admin.services import unique_slug
 from app.errors import Conflict
 from app.errors import NotFound
 from app.errors import ValidationError
@@ -83,6 +82,7 @@ from app.voice.presets import guess_scale
 from app.voice.redact import Redactor
 from app.voice.redact import current_redactor
 from app.voice.scores import band
+from app.voice.sources import new_source
 
 KEEP_SECONDS = 24 * 3600
 MAX_ROWS = 250_000
@@ -90,7 +90,6 @@ BATCH = 1_000  # rows per insert_rows / staging executemany
 SAMPLES = 3
 QUOTED_MAX = 40  # characters of a cell a row error repeats
 MAPPING_NAME_MAX = 80
-SOURCE_NAME_MAX = 120
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{20,64}")
 # A cell a spreadsheet would run: =HYPERLINK(...), =cmd|' /C calc'!A0, =SUM(...)
 _FORMULA_RE = re.compile(r"^\s*=\s*[A-Za-z_][A-Za-z0-9_.]*\s*[(|!]")
@@ -235,22 +234,12 @@ def import_source(source_id: int | None) -> VoiceSource:
 
 def create_import_source(name: str, channel: QuoteSource, *, actor: User | None) -> VoiceSource:
     """A new source of origin import (named on the upload page, e.g. "Qualtrics NPS Q4")."""
-    name = clean_text(name, name=True)
-    if not name:
-        raise ValidationError("Name the new source, e.g. “Qualtrics NPS Q4”.")
-    if len(name) > SOURCE_NAME_MAX:
-        raise ValidationError(f"The source name is longer than {SOURCE_NAME_MAX} characters.")
     same = db.session.scalar(sa.select(VoiceSource).where(
-        sa.func.lower(VoiceSource.name) == name.lower()))
+        sa.func.lower(VoiceSource.name) == clean_text(name, name=True).lower()))
     if same is not None:
         raise ValidationError(f"A source called “{same.name}” exists already: choose it.")
-    source = VoiceSource(slug=unique_slug(name, VoiceSource.slug, "import"), name=name,
-                         origin=Origin.IMPORT, channel=channel)
-    db.session.add(source)
-    db.session.flush()
-    audit.record(actor, "voice.source.create", source, object_type="voice_source", name=name,
-                 origin="import")
-    return source
+    return new_source(name, Origin.IMPORT, channel, actor=actor,
+                      unnamed="Name the new source, e.g. “Qualtrics NPS Q4”.")
 
 
 # Columns and mapping -----------------------------------------------------------------------

@@ -134,28 +134,15 @@ class Reader:
         """The response read so far, checked by the intake rules; PayloadError otherwise."""
         if self.errors:
             raise PayloadError(self.errors)
-        item = Incoming(**{"received_on": self.today, **self.values})
-        # Each value alone first (the others harmless), so a refusal names its field; then the
-        # whole (a response with neither a comment nor a score).
-        day = self.today
-        alone = {
-            "text": Incoming(day, text=item.text, scale=Scale.NPS, score=0),
-            "score": Incoming(day, text=".", scale=item.scale, score=item.score),
-            "received_on": Incoming(item.received_on, text="."),
-            "response_id": Incoming(day, text=".", response_id=item.response_id),
-        }
-        for attribute, probe in alone.items():
-            self._check(attribute, probe)
-        checked = self._check("text", item)
+        try:
+            checked = check(Incoming(**{"received_on": self.today, **self.values}),
+                            today=self.today)
+        except ValidationError as error:
+            field = error.field or "text"
+            raise PayloadError({self.paths.get(field, field): error.message}) from None
         if checked.response_id is None:  # only invisible characters
             raise PayloadError({self.paths.get("response_id", "response_id"): RESPONSE_ID_REQUIRED})
         return checked
-
-    def _check(self, attribute: str, item: Incoming) -> Incoming:
-        try:
-            return check(item, today=self.today)
-        except ValidationError as error:
-            raise PayloadError({self.paths.get(attribute, attribute): error.message}) from None
 
     def _keep(self, attribute: str, path: str, value: Any) -> None:
         if value is not None:

@@ -35,6 +35,7 @@ from app.models import Verbatim
 from app.models import VerbatimStatus
 from app.models import VoiceSource
 from app.models import utcnow
+from app.models.voice import MAX_TEXT
 from app.reading.cache import remember
 from app.settings import get_settings
 from app.text import clean_text
@@ -43,7 +44,6 @@ from app.voice.redact import Redactor
 from app.voice.scores import band
 from app.voice.scores import in_range
 
-MAX_TEXT = 10_000  # characters; a longer comment is refused with a message, not cut
 MAX_RESPONSE_ID = 200
 EARLIEST = date(2000, 1, 1)
 EMAIL_SOURCE = "email"
@@ -68,36 +68,41 @@ class Incoming:
 
 
 def check(item: Incoming, *, today: date | None = None) -> Incoming:
-    """`item` cleaned, or ValidationError saying what is wrong with it (the one place)."""
+    """`item` cleaned, or ValidationError saying what is wrong with it (the one place), and
+    naming the field at fault (`text`, `score`, `received_on`, `response_id`)."""
     today = today or utcnow().date()
     text = clean_text(item.text, multiline=True) or None
     if text is not None and not clean_text(text, name=True):
         text = None  # only invisible characters
     if text is not None and len(text) > MAX_TEXT:
         raise ValidationError(
-            f"The comment is {len(text):,} characters long; the limit is {MAX_TEXT:,}."
+            f"The comment is {len(text):,} characters long; the limit is {MAX_TEXT:,}.", "text"
         )
     score, scale = item.score, item.scale
     if score is not None:
         if isinstance(score, bool) or not isinstance(score, int):
-            raise ValidationError("The score must be a whole number.")
+            raise ValidationError("The score must be a whole number.", "score")
         if scale is None:
-            raise ValidationError("A score needs its scale (NPS, CSAT or CES).")
+            raise ValidationError("A score needs its scale (NPS, CSAT or CES).", "score")
         if not in_range(scale, score):
             low, high = scale.bounds
             raise ValidationError(
                 f"A {scale.value.upper()} score is a whole number from {low} to {high}; "
-                f"got {score}."
+                f"got {score}.",
+                "score",
             )
-    elif text is None:
-        raise ValidationError("The response has neither a comment nor a score.")
     if not EARLIEST <= item.received_on <= today + timedelta(days=1):
         raise ValidationError(
-            f"The date {item.received_on.isoformat()} is not a plausible response date."
+            f"The date {item.received_on.isoformat()} is not a plausible response date.",
+            "received_on",
         )
     response_id = clean_text(item.response_id, name=True) or None
     if response_id is not None and len(response_id) > MAX_RESPONSE_ID:
-        raise ValidationError(f"The response id is longer than {MAX_RESPONSE_ID} characters.")
+        raise ValidationError(
+            f"The response id is longer than {MAX_RESPONSE_ID} characters.", "response_id"
+        )
+    if score is None and text is None:
+        raise ValidationError("The response has neither a comment nor a score.", "text")
     language = clean_text(item.language, name=True)[:16] or None
     return replace(item, text=text, response_id=response_id, language=language)
 

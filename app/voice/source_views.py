@@ -176,5 +176,5 @@ def source_delete(source_id: int):
         return redirect(url_for(".sources"))
     return render_template(
         "voice/source_confirm.html", source=item, form=form, action="delete", back=back,
-        verbatims=sources.verbatim_count(item), builtin=sources.is_builtin(item),
+        blocker=sources.deletion_blocker(item),
     )

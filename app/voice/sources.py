@@ -97,26 +97,38 @@ def is_builtin(source: VoiceSource) -> bool:
 
 
 # Writing -----------------------------------------------------------------------------------------
-def create_webhook_source(name: str, channel: QuoteSource, payload: str, *,
-                          actor: User) -> tuple[VoiceSource, str]:
-    """A new, active webhook source and its secret (to be shown once)."""
+def new_source(name: str, origin: Origin, channel: QuoteSource, *, actor: User | None,
+               unnamed: str, **fields) -> VoiceSource:
+    """A new active source named `name` (cleaned; `unnamed` is the message when nothing is
+    left), its slug made once from the name, audited. Webhook and import sources alike."""
     cleaned = clean_text(name, name=True)
     if not cleaned:
-        raise ValidationError("Name the source, e.g. after the survey it receives.")
+        raise ValidationError(unnamed)
     if len(cleaned) > NAME_MAX:
-        raise ValidationError(f"Use at most {NAME_MAX} characters.")
-    if payload not in MAPPINGS:
-        raise ValidationError("Choose how the requests’ bodies are laid out.")
-    secret = _new_secret()
+        raise ValidationError(
+            f"The source name is longer than {NAME_MAX} characters; use at most {NAME_MAX}."
+        )
     source = VoiceSource(
-        slug=unique_slug(cleaned, VoiceSource.slug, "webhook"), name=cleaned, origin=Origin.WEBHOOK,
-        channel=QuoteSource(channel), payload=payload, webhook_secret=secret, is_active=True,
-        secret_rotated_at=utcnow(),
+        slug=unique_slug(cleaned, VoiceSource.slug, origin.value), name=cleaned, origin=origin,
+        channel=QuoteSource(channel), is_active=True, **fields,
     )
     db.session.add(source)
     db.session.flush()
     audit.record(actor, "voice.source.create", source, object_type="voice_source",
-                 name=cleaned, slug=source.slug, payload=payload)
+                 name=cleaned, slug=source.slug, origin=origin.value,
+                 payload=fields.get("payload"))
+    return source
+
+
+def create_webhook_source(name: str, channel: QuoteSource, payload: str, *,
+                          actor: User) -> tuple[VoiceSource, str]:
+    """A new, active webhook source and its secret (to be shown once)."""
+    if payload not in MAPPINGS:
+        raise ValidationError("Choose how the requests’ bodies are laid out.")
+    secret = _new_secret()
+    source = new_source(name, Origin.WEBHOOK, channel, actor=actor,
+                        unnamed="Name the source, e.g. after the survey it receives.",
+                        payload=payload, webhook_secret=secret, secret_rotated_at=utcnow())
     return source, secret
 
 
@@ -141,16 +153,26 @@ def set_active(source: VoiceSource, active: bool, *, actor: User) -> None:
     audit.record(actor, action, source, object_type="voice_source", name=source.name)
 
 
-def delete_source(source: VoiceSource, *, actor: User) -> None:
-    """Delete a source that brought nothing; one with verbatims can only be deactivated."""
+def deletion_blocker(source: VoiceSource) -> str | None:
+    """Why `source` cannot be deleted (shown on the confirmation page, raised by the delete),
+    or None: only a source that brought nothing can go; the others can be deactivated."""
     if is_builtin(source):
-        raise Conflict("The forwarded-emails source is built in and cannot be deleted.")
+        return "The forwarded-emails source is built in: it cannot be deleted."
     count = verbatim_count(source)
     if count:
-        raise Conflict(
-            f"“{source.name}” brought {count:,} verbatim{'s' if count != 1 else ''}, which "
-            "would go with it. Deactivate it instead: it then receives nothing more."
+        return (
+            f"“{source.name}” brought {count:,} verbatim{'s' if count != 1 else ''}, which would "
+            "go with it. Deactivate it instead: it then receives nothing more, and what it "
+            "brought stays."
         )
+    return None
+
+
+def delete_source(source: VoiceSource, *, actor: User) -> None:
+    """Delete a source that brought nothing; one with verbatims can only be deactivated."""
+    blocker = deletion_blocker(source)
+    if blocker:
+        raise Conflict(blocker)
     audit.record(actor, "voice.source.delete", source, object_type="voice_source",
                  name=source.name, slug=source.slug)
     db.session.delete(source)
