@@ -17,6 +17,7 @@ from werkzeug.security import generate_password_hash
 
 from app import audit
 from app.auth.sso_settings import SsoSettings
+from app.directory import user_by_email
 from app.errors import PermissionDenied
 from app.errors import TokenError
 from app.errors import ValidationError
@@ -99,7 +100,7 @@ def authenticate(email: str, password: str, *, admins_only: bool = False) -> Use
     everyone else): anyone but an administrator gets the same refusal as a wrong password, so
     the form tells nobody whose password was right."""
     failure = ADMIN_LOGIN_ERROR if admins_only else GENERIC_LOGIN_ERROR
-    user = db.session.scalar(db.select(User).where(User.email == User.normalize_email(email)))
+    user = user_by_email(email)
     if user is None or not user.password_hash:
         check_password_hash(_DUMMY_HASH, password)
         raise AuthenticationFailed(failure)
@@ -188,7 +189,7 @@ def accept_invite(token: str, password: str) -> User:
 def request_password_reset(email: str, *, admins_only: bool = False) -> None:
     """Email a reset link if the address belongs to an active account; say nothing either way.
     `admins_only` (password sign-in turned off): only administrators have a password to reset."""
-    user = db.session.scalar(db.select(User).where(User.email == User.normalize_email(email)))
+    user = user_by_email(email)
     if user is None or not user.is_active_user or (admins_only and not user.is_admin):
         return
     link = absolute_url("auth.reset_password", token=make_token(user, RESET))

@@ -29,6 +29,8 @@ from app import audit
 from app.auth import services as auth
 from app.auth.sso_settings import SsoSettings
 from app.database import begin_write
+from app.directory import team_by_name
+from app.directory import user_by_email
 from app.errors import PermissionDenied
 from app.errors import ValidationError
 from app.extensions import db
@@ -38,9 +40,10 @@ from app.models import User
 from app.models import utcnow
 from app.text import clean_text
 
+TEAM_NAME_MAX = Team.__table__.c.name.type.length  # the column's size
+
 log = logging.getLogger(__name__)
 
-TEAM_NAME_MAX = 80  # the column size
 PICTURE_MAX_BYTES = 5 * 1024 * 1024
 PICTURE_TIMEOUT_SECONDS = 5
 
@@ -111,10 +114,6 @@ def _linked_user(identity: Identity) -> User | None:
     )
 
 
-def _user_by_email(email: str) -> User | None:
-    return db.session.scalar(sa.select(User).where(User.email == User.normalize_email(email)))
-
-
 def _checked_email(identity: Identity, settings: SsoSettings) -> str:
     if not identity.email:
         raise SsoRefused(
@@ -149,7 +148,7 @@ def sign_in(identity: Identity, settings: SsoSettings, *, picture: bytes | None 
     email = _checked_email(identity, settings)
     user = _linked_user(identity)
     if user is None:
-        user = _user_by_email(email)
+        user = user_by_email(email)
         if user is not None:
             _require_active(user)
             _link(user, identity)
@@ -158,7 +157,7 @@ def sign_in(identity: Identity, settings: SsoSettings, *, picture: bytes | None 
     _require_active(user)
     if user.email != email:
         _follow_email_change(user, identity, email)
-    _apply_team(user, identity, settings)
+    _apply_team(user, identity)
     _apply_groups(user, identity, settings)
     user.last_login_at = utcnow()
     audit.record(user, "user.sso_login", user, issuer=identity.issuer)
@@ -204,12 +203,12 @@ def _create(identity: Identity, email: str) -> User:
 
 def _follow_email_change(user: User, identity: Identity, email: str) -> None:
     """The provider changed the person's address: follow it when verified and not taken."""
-    if identity.email_verified and _user_by_email(email) is None:
+    if identity.email_verified and user_by_email(email) is None:
         audit.record(user, "user.sso_email", user, old=user.email, new=email)
         user.email = email
 
 
-def _apply_team(user: User, identity: Identity, settings: SsoSettings) -> None:
+def _apply_team(user: User, identity: Identity) -> None:
     """The provider is the source of truth for the team when OIDC_TEAM_CLAIM is configured."""
     if not identity.team:
         return
@@ -219,21 +218,20 @@ def _apply_team(user: User, identity: Identity, settings: SsoSettings) -> None:
         return
     if user.team is not None and user.team.name.lower() == name.lower():
         return
-    user.team = _team_named(name)
+    user.team = _team_named(name, user)
 
 
-def _team_named(name: str) -> Team:
-    def find() -> Team | None:
-        return db.session.scalar(sa.select(Team).where(sa.func.lower(Team.name) == name.lower()))
-
-    team = find()
+def _team_named(name: str, user: User) -> Team:
+    """The team called `name`, created (and audited, as the admin page and SCIM do) if new."""
+    team = team_by_name(name)
     if team is None:
         try:
             with db.session.begin_nested():  # someone else may create it at the same moment
                 team = Team(name=name)
                 db.session.add(team)
+            audit.record(user, "team.create", team, name=name, via="sso")
         except IntegrityError:
-            team = find()
+            team = team_by_name(name)
             if team is None:
                 raise
     return team
@@ -254,7 +252,7 @@ def picture_wanted(identity: Identity) -> bool:
         return False
     user = _linked_user(identity)
     if user is None and identity.email:
-        user = _user_by_email(identity.email)
+        user = user_by_email(identity.email)
     return user is None or user.photo_key is None
 
 

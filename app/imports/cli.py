@@ -13,6 +13,7 @@ import click
 from flask.cli import AppGroup
 
 from app.database import begin_write
+from app.directory import user_by_email
 from app.errors import DomainError
 from app.extensions import db
 from app.imports.plan import Options
@@ -20,7 +21,6 @@ from app.imports.plan import Plan
 from app.imports.plan import build_plan
 from app.imports.services import apply_plan
 from app.models import Role
-from app.models import User
 
 people_cli = AppGroup("people", help="People: bulk import from CSV.")
 ERRORS_PRINTED = 50
@@ -54,7 +54,7 @@ def import_command(file: Path, dry_run: bool, create_teams: bool, deactivate_mis
                       invite=invite)
     admin = None
     if actor:
-        admin = db.session.scalar(db.select(User).where(User.email == User.normalize_email(actor)))
+        admin = user_by_email(actor)
         if admin is None or admin.role != Role.ADMIN or not admin.is_active_user:
             raise click.ClickException(f"{actor} is not an active administrator.")
     elif invite:

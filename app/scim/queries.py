@@ -22,6 +22,8 @@ from scim2_models.path.expressions import LogicalExpr
 from scim2_models.path.expressions import LogicalOperator
 from scim2_models.path.expressions import ValuePath
 
+from app.directory import team_by_name  # noqa: F401 (the SCIM services use them from here)
+from app.directory import user_by_email  # noqa: F401
 from app.extensions import db
 from app.models import AccessToken
 from app.models import AuditEvent
@@ -87,10 +89,6 @@ def find_team(resource_id: str) -> Team | None:
     return db.session.scalar(sa.select(Team).where(Team.id == number, _team_visible()))
 
 
-def user_by_email(email: str) -> User | None:
-    return db.session.scalar(sa.select(User).where(User.email == User.normalize_email(email)))
-
-
 def user_is_hidden(user: User) -> bool:
     """Deleted through SCIM (and not brought back since)."""
     return db.session.scalar(sa.select(_user_visible()).where(User.id == user.id)) is False
@@ -99,10 +97,6 @@ def user_is_hidden(user: User) -> bool:
 def visible_users(ids: set[int]) -> list[User]:
     """The accounts among `ids` that SCIM still shows (one query, however many)."""
     return list(db.session.scalars(sa.select(User).where(User.id.in_(ids), _user_visible())))
-
-
-def team_by_name(name: str) -> Team | None:
-    return db.session.scalar(sa.select(Team).where(sa.func.lower(Team.name) == name.lower()))
 
 
 def team_is_hidden(team: Team) -> bool:

@@ -31,13 +31,13 @@ import weakref
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
-import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
 from aiosmtpd.smtp import Envelope
 from aiosmtpd.smtp import Session
 from flask import Flask
 
+from app.directory import user_by_email
 from app.errors import DomainError
 from app.errors import PermissionDenied
 from app.extensions import db
@@ -86,9 +86,7 @@ def receive_email(mail_from: str, raw: bytes, *, today: date | None = None) -> V
 
 
 def _colleague(address: str) -> User:
-    user = db.session.scalar(
-        sa.select(User).where(User.email == User.normalize_email(address))
-    ) if address.strip() else None
+    user = user_by_email(address) if address.strip() else None
     if user is None or not user.is_active_user:
         raise PermissionDenied(NOT_A_COLLEAGUE)
     return user
