@@ -20,14 +20,14 @@ from typing import BinaryIO
 from email_validator import EmailNotValidError
 from email_validator import validate_email
 
+from app.directory import EMAIL_MAX
+from app.directory import NAME_MAX
 from app.errors import ValidationError
 from app.models import User
 from app.text import clean_text
 
 MAX_ROWS = 100_000
-NAME_MAX = 120  # users.display_name
 TEAM_MAX = 80  # teams.name
-EMAIL_MAX = 254  # users.email
 _SNIFF_BYTES = 64 * 1024
 
 # Normalised header (lower case, "_"/"-" as spaces, single spaces) -> field.

@@ -15,15 +15,14 @@ import sqlalchemy as sa
 
 from app import audit
 from app.auth.access import require_curator
+from app.directory import NAME_MAX
 from app.errors import Conflict
 from app.errors import ValidationError
 from app.extensions import db
 from app.models import Recognition
 from app.models import User
+from app.people.services import active_account
 from app.text import clean_text
-
-NAME_MAX = 120  # the column size
-EMAIL_MAX = 254
 
 
 @dataclass(frozen=True)
@@ -49,15 +48,7 @@ def find_account(email: str | None) -> User:
     text = clean_text(email or "")
     if not text:
         raise ValidationError("Choose the account to merge the name into.")
-    user = None
-    if len(text) <= EMAIL_MAX:
-        user = db.session.scalar(sa.select(User).where(User.email == User.normalize_email(text)))
-    if user is None:
-        raise ValidationError(f"There is no account with the email {text[:EMAIL_MAX]}.")
-    if not user.is_active_user:
-        raise ValidationError(f"{user.display_name}'s account is deactivated; merge the name "
-                              "into an active account.")
-    return user
+    return active_account(text, inactive="merge the name into an active account.")
 
 
 def clean_name(name: str | None) -> str:

@@ -15,6 +15,9 @@ from sqlalchemy.exc import IntegrityError
 from app import audit
 from app.admin.services import get_team
 from app.auth import services as auth
+from app.directory import EMAIL_MAX
+from app.directory import NAME_MAX
+from app.directory import user_by_email
 from app.errors import Conflict
 from app.errors import ValidationError
 from app.extensions import db
@@ -22,8 +25,6 @@ from app.models import User
 from app.models.users import new_security_stamp
 from app.text import clean_text
 
-NAME_MAX = auth.DISPLAY_NAME_MAX
-EMAIL_MAX = 254
 # A chain longer than this is treated as a loop: no real organisation is this deep, and the walk
 # must end even if bad data (written outside this service) already holds a cycle.
 CHAIN_MAX = 200
@@ -60,24 +61,26 @@ def _clean_email(value: str, person: User) -> str:
     return email
 
 
+def active_account(text: str, *, inactive: str, for_update: bool = False) -> User:
+    """The active account whose work email is `text`; ValidationError saying there is none,
+    or that it is deactivated (then `inactive` says what to do instead)."""
+    user = user_by_email(text, for_update=for_update)
+    if user is None:
+        raise ValidationError(f"There is no account with the email {text[:EMAIL_MAX]}.")
+    if not user.is_active_user:
+        raise ValidationError(f"{user.display_name}'s account is deactivated; {inactive}")
+    return user
+
+
 def find_manager(value: str | None, person: User) -> User | None:
     """The manager an admin typed (their work email), checked: an existing active account, not
     the person, and not someone the person (directly or not) already manages. Empty: none."""
     text = clean_text(value or "")
     if not text:
         return None
-    if len(text) > EMAIL_MAX:
-        raise ValidationError("There is no account with that email.")
-    manager = db.session.scalar(
-        sa.select(User).where(User.email == User.normalize_email(text)).with_for_update()
-    )
-    if manager is None:
-        raise ValidationError(f"There is no account with the email {text}.")
+    manager = active_account(text, for_update=True, inactive="choose an active colleague.")
     if manager.id == person.id:
         raise ValidationError("Someone cannot be their own manager.")
-    if not manager.is_active_user:
-        raise ValidationError(f"{manager.display_name}'s account is deactivated; choose an "
-                              "active colleague.")
     if _manages(person, manager):
         raise ValidationError(
             f"{manager.display_name} reports to {person.display_name} (directly or through "
