@@ -65,3 +65,10 @@ def xml_safe(value: str | None) -> str:
     """`value` without the characters XML cannot hold: for output built from stored rows that
     predate `clean_text` (or were written by something that bypassed it)."""
     return _XML_ILLEGAL_RE.sub("", value or "")
+
+
+def join_names(names: list[str]) -> str:
+    """"Ana", "Ana and Ben", "Ana, Ben and Cy" — in emails, pages and suggested titles."""
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]

@@ -31,6 +31,7 @@ from app.photos.urls import email_photo_url
 from app.richtext import excerpt
 from app.richtext import render_plain_text
 from app.settings import get_setting
+from app.text import join_names
 from app.web.urls import absolute_url
 from app.web.urls import base_url
 from app.web.urls import path_for
@@ -273,10 +274,3 @@ def _preheader(edition: Edition, stories: list[StoryView], quotes: list[QuoteVie
     if quotes:
         return excerpt(quotes[0].text_plain, 110, one_line=True)
     return "This week's Feel Good Fridays"
-
-
-def join_names(names: list[str]) -> str:
-    """"Ana", "Ana and Ben", "Ana, Ben and Cy" — used by the templates."""
-    if len(names) <= 1:
-        return "".join(names)
-    return ", ".join(names[:-1]) + " and " + names[-1]

@@ -30,7 +30,6 @@ from app.models import Story
 from app.models import User
 from app.models import utcnow
 from app.newsletter.compose import item_view
-from app.newsletter.compose import join_names
 from app.newsletter.queries import is_starting
 from app.numbers import positive_int
 from app.people.queries import names_in_story
@@ -54,6 +53,7 @@ from app.submissions.forms import QuoteForm
 from app.submissions.forms import StoryForm
 from app.submissions.forms import SubmissionForm
 from app.submissions.rules import InvalidInput
+from app.text import join_names
 from app.titles import item_title
 from app.voice.queries import origin_of
 from app.web.errors import caught

@@ -23,7 +23,6 @@ from app.extensions import db
 from app.models import SubmissionStatus
 from app.models import User
 from app.models import Verbatim
-from app.newsletter.compose import join_names
 from app.numbers import positive_int
 from app.richtext import excerpt
 from app.settings import get_setting
@@ -31,6 +30,7 @@ from app.submissions import queries as submission_queries
 from app.submissions.forms import StoryForm
 from app.submissions.rules import TITLE_MAX
 from app.submissions.rules import InvalidInput
+from app.text import join_names
 from app.voice import bp
 from app.voice import curation
 from app.voice import queries
