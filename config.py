@@ -161,6 +161,21 @@ class Config:
     # Cover pictures no story uses (abandoned forms, replaced covers) are deleted a day old.
     SCHEDULER_UPLOADS_SECONDS = env_int("SCHEDULER_UPLOADS_SECONDS", 3600)
 
+    # Slack / Teams destinations (app/chat): how often the scheduler posts what is waiting, how
+    # long one post may take, how many tries over how long before a post is given up.
+    SCHEDULER_CHAT_SECONDS = env_int("SCHEDULER_CHAT_SECONDS", 15)
+    CHAT_TIMEOUT_SECONDS = env_int("CHAT_TIMEOUT_SECONDS", 10)
+    CHAT_MAX_ATTEMPTS = env_int("CHAT_MAX_ATTEMPTS", 8)
+    CHAT_RETRY_BASE_SECONDS = env_int("CHAT_RETRY_BASE_SECONDS", 30)
+    CHAT_RETRY_MAX_SECONDS = env_int("CHAT_RETRY_MAX_SECONDS", 3600)
+
+    # Readership (app/engagement): how long an "applaud from the email" link works, and how
+    # often the scheduler anonymizes per-person events past the admin's retention period.
+    APPLAUSE_LINK_MAX_AGE_DAYS = env_int("APPLAUSE_LINK_MAX_AGE_DAYS", 60)
+    SCHEDULER_ENGAGEMENT_SECONDS = env_int("SCHEDULER_ENGAGEMENT_SECONDS", 3600)
+    # Branding (Admin → Settings → Branding): the largest logo file accepted.
+    BRAND_LOGO_MAX_BYTES = env_int("BRAND_LOGO_MAX_BYTES", 2 * 1024 * 1024)
+
     LOG_LEVEL = env("LOG_LEVEL", "INFO")
 
     @classmethod

@@ -89,6 +89,7 @@ def register_blueprints(app: Flask) -> None:
     from app import account
     from app import admin
     from app import auth
+    from app import chat
     from app import comments
     from app import editions
     from app import imports
@@ -102,6 +103,8 @@ def register_blueprints(app: Flask) -> None:
     from app import scim
     from app import submissions
     from app import voice
+    from app.branding.views import bp as branding_bp
+    from app.engagement.views import bp as engagement_bp
 
     for package in (
         auth,
@@ -120,9 +123,12 @@ def register_blueprints(app: Flask) -> None:
         imports,
         scim,
         voice,
+        chat,
     ):
         app.register_blueprint(package.bp)
     app.register_blueprint(voice.hooks_bp)
+    app.register_blueprint(engagement_bp)
+    app.register_blueprint(branding_bp)
 
 
 def register_session_hooks(app: Flask) -> None:
@@ -140,15 +146,17 @@ def register_subscribers(app: Flask) -> None:
     """Each feature's reactions to domain events (and its periodic jobs) live in its
     `subscribers.py`; importing them registers them (app/events.py, app/jobs.py). Listed here,
     explicitly, so what runs after a commit is visible in one place."""
+    from app.chat import subscribers as chat_subscribers
     from app.editions import subscribers as edition_subscribers
+    from app.engagement import subscribers as engagement_subscribers
     from app.notifications import subscribers as notification_subscribers
     from app.photos import subscribers as photo_subscribers
     from app.submissions import subscribers as submission_subscribers
     from app.voice import subscribers as voice_subscribers
 
     app.extensions["fgf.subscribers"] = (
-        edition_subscribers, notification_subscribers, photo_subscribers, submission_subscribers,
-        voice_subscribers)
+        chat_subscribers, edition_subscribers, engagement_subscribers, notification_subscribers,
+        photo_subscribers, submission_subscribers, voice_subscribers)
 
 
 def register_error_handlers(app: Flask) -> None:

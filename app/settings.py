@@ -167,6 +167,27 @@ SETTINGS: dict[str, SettingSpec] = {
     "voice_redact_patterns": SettingSpec(
         lambda: [], _redaction_patterns, "Extra redaction patterns"
     ),
+    # Readership (app/engagement): links in edition emails go through /r/ (clicks counted), an
+    # optional 1×1 image counts opens; "aggregate" keeps no per-person rows, "person" keeps them
+    # for `engagement_person_days` (then they are anonymized; counts stay).
+    "track_clicks": SettingSpec(lambda: True, _bool, "Count clicks in edition emails"),
+    "track_opens": SettingSpec(lambda: True, _bool, "Count opens (1×1 image)"),
+    "analytics_mode": SettingSpec(
+        lambda: "aggregate", _choice("aggregate", "person"), "Readership analytics"
+    ),
+    "engagement_person_days": SettingSpec(
+        lambda: 90, _between(1, 730, "days"), "Days per-person reading data is kept"
+    ),
+    # The email's layout (app/newsletter/compose.py): more stories than this → teaser cards.
+    "teaser_threshold": SettingSpec(
+        lambda: 4, _between(1, 50, "stories"), "Full stories in the email up to"
+    ),
+    "embed_images": SettingSpec(lambda: False, _bool, "Embed cover pictures in the email"),
+    # Branding (app/branding): the logo's stored key (None: the sun mark), the accent colour
+    # (#rrggbb, checked for contrast) and a line of footer text; used by the email and the site.
+    "brand_logo": SettingSpec(lambda: None, lambda v: v or None, "Logo"),
+    "brand_accent": SettingSpec(lambda: "#b43c0a", str, "Accent colour"),
+    "brand_footer": SettingSpec(lambda: "", str, "Footer text"),
 }
 
 

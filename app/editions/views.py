@@ -39,6 +39,7 @@ from app.editions.queries import ordered_items
 from app.editions.queries import schedule_label
 from app.editions.queries import send_times
 from app.editions.queries import weekly_slot
+from app.engagement.recipients import RecipientKeys
 from app.errors import Conflict
 from app.errors import ValidationError
 from app.extensions import db
@@ -450,6 +451,7 @@ def _personalized(edition: Edition) -> tuple[compose.RenderedEdition, str, str, 
         "first_name": me.first_name,
         "unsubscribe_url": links.unsubscribe_url(tokens.make_unsubscribe_token(user_id=me.id)),
         "web_url": links.edition_url(edition.number),
+        "applause": RecipientKeys(edition.id).applause(me.id),
     }
     html, text = compose.personalize(rendered, **values)
     web = compose.RenderedEdition(rendered.subject, rendered.web_html, "", "")

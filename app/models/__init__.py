@@ -5,6 +5,10 @@ from app.models.activity import Reaction
 from app.models.activity import Setting
 from app.models.base import Base
 from app.models.base import utcnow
+from app.models.chat import ChatDestination
+from app.models.chat import ChatKind
+from app.models.chat import ChatPost
+from app.models.chat import ChatPostStatus
 from app.models.comments import Comment
 from app.models.content import Quote
 from app.models.content import QuoteSource
@@ -20,6 +24,7 @@ from app.models.editions import DeliveryStatus
 from app.models.editions import Edition
 from app.models.editions import EditionItem
 from app.models.editions import EditionStatus
+from app.models.engagement import EngagementEvent
 from app.models.events import DomainEvent
 from app.models.events import EventDelivery
 from app.models.events import EventDeliveryStatus
@@ -46,6 +51,10 @@ __all__ = [
     "AuditEvent",
     "Band",
     "Base",
+    "ChatDestination",
+    "ChatKind",
+    "ChatPost",
+    "ChatPostStatus",
     "Comment",
     "Delivery",
     "DeliveryStatus",
@@ -53,6 +62,7 @@ __all__ = [
     "Edition",
     "EditionItem",
     "EditionStatus",
+    "EngagementEvent",
     "EventDelivery",
     "EventDeliveryStatus",
     "NotificationPreference",

@@ -1,6 +1,7 @@
 """Compile an edition into its email (HTML + text) and web page: rendered ONCE per edition.
 
-Per-recipient parts (first name, unsubscribe and web links) are left as markers that
+Per-recipient parts (first name, unsubscribe and web links, the tracking tag and the applause
+token of the links: app/engagement/recipients.py) are left as markers that
 `personalize` fills in with plain string substitution, so sending 20,000 copies costs one
 template render plus 20,000 cheap substitutions. Once an edition is sent its compiled parts are
 stored on the row (`freeze_edition`) and everything afterwards (archive page, re-sends, retries)
@@ -19,6 +20,9 @@ from zoneinfo import ZoneInfo
 from flask import render_template
 from markupsafe import Markup
 
+from app.engagement.links import track_links
+from app.engagement.recipients import NO_APPLAUSE
+from app.engagement.recipients import NO_TRACK
 from app.mail import render_email
 from app.models import Edition
 from app.models import EditionStatus
@@ -41,9 +45,12 @@ from app.web.urls import path_for
 FIRST_NAME = "FIRST_NAME"
 UNSUBSCRIBE_URL = "UNSUBSCRIBE_URL"
 WEB_URL = "WEB_URL"
-_KEYS = (FIRST_NAME, UNSUBSCRIBE_URL, WEB_URL)
+TRACK = "TRACK"  # which message a tracked click or open came from
+APPLAUSE = "APPLAUSE"  # the reader's token in the email's "Applaud" links
+_KEYS = (FIRST_NAME, UNSUBSCRIBE_URL, WEB_URL, TRACK, APPLAUSE)
 _PREFIX = "%%FGF:"
-_MARKER_RE = re.compile(r"%%FGF:(FIRST_NAME|UNSUBSCRIBE_URL|WEB_URL)%%")
+MARKER_PATTERN = r"%%FGF:(FIRST_NAME|UNSUBSCRIBE_URL|WEB_URL|TRACK|APPLAUSE)%%"
+_MARKER_RE = re.compile(MARKER_PATTERN)
 _BLANK_LINES_RE = re.compile(r"\n{3,}")
 GREETING_FALLBACK = "there"
 
@@ -158,14 +165,20 @@ def compile_edition(edition: Edition, *, now: datetime | None = None) -> Rendere
         "first_name": markers[FIRST_NAME],
         "unsubscribe_url": markers[UNSUBSCRIBE_URL],
         "web_url": markers[WEB_URL],
+        "track": markers[TRACK],
+        "applause": markers[APPLAUSE],
         "join_names": join_names,
     }
     text, email_html = render_email("newsletter", **context)
     web_html = render_template("newsletter/_edition_body.html", **context)
+    email_html, text = track_links(
+        edition.id, _finish(email_html, nonce, html=True), _finish(_tidy_text(text), nonce,
+                                                                    html=False)
+    )
     return RenderedEdition(
         subject=edition.full_subject,
-        html=_finish(email_html, nonce, html=True),
-        text=_finish(_tidy_text(text), nonce, html=False),
+        html=email_html,
+        text=text,
         web_html=_finish(web_html, nonce, html=True),
     )
 
@@ -185,13 +198,21 @@ def render_bulk(template: str, subject: str, **context: object) -> RenderedEditi
 
 
 def personalize(
-    rendered: RenderedEdition, *, first_name: str | None, unsubscribe_url: str, web_url: str
+    rendered: RenderedEdition,
+    *,
+    first_name: str | None,
+    unsubscribe_url: str,
+    web_url: str,
+    track: str = NO_TRACK,
+    applause: str = NO_APPLAUSE,
 ) -> tuple[str, str]:
     """Fill in one recipient's parts: (html, text). One regex pass per part, no template."""
     text_values = {
         FIRST_NAME: greeting_name(first_name),
         UNSUBSCRIBE_URL: unsubscribe_url,
         WEB_URL: web_url,
+        TRACK: track,
+        APPLAUSE: applause,
     }
     html_values = {key: html_lib.escape(value, quote=True) for key, value in text_values.items()}
     html = _MARKER_RE.sub(lambda m: html_values[m.group(1)], rendered.html)

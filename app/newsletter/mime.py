@@ -30,19 +30,25 @@ from email.utils import format_datetime
 from email.utils import formataddr
 from email.utils import parseaddr
 
+from app.engagement.recipients import NO_APPLAUSE
+from app.engagement.recipients import NO_TRACK
 from app.mail import HeaderInjectionError
 from app.mail import SendResult
 from app.mail.backends import MailBackend
 from app.mail.backends import SMTPBackend
 from app.mail.message import POLICY
+from app.newsletter.compose import APPLAUSE
 from app.newsletter.compose import FIRST_NAME
+from app.newsletter.compose import MARKER_PATTERN
+from app.newsletter.compose import TRACK
 from app.newsletter.compose import UNSUBSCRIBE_URL
 from app.newsletter.compose import WEB_URL
 from app.newsletter.compose import RenderedEdition
 from app.newsletter.compose import greeting_name
 
 CRLF = "\r\n"
-_SPLIT_RE = re.compile(r"%%FGF:(FIRST_NAME|UNSUBSCRIBE_URL|WEB_URL)%%")
+_SPLIT_RE = re.compile(MARKER_PATTERN)
+_URL_SAFE_RE = re.compile(r"[A-Za-z0-9._~-]*")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]+")
 
 
@@ -166,8 +172,15 @@ class EditionMailer:
         message_id: str,
         unsubscribe_url: str,
         when: datetime | None = None,
+        track: str = NO_TRACK,
+        applause: str = NO_APPLAUSE,
     ) -> WireMessage:
-        """One recipient's message; values are escaped and encoded here, never trusted."""
+        """One recipient's message; values are escaped and encoded here, never trusted.
+
+        `track` and `applause` are URL-safe tokens (app/engagement/recipients.py): the same
+        bytes in HTML, text and quoted-printable, so they are checked, not encoded."""
+        if not (_URL_SAFE_RE.fullmatch(track) and _URL_SAFE_RE.fullmatch(applause)):
+            raise HeaderInjectionError("a link token with characters a URL cannot carry")
         if any(ch in email_address for ch in "\r\n<>,\"") or "@" not in email_address:
             raise HeaderInjectionError(f"unusable address {email_address!r}")
         if any(ch in message_id for ch in "\r\n") or any(ch in unsubscribe_url for ch in "\r\n"):
@@ -189,12 +202,12 @@ class EditionMailer:
         greeting_html = html_lib.escape(greeting, quote=True)
         text = self._text.fill(
             {FIRST_NAME: _qp(greeting), UNSUBSCRIBE_URL: _qp(unsubscribe_url),
-             WEB_URL: self._web_url_qp}
+             WEB_URL: self._web_url_qp, TRACK: track, APPLAUSE: applause}
         )
         html = self._html.fill(
             {FIRST_NAME: _qp(greeting_html),
              UNSUBSCRIBE_URL: _qp(html_lib.escape(unsubscribe_url, quote=True)),
-             WEB_URL: self._web_url_html_qp}
+             WEB_URL: self._web_url_html_qp, TRACK: track, APPLAUSE: applause}
         )
         body = "".join((self._part_text, text, self._part_html, html, self._closing))
         return WireMessage(head, body, self._from_header, to_header, self._content_type)

@@ -60,6 +60,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app import audit
 from app.database import begin_write
+from app.engagement.recipients import RecipientKeys
 from app.errors import IllegalTransition
 from app.errors import NotFound
 from app.errors import PermissionDenied
@@ -357,7 +358,8 @@ def send_pending(
     lease = current_app.config["NEWSLETTER_CLAIM_TIMEOUT_SECONDS"]
     clock: Callable[[], datetime] = (lambda: now) if now is not None else utcnow
     recorder = _Recorder(db.engine)
-    sender = _BatchSender(mailer, recorder, clock, lease, progress, stats)
+    keys = RecipientKeys(edition_id)
+    sender = _BatchSender(mailer, keys, recorder, clock, lease, progress, stats)
     with db.engine.connect() as conn, recorder, get_backend() as backend:
         released = _release_stale(conn, edition_id, clock(), lease)
         if released:
@@ -389,6 +391,7 @@ class _BatchSender:
     def __init__(
         self,
         mailer: EditionMailer,
+        keys: RecipientKeys,
         recorder: _Recorder,
         clock: Callable[[], datetime],
         lease: int,
@@ -396,6 +399,7 @@ class _BatchSender:
         stats: SendStats,
     ) -> None:
         self.mailer = mailer
+        self.keys = keys
         self.recorder = recorder
         self.clock = clock
         self.lease = lease
@@ -439,6 +443,8 @@ class _BatchSender:
                 first_name=names[0] if names else None,
                 message_id=row.message_id,
                 unsubscribe_url=self.unsubscribe_prefix + token,
+                track=self.keys.track(row.id, row.user_id),
+                applause=self.keys.applause(row.user_id),
             )
         except (HeaderInjectionError, ValueError, UnicodeError) as exc:
             return SendResult(SendStatus.PERMANENT, None, f"cannot build the message: {exc}")
@@ -992,6 +998,7 @@ def send_test(edition: Edition, user: User) -> SendResult:
         first_name=user.first_name,
         message_id=make_msgid(domain=_sender_domain()),
         unsubscribe_url=links.unsubscribe_url(tokens.make_unsubscribe_token(user_id=user.id)),
+        applause=RecipientKeys(edition.id).applause(user.id),  # clicks of a test: not counted
     )
     with get_backend() as backend:
         result = send_with(backend, message)

@@ -1,0 +1,1 @@
+"""Events → chat posts (recorded in the subscriber's transaction, posted by the "chat" job)."""

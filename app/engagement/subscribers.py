@@ -1,0 +1,1 @@
+"""Readership housekeeping: per-person events past the retention period are anonymized."""
