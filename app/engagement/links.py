@@ -4,7 +4,12 @@ goes through the signed redirect `/r/<link token>/<TRACK marker>`, the unsubscri
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
-def track_links(edition_id: int, html: str, text: str) -> tuple[str, str]:
+if TYPE_CHECKING:
+    from app.models import Edition
+
+
+def track_links(edition: Edition, html: str, text: str) -> tuple[str, str]:
     """(html, text) of the email with its links tracked; called once per compiled edition."""
     return html, text

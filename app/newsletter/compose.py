@@ -172,8 +172,7 @@ def compile_edition(edition: Edition, *, now: datetime | None = None) -> Rendere
     text, email_html = render_email("newsletter", **context)
     web_html = render_template("newsletter/_edition_body.html", **context)
     email_html, text = track_links(
-        edition.id, _finish(email_html, nonce, html=True), _finish(_tidy_text(text), nonce,
-                                                                    html=False)
+        edition, _finish(email_html, nonce, html=True), _finish(_tidy_text(text), nonce, html=False)
     )
     return RenderedEdition(
         subject=edition.full_subject,
