@@ -172,6 +172,9 @@ class Config:
     # Readership (app/engagement): how long an "applaud from the email" link works, and how
     # often the scheduler anonymizes per-person events past the admin's retention period.
     APPLAUSE_LINK_MAX_AGE_DAYS = env_int("APPLAUSE_LINK_MAX_AGE_DAYS", 60)
+    # Clicks and opens recorded per IP address (app/engagement/views.py); past the limit the
+    # reader is still redirected / served the image, just not counted.
+    ENGAGEMENT_RATE_LIMIT = env("ENGAGEMENT_RATE_LIMIT", "600 per minute")
     SCHEDULER_ENGAGEMENT_SECONDS = env_int("SCHEDULER_ENGAGEMENT_SECONDS", 3600)
     # Branding (Admin → Settings → Branding): the largest logo file accepted.
     BRAND_LOGO_MAX_BYTES = env_int("BRAND_LOGO_MAX_BYTES", 2 * 1024 * 1024)

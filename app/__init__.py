@@ -134,18 +134,22 @@ def register_blueprints(app: Flask) -> None:
 def register_session_hooks(app: Flask) -> None:
     """SQLAlchemy session listeners: events dispatched after the commit, the search index and
     the reading cache kept in step (app.mail.init_app attaches the mail outbox's). Attached
-    here, never when a module is imported, and once per process however many apps are built."""
+    here, never when a module is imported, and once per process however many apps are built.
+    app.chat.delivery hands new Slack / Teams posts to its posting thread after the commit."""
     from app import events
     from app import reading
+    from app.chat import delivery as chat_delivery
 
     events.init_app(app)
     reading.init_app(app)
+    chat_delivery.init_app(app)
 
 
 def register_subscribers(app: Flask) -> None:
     """Each feature's reactions to domain events (and its periodic jobs) live in its
     `subscribers.py`; importing them registers them (app/events.py, app/jobs.py). Listed here,
     explicitly, so what runs after a commit is visible in one place."""
+    from app.branding import subscribers as branding_subscribers
     from app.chat import subscribers as chat_subscribers
     from app.editions import subscribers as edition_subscribers
     from app.engagement import subscribers as engagement_subscribers
@@ -155,7 +159,7 @@ def register_subscribers(app: Flask) -> None:
     from app.voice import subscribers as voice_subscribers
 
     app.extensions["fgf.subscribers"] = (
-        chat_subscribers, edition_subscribers, engagement_subscribers, notification_subscribers,
+        branding_subscribers, chat_subscribers, edition_subscribers, engagement_subscribers, notification_subscribers,
         photo_subscribers, submission_subscribers, voice_subscribers)
 
 

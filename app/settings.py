@@ -135,6 +135,40 @@ def _redaction_patterns(value: Any) -> list[dict[str, str]]:
     return patterns
 
 
+BRAND_FOOTER_MAX = 300
+BRAND_FOOTER_LINES = 2
+
+
+def _brand_logo(value: Any) -> str | None:
+    """The stored logo's key (app/branding/storage.py names the file), or None: the sun mark."""
+    key = str(value or "").strip()
+    if key and not re.fullmatch(r"[A-Za-z0-9_-]{22}", key):
+        raise ValidationError("That is not a stored logo.")
+    return key or None
+
+
+def _brand_accent(value: Any) -> str:
+    """#rrggbb that white text on it (and it as text on white) reads at AA (4.5:1)."""
+    from app.branding.colors import check_accent  # at call time: app.branding reads settings
+
+    return check_accent(value)
+
+
+def _brand_footer(value: Any) -> str:
+    """Plain text under every page and email: one or two lines, at most 300 characters."""
+    lines = [" ".join(line.split()) for line in clean_text(str(value or ""), multiline=True)
+             .splitlines()]
+    lines = [line for line in lines if line]
+    if len(lines) > BRAND_FOOTER_LINES:
+        raise ValidationError("Keep the footer to one or two lines.")
+    text = "\n".join(lines)
+    if len(text) > BRAND_FOOTER_MAX:
+        raise ValidationError(
+            f"Keep the footer to {BRAND_FOOTER_MAX} characters (it has {len(text)})."
+        )
+    return text
+
+
 @dataclass(frozen=True)
 class SettingSpec:
     default: Callable[[], Any]
@@ -185,9 +219,9 @@ SETTINGS: dict[str, SettingSpec] = {
     "embed_images": SettingSpec(lambda: False, _bool, "Embed cover pictures in the email"),
     # Branding (app/branding): the logo's stored key (None: the sun mark), the accent colour
     # (#rrggbb, checked for contrast) and a line of footer text; used by the email and the site.
-    "brand_logo": SettingSpec(lambda: None, lambda v: v or None, "Logo"),
-    "brand_accent": SettingSpec(lambda: "#b43c0a", str, "Accent colour"),
-    "brand_footer": SettingSpec(lambda: "", str, "Footer text"),
+    "brand_logo": SettingSpec(lambda: None, _brand_logo, "Logo"),
+    "brand_accent": SettingSpec(lambda: "#b43c0a", _brand_accent, "Accent colour"),
+    "brand_footer": SettingSpec(lambda: "", _brand_footer, "Footer text"),
 }
 
 

@@ -28,6 +28,7 @@ pytest_plugins = [
     "tests.fixtures.browser",
     "tests.fixtures.oidc",
     "tests.fixtures.voice",
+    "tests.fixtures.chat",
 ]
 
 

@@ -277,6 +277,7 @@ def test_cron_style_tick_dispatches_what_was_left(app, handlers):
 def test_features_subscribe_at_app_start(app):
     names = {s.name for s in subscribers_for(EditionSent.name)}
     assert names == {
+        "app.chat.subscribers.post_edition_sent",
         "app.editions.subscribers.open_next_edition",
         "app.notifications.subscribers.tell_authors_and_colleagues",
         "app.notifications.subscribers.tell_managers",

@@ -23,6 +23,7 @@ from app.newsletter.compose import personalize
 from app.newsletter.compose import render_edition
 from app.newsletter.mime import EditionMailer
 from app.richtext import render_markdown
+from app.settings import set_settings
 from tests import factories
 from tests.helpers_sender import seed_edition
 from tests.helpers_sender import story_of
@@ -41,6 +42,8 @@ def _personal(rendered, **kwargs):
 
 
 def test_edition_email_has_everything_a_reader_needs(app):
+    # Layout and personalisation with the links as typed; tracked links: tests/test_engagement_*.
+    set_settings({"track_clicks": False, "track_opens": False}, actor=None)
     edition = seed_edition(intro_md="Welcome to **this** week!")
     edition.intro_html = str(render_markdown(edition.intro_md))
     rendered = render_edition(edition)

@@ -271,7 +271,8 @@ def test_importing_registers_no_listeners_create_app_does_once():
     assert on_import == "0 []", f"listeners attached on import: {on_import}"
     attached, again = (int(n) for n in after_create.split())
     assert set(owners.split()) == {
-        "app.database", "app.events", "app.mail", "app.reading.cache", "app.reading.search",
+        "app.chat.delivery", "app.database", "app.events", "app.mail", "app.reading.cache",
+        "app.reading.search",
     }  # every feature that listens is attached by create_app, none by an import
     assert attached > 0
     assert again == 0  # a second app attaches nothing twice

@@ -65,7 +65,8 @@ nav_entry(
     roles=ADMINS,
     menu="user",
     order=81,
-    also_active=("admin.touchpoints", "admin.edit_touchpoint"),
+    also_active=("admin.touchpoints", "admin.edit_touchpoint", "branding.settings",
+                 "engagement.readership_settings", "chat.destinations"),
 )
 nav_entry("Audit log", "admin.audit", roles=ADMINS, menu="user", order=82)
 

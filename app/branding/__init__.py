@@ -8,10 +8,17 @@ this package's `__init__` imports no views; the blueprint lives in `views.py`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
+from flask import g
+from flask import has_request_context
+
+from app.branding.colors import normalize
 from app.settings import get_settings
+from app.web.urls import absolute_url
 
 DEFAULT_ACCENT = "#b43c0a"
+KEYS = ("brand_logo", "brand_accent", "brand_footer")
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,12 +28,34 @@ class Brand:
     logo_url: str | None  # absolute, session-free (emails); None: the built-in sun mark
     accent: str  # "#rrggbb", readable (AA) as text on white and with white text on it
     footer: str  # plain text, may be ""
+    logo_key: str | None = None  # the stored file's key (pages build a relative link from it)
 
 
 def brand() -> Brand:
-    values = get_settings("brand_logo", "brand_accent", "brand_footer")
+    """The current branding. Read once per request: every page shows it (header, theme, footer)
+    and the query is shared with the organization's time zone, which every page also reads
+    (app.web.context.org_timezone keeps it in `g._org_timezone`), so branding costs a page no
+    query of its own. Outside a request (the scheduler, the CLI) it is read afresh each time."""
+    if not has_request_context():
+        return _from(get_settings(*KEYS))
+    cached = g.get("_brand")
+    if cached is None:
+        if "_org_timezone" in g:
+            values = get_settings(*KEYS)
+        else:
+            values = get_settings(*KEYS, "timezone")
+            g._org_timezone = ZoneInfo(values["timezone"])
+        cached = g._brand = _from(values)
+    return cached
+
+
+def _from(values: dict) -> Brand:
+    key = values["brand_logo"] or None
     return Brand(
-        logo_url=None,
-        accent=values["brand_accent"] or DEFAULT_ACCENT,
+        logo_url=absolute_url("branding.logo", key=key) if key else None,
+        # Stored only through the setting's check; normalised again so a hand-edited row can
+        # never put anything but #rrggbb into a stylesheet or an email.
+        accent=normalize(values["brand_accent"]) or DEFAULT_ACCENT,
         footer=values["brand_footer"] or "",
+        logo_key=key,
     )

@@ -49,12 +49,17 @@ from app.models import utcnow
 from app.newsletter import compose
 from app.newsletter import links
 from app.newsletter import tokens
+from app.newsletter.mime import GMAIL_CLIP_BYTES
+from app.newsletter.mime import MessageSize
+from app.newsletter.mime import measure
 from app.newsletter.queries import is_starting
 from app.newsletter.queries import send_outage_alerts
+from app.newsletter.sending import mailer_for
 from app.newsletter.sending import may_send
 from app.numbers import bounded_int
 from app.review.queries import model_for
 from app.richtext import excerpt
+from app.settings import get_setting
 from app.submissions.rules import InvalidInput
 from app.titles import item_title
 from app.web.errors import caught
@@ -443,20 +448,55 @@ def send(edition_id: int) -> Response:
 # -- preview and test --------------------------------------------------------------------------
 
 
-def _personalized(edition: Edition) -> tuple[compose.RenderedEdition, str, str, str]:
-    """The edition as this editor would receive it: (rendered, email html, text, web html)."""
-    me = _me()
-    rendered = compose.render_as_it_will_go_out(edition)  # dated as the test email is
-    values = {
+def _recipient_values(edition: Edition, me: User) -> dict[str, str | None]:
+    return {
         "first_name": me.first_name,
         "unsubscribe_url": links.unsubscribe_url(tokens.make_unsubscribe_token(user_id=me.id)),
         "web_url": links.edition_url(edition.number),
         "applause": RecipientKeys(edition.id).applause(me.id),
     }
+
+
+def _personalized(edition: Edition) -> tuple[compose.RenderedEdition, str, str, str]:
+    """The edition as this editor would receive it: (rendered, email html, text, web html).
+    Embedded pictures (cid:) are shown from the site: a browser cannot resolve cid:."""
+    rendered = compose.render_as_it_will_go_out(edition)  # dated as the test email is
+    values = _recipient_values(edition, _me())
     html, text = compose.personalize(rendered, **values)
     web = compose.RenderedEdition(rendered.subject, rendered.web_html, "", "")
     web_html, _ = compose.personalize(web, **values)
-    return rendered, html, text, web_html
+    return rendered, compose.with_remote_images(html), text, web_html
+
+
+def _message_sizes(edition: Edition, rendered: compose.RenderedEdition) -> dict[str, Any]:
+    """One message on the wire, built by the sender's own builder for this editor: as it will
+    go out, with the cover pictures embedded and without them (remote links)."""
+    me = _me()
+    message_id = f"<fgf.{edition.number}.preview@{urlsplit(base_url()).hostname or 'localhost'}>"
+
+    def size(version: compose.RenderedEdition) -> MessageSize:
+        values = _recipient_values(edition, me)
+        message = mailer_for(edition, version).message(
+            email_address=me.email, name=me.display_name, first_name=values["first_name"],
+            message_id=message_id,
+            unsubscribe_url=values["unsubscribe_url"], applause=values["applause"],
+        )
+        return measure(message)
+
+    plain = compose.RenderedEdition(rendered.subject, compose.with_remote_images(rendered.html),
+                                    rendered.text, "")
+    embedded = rendered if compose.CID_RE.search(rendered.html) else None
+    if embedded is None and edition.status in OPEN_STATUSES:
+        embedded = compose.render_as_it_will_go_out(edition, embed=True)
+        embedded = embedded if compose.CID_RE.search(embedded.html) else None
+    as_sent = size(rendered)
+    return {
+        "as_sent": as_sent,
+        "without_images": size(plain),
+        "with_images": size(embedded) if embedded is not None else None,
+        "embedding": get_setting("embed_images"),
+        "clip_kb": GMAIL_CLIP_BYTES // 1024,
+    }
 
 
 @bp.route("/upcoming/preview")
@@ -480,6 +520,8 @@ def _preview(edition_id: int):
         "editions/preview.html",
         edition=edition,
         subject=rendered.subject,
+        sizes=_message_sizes(edition, rendered),
+        teaser_threshold=get_setting("teaser_threshold"),
         text=text,
         web_html=Markup(web_html),  # noqa: S704 - our templates around sanitized content
         counts=edition_counts(edition),

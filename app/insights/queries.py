@@ -36,6 +36,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
+from app.engagement.queries import EditionFigures
+from app.engagement.queries import figure_columns as readership_columns
+from app.engagement.queries import figures_from_row as readership_figures
 from app.extensions import db
 from app.insights.periods import Month
 from app.insights.periods import Period
@@ -46,7 +49,6 @@ from app.models import EditionItem
 from app.models import EditionStatus
 from app.models import Quote
 from app.models import QuoteSource
-from app.models import Reaction
 from app.models import Recognition
 from app.models import Scale
 from app.models import Story
@@ -1222,6 +1224,8 @@ class EditionHealth:
     unsubscribed_since: int
     web_views: int
     reactions: int
+    # Opens and clicks, with their rates and "measured or not" (app/engagement/queries.py).
+    readership: EditionFigures | None = None
 
     @property
     def delivery_rate(self) -> float | None:
@@ -1232,6 +1236,35 @@ class EditionHealth:
 class NewsletterHealth:
     editions: list[EditionHealth]
     unsubscribed_in_period: int
+
+    def _measured(self, opens: bool) -> list[EditionFigures]:
+        figures = [e.readership for e in self.editions if e.readership is not None]
+        return [f for f in figures if (f.opens_measured if opens else f.clicks_measured)]
+
+    @property
+    def opens_measured_in(self) -> int:
+        return len(self._measured(True))
+
+    @property
+    def clicks_measured_in(self) -> int:
+        return len(self._measured(False))
+
+    @property
+    def opened(self) -> int:
+        return sum(f.opened for f in self._measured(True))
+
+    @property
+    def clicked(self) -> int:
+        return sum(f.clicked for f in self._measured(False))
+
+    @property
+    def open_rate(self) -> float | None:
+        """Unique opens over delivered emails, for the editions where opens were measured."""
+        return share(self.opened, sum(f.delivered for f in self._measured(True)))
+
+    @property
+    def click_rate(self) -> float | None:
+        return share(self.clicked, sum(f.delivered for f in self._measured(False)))
 
     @property
     def recipients(self) -> int:
@@ -1268,35 +1301,19 @@ def newsletter_health(filters: Filters) -> NewsletterHealth:
     when the edition finishes and after a retry: reading 52 edition rows instead of counting
     every delivery keeps a year of editions cheap."""
     period = filters.period
-    unsubscribed = (
-        sa.select(sa.func.count())
-        .select_from(User)
-        .where(User.email_opt_out.is_(True), User.opted_out_at >= Edition.sent_at)
-        .scalar_subquery()
-    )
-    reactions = (
-        sa.select(sa.func.count())
-        .select_from(Reaction)
-        .join(EditionItem, EditionItem.story_id == Reaction.story_id)
-        .where(EditionItem.edition_id == Edition.id)
-        .scalar_subquery()
-    )
+    # Applause, unsubscribes, opens and clicks: the definitions the edition's report uses.
     stmt = (
-        sa.select(
-            Edition.id,
-            Edition.number,
-            Edition.sent_at,
-            Edition.recipients_count,
-            Edition.sent_count,
-            Edition.failed_count,
-            unsubscribed,
-            Edition.web_views,
-            reactions,
-        )
+        sa.select(Edition.recipients_count, Edition.failed_count, *readership_columns())
         .where(Edition.status == EditionStatus.SENT, _in_period(Edition.sent_at, period))
         .order_by(Edition.sent_at, Edition.number)
     )
-    editions = [EditionHealth(*row) for row in db.session.execute(stmt)]
+    editions = []
+    for recipients, failed, *figures in db.session.execute(stmt):
+        f = readership_figures(figures)
+        editions.append(
+            EditionHealth(f.edition_id, f.number, f.sent_at, recipients, f.delivered, failed,
+                          f.unsubscribed, f.web_reads, f.applause, readership=f)
+        )
     unsubscribed_in_period = db.session.scalar(
         sa.select(sa.func.count())
         .select_from(User)

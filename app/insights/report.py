@@ -1011,6 +1011,19 @@ def newsletter_section(data: queries.NewsletterHealth, period: Period) -> Sectio
             "%",
             f"{_count(data.sent)} of {_count(data.recipients)} emails",
         ),
+        KeyFigure(
+            "Opened",
+            data.open_rate,
+            "%",
+            f"{_count(data.opened)} unique opens in {_editions(data.opens_measured_in)} measured",
+        ),
+        KeyFigure(
+            "Clicked",
+            data.click_rate,
+            "%",
+            f"{_count(data.clicked)} unique clicks in {_editions(data.clicks_measured_in)} "
+            "measured",
+        ),
         KeyFigure("Web views", data.web_views),
         KeyFigure("Reactions", data.reactions),
         KeyFigure("Unsubscribed in this period", data.unsubscribed_in_period),
@@ -1019,18 +1032,91 @@ def newsletter_section(data: queries.NewsletterHealth, period: Period) -> Sectio
         slug="newsletter",
         title="Newsletter health",
         intro=(
-            "Does the newsletter reach people and move them? Delivery shows the reach, web views "
-            "and reactions the engagement, and unsubscribes the cost. These figures are "
-            "company-wide: the team filter does not apply."
+            "Does the newsletter reach people and move them? Delivery shows the reach, opens, "
+            "clicks, web views and reactions the engagement, and unsubscribes the cost. These "
+            "figures are company-wide: the team filter does not apply."
         ),
         key_figures=key_figures,
-        figures=[figure],
+        figures=[figure, readership_figure(data, period)],
         empty=None
         if not data.is_empty
         else (
             "No edition sent in this period",
             "Newsletter health appears once an edition goes out.",
         ),
+    )
+
+
+def _editions(n: int) -> str:
+    return f"{n:,} {'edition' if n == 1 else 'editions'}"
+
+
+def readership_figure(data: queries.NewsletterHealth, period: Period) -> Figure:
+    """Opens and clicks per edition (app/engagement/queries.py defines each figure; the edition's
+    own page has the full report). Empty cells: not measured when that edition was sent."""
+    zone = ZoneInfo(period.timezone)
+    figures = [(e, e.readership) for e in data.editions if e.readership is not None]
+    table = _table(
+        "newsletter-readership",
+        "Opens and clicks per edition",
+        [
+            "Edition",
+            "Sent on",
+            "Delivered",
+            "Opened",
+            "Open rate (%)",
+            "Privacy-proxy opens",
+            "Clicked",
+            "Click rate (%)",
+            "Click-to-open (%)",
+        ],
+        [
+            [
+                f"#{e.number}",
+                e.sent_at.astimezone(zone).date().isoformat(),
+                f.delivered,
+                f.opened if f.opens_measured else None,
+                f.open_rate,
+                f.proxy_opened if f.opens_measured else None,
+                f.clicked if f.clicks_measured else None,
+                f.click_rate,
+                f.click_to_open,
+            ]
+            for e, f in figures
+        ],
+        text_columns=2,
+    )
+    series = [
+        Series("Open rate", [f.open_rate for _, f in figures], tone=1),
+        Series("Click rate", [f.click_rate for _, f in figures], tone=2),
+    ]
+    measured = any(f.opens_measured or f.clicks_measured for _, f in figures)
+    return Figure(
+        slug="newsletter-readership",
+        title="Opens and clicks per edition",
+        note=(
+            "Unique opens and clicks count each email once, as a share of delivered emails. "
+            "Opens are a lower bound (many mail programs block images); privacy proxies such as "
+            "Apple Mail Privacy Protection load every image on delivery, so their opens are "
+            "counted apart and not as reads. An empty cell means not measured: counting was off "
+            "when that edition was sent. Aggregate-only analytics (the default) records no "
+            "one's reading; per-person analytics adds a by-team view on each edition's page."
+        ),
+        charts=[
+            charts.line_chart(
+                "chart-newsletter-readership",
+                [f"#{e.number}" for e, _ in figures],
+                series,
+                width=WIDE,
+                title="Open and click rates per edition",
+                description=_describe(period, "Unique open and click rates (%) per edition"),
+                height=200,
+            )
+        ]
+        if measured
+        else [],
+        table=table,
+        legend=_legend(series) if measured else [],
     )
 
 
@@ -1059,6 +1145,7 @@ FIGURE_SECTIONS = {
     "quotes-scores": "quotes",
     "flow-queue": "flow",
     "newsletter-editions": "newsletter",
+    "newsletter-readership": "newsletter",
 }
 SUMMARY = "summary"
 

@@ -6,6 +6,10 @@ token of the links: app/engagement/recipients.py) are left as markers that
 template render plus 20,000 cheap substitutions. Once an edition is sent its compiled parts are
 stored on the row (`freeze_edition`) and everything afterwards (archive page, re-sends, retries)
 uses those frozen strings, so later edits to a story never change what was emailed.
+
+The email is full-length up to the `teaser_threshold` setting's number of stories; above it, an
+"In this edition" list and teaser cards (`two_sentences`, "Read the story" to the story's page).
+The web page compiled in the same call always shows every story in full.
 """
 
 from __future__ import annotations
@@ -13,13 +17,19 @@ from __future__ import annotations
 import html as html_lib
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import render_template
 from markupsafe import Markup
+from PIL import Image as PILImage
 
+from app.branding import Brand
+from app.branding import brand as current_brand
+from app.engagement.links import applause_link
+from app.engagement.links import open_image_url
 from app.engagement.links import track_links
 from app.engagement.recipients import NO_APPLAUSE
 from app.engagement.recipients import NO_TRACK
@@ -34,7 +44,8 @@ from app.newsletter.due import upcoming as due_editions
 from app.photos.urls import email_photo_url
 from app.richtext import excerpt
 from app.richtext import render_plain_text
-from app.settings import get_setting
+from app.settings import get_settings
+from app.submissions import uploads
 from app.text import join_names
 from app.web.urls import absolute_url
 from app.web.urls import base_url
@@ -116,17 +127,20 @@ def render_edition(edition: Edition) -> RenderedEdition:
     return compile_edition(edition)
 
 
-def render_as_it_will_go_out(edition: Edition, *, now: datetime | None = None) -> RenderedEdition:
+def render_as_it_will_go_out(
+    edition: Edition, *, now: datetime | None = None, embed: bool | None = None
+) -> RenderedEdition:
     """The edition exactly as recipients will get it: its frozen parts once sent; before that,
     compiled from its items and dated by when the scheduler will send it (not by today), so
     previews, the editors' page of an unsent edition and the test email carry the date,
-    number and subject of the real one."""
+    number and subject of the real one. `embed` overrides the `embed_images` setting (the
+    preview's size with and without pictures); a frozen edition stays as it was sent."""
     open_ = (EditionStatus.DRAFT, EditionStatus.SCHEDULED)
     if edition.content_html or edition.status not in open_:
         return render_edition(edition)
     now = now or utcnow()
     due = next((d.at for e, d in due_editions(now) if e.id == edition.id), None)
-    return compile_edition(edition, now=due or now)
+    return compile_edition(edition, now=due or now, embed=embed)
 
 
 def freeze_edition(edition: Edition, *, now: datetime | None = None) -> RenderedEdition:
@@ -140,16 +154,24 @@ def freeze_edition(edition: Edition, *, now: datetime | None = None) -> Rendered
     return rendered
 
 
-def compile_edition(edition: Edition, *, now: datetime | None = None) -> RenderedEdition:
-    """Render the templates from the edition's current items (drafts, previews, freezing)."""
+def compile_edition(
+    edition: Edition, *, now: datetime | None = None, embed: bool | None = None
+) -> RenderedEdition:
+    """Render the templates from the edition's current items (drafts, previews, freezing).
+
+    `embed` (default: the `embed_images` setting) makes the email's cover pictures `cid:`
+    references that `EditionMailer` attaches (app/newsletter/mime.py)."""
     items = [item_view(item.content) for item in edition.items if item.content is not None]
     stories = [i for i in items if isinstance(i, StoryView)]
     quotes = [i for i in items if isinstance(i, QuoteView)]
     when = edition.sent_at or edition.sending_started_at or edition.scheduled_at or now or utcnow()
-    zone = ZoneInfo(get_setting("timezone"))
+    settings = get_settings("timezone", "teaser_threshold", "embed_images")
+    zone = ZoneInfo(settings["timezone"])
     local = when.astimezone(zone)
     nonce = secrets.token_hex(8)
     markers = {key: f"%%FGF-{nonce}:{key}%%" for key in _KEYS}  # made canonical in _finish
+    teasers = len(stories) > int(settings["teaser_threshold"])
+    embed = bool(settings["embed_images"]) if embed is None else embed
     context = {
         "edition": edition,
         "items": items,
@@ -168,6 +190,11 @@ def compile_edition(edition: Edition, *, now: datetime | None = None) -> Rendere
         "track": markers[TRACK],
         "applause": markers[APPLAUSE],
         "join_names": join_names,
+        "teasers": teasers,
+        "extras": {s.id: _email_extras(edition, s, markers[APPLAUSE], teaser=teasers, embed=embed)
+                   for s in stories},
+        "open_image_url": open_image_url(edition.id, markers[TRACK]),  # None: opens not counted
+        **email_style(),
     }
     text, email_html = render_email("newsletter", **context)
     web_html = render_template("newsletter/_edition_body.html", **context)
@@ -182,12 +209,222 @@ def compile_edition(edition: Edition, *, now: datetime | None = None) -> Rendere
     )
 
 
+# -- the email's look and its per-story parts ---------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EmailExtras:
+    """What the email adds to a story beyond `StoryView` (the web page needs none of it)."""
+
+    story_url: str  # the story's own page (teaser cards' "Read the story")
+    applause_url: str  # "👏 Applaud": signed per recipient through the APPLAUSE marker
+    cover_src: str | None  # absolute URL, or `cid:` when the picture travels in the message
+    teaser: str  # the two-sentence excerpt ("" in the full layout), lines kept
+
+
+def _email_extras(edition: Edition, story: StoryView, applause_marker: str, *, teaser: bool,
+                  embed: bool) -> EmailExtras:
+    return EmailExtras(
+        story_url=base_url() + story.story_path if story.story_path else "",
+        applause_url=applause_link(edition.id, story.id, applause_marker),
+        cover_src=cover_src(story.cover_path, embed=embed),
+        teaser=two_sentences(excerpt(story.body_html, _WHOLE, is_html=True)) if teaser else "",
+    )
+
+
+# Inline (CID) cover pictures: `cid:<upload name>@fgf.inline`. Upload names are random and
+# immutable (app/submissions/uploads.py), so the reference names the file; the mailer attaches
+# it, or, when the file is gone by the time the message is built, puts the remote URL back.
+CID_DOMAIN = "fgf.inline"
+# Only an <img> tag's src counts: user text is escaped, so it can never write "<img".
+CID_RE = re.compile(r'(<img\b[^>]*?\ssrc=")cid:([A-Za-z0-9_-]{22}\.(?:jpg|png|webp))@fgf\.inline"')
+
+
+def cover_src(cover_path: str | None, *, embed: bool) -> str | None:
+    """Where the email's cover picture comes from: a `cid:` reference when embedding and the
+    file is there, else its absolute URL (as before)."""
+    if not cover_path:
+        return None
+    name = cover_path.rsplit("/", 1)[-1]
+    if embed and uploads.path_for(name) is not None:
+        return f"cid:{name}@{CID_DOMAIN}"
+    return base_url() + cover_path
+
+
+def remote_url_for_cid(name: str) -> str:
+    return base_url() + (links.upload_path(name) or "")
+
+
+def with_remote_images(html: str) -> str:
+    """The email's HTML with every inline picture fetched from the site instead (browser
+    previews, and the size of the message without attachments)."""
+    return CID_RE.sub(lambda m: f'{m.group(1)}{remote_url_for_cid(m.group(2))}"', html)
+
+
+_HEX_COLOUR_RE = re.compile(r"#[0-9a-fA-F]{6}")
+_DEFAULT_ACCENT = "#b43c0a"
+
+
+def email_style(brand: Brand | None = None) -> dict[str, object]:
+    """The brand as the email's templates use it: the accent (only a `#rrggbb` ever reaches
+    the <style> block), a light tint of it for dark mode (an accent chosen to read on white is
+    too dark on the dark background), the logo and the footer line."""
+    brand = brand or current_brand()
+    accent = brand.accent if _HEX_COLOUR_RE.fullmatch(brand.accent or "") else _DEFAULT_ACCENT
+    logo_size = _logo_size(brand) if brand.logo_url else None
+    return {
+        "brand": brand,
+        "accent": accent.lower(),
+        "accent_dark": _tint(accent, 0.55),
+        "logo_url": brand.logo_url if logo_size else None,
+        "logo_width": logo_size[0] if logo_size else None,
+        "logo_height": logo_size[1] if logo_size else None,
+        "brand_footer": " ".join((brand.footer or "").split()),
+    }
+
+
+LOGO_HEIGHT = 48  # px in the email's hero
+LOGO_MAX_WIDTH = 320
+
+
+def _logo_size(brand: Brand) -> tuple[int, int] | None:
+    """The logo's size in the email: 48 px high, at most 320 px wide, aspect kept. Outlook
+    sizes images by their attributes only, so they must be right. None when the file cannot
+    be read (the sun mark is shown rather than a broken picture)."""
+    from app.branding import storage  # PIL header read only: width and height
+
+    path = storage.path_for(brand.logo_key or "")
+    if path is None:
+        return None
+    try:
+        with PILImage.open(path) as image:
+            width, height = image.size
+    except (OSError, ValueError):
+        return None
+    shown = (max(1, round(width * LOGO_HEIGHT / height)), LOGO_HEIGHT)
+    if shown[0] > LOGO_MAX_WIDTH:
+        shown = (LOGO_MAX_WIDTH, max(1, round(height * LOGO_MAX_WIDTH / width)))
+    return shown
+
+
+def _tint(colour: str, amount: float) -> str:
+    """`colour` mixed with white (amount 0: the colour, 1: white)."""
+    channels = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return "#" + "".join(f"{round(c + (255 - c) * amount):02x}" for c in channels)
+
+
+# -- teaser excerpts ----------------------------------------------------------------------------
+
+TEASER_CHARS = 300
+_WHOLE = 1_000_000  # excerpt() budget that keeps a story's whole text (its lines, not cut)
+_LIST_LINE_RE = re.compile(r"(?:[\u2022\u25e6]|\d+\.)(?: |$)")
+# A sentence ends at . ! ? … (with closing quotes or brackets) before a space, or at a CJK
+# full stop, exclamation or question mark wherever it is.
+_END_RE = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019\u00bb)\]]*(?=\s)|[\u3002\uff01\uff1f\uff61]+")
+_ABBREVIATIONS = frozenset({
+    "e.g", "i.e", "eg", "ie", "cf", "vs", "mr", "mrs", "ms", "dr", "prof", "st", "no", "nr",
+    "approx", "appr", "ca", "inc", "ltd", "co", "corp", "jr", "sr", "dept", "fig", "al", "resp",
+    "incl", "excl", "min", "max", "avg", "mt", "ft", "jan", "feb", "mar", "apr", "jun", "jul",
+    "aug", "sep", "sept", "oct", "nov", "dec", "z.b", "bzw", "usw", "ggf", "vgl",
+})  # fmt: skip
+
+
+def two_sentences(text: str, limit: int = TEASER_CHARS) -> str:
+    """The first two sentences of an excerpt's lines (`richtext.excerpt`), for teaser cards.
+
+    A paragraph's end ends a sentence even without punctuation; a list counts as one sentence
+    (with the line that introduces it with a colon) and keeps its "• item" lines; "e.g.",
+    "Dr." and initials do not end one, nor does "3.5" or a full stop before a lower-case word.
+    Capped at `limit` characters: cut at a space or line break, never inside a word unless the
+    text has no break at all (CJK, a 10,000-character "word"), never inside an emoji, with "…".
+    """
+    lines = [line for line in text.split("\n") if line.strip()]
+    taken: list[str] = []
+    count = 0
+    index = 0
+    while index < len(lines) and count < 2:
+        line = lines[index]
+        if _LIST_LINE_RE.match(line):
+            while index < len(lines) and (_LIST_LINE_RE.match(lines[index])
+                                          or lines[index].startswith(" ")):
+                taken.append(lines[index])
+                index += 1
+            count += 1
+            continue
+        ends = _sentence_ends(line)
+        wanted = 2 - count
+        if len(ends) >= wanted:
+            taken.append(line[: ends[wanted - 1]])
+            count = 2
+            break
+        taken.append(line)
+        index += 1
+        opens_list = line.rstrip().endswith(":") and index < len(lines) \
+            and _LIST_LINE_RE.match(lines[index])
+        count += len(ends) + (0 if opens_list else 1)
+    result = "\n".join(taken).strip()
+    return result if len(result) <= limit else shorten(result, limit)
+
+
+def _sentence_ends(line: str) -> list[int]:
+    """Offsets just after each sentence end inside `line` (not its final one at the end)."""
+    ends = []
+    for match in _END_RE.finditer(line):
+        end = match.end()
+        rest = line[end:].lstrip()
+        if not rest:
+            continue  # the line's end: counted by the caller
+        if match.group().startswith((".", "!", "?", "\u2026")):
+            if rest[0].islower():
+                continue  # "approx. five", "e.g. the router", "Yes! and then"
+            if match.group() == ".":
+                word = line[: match.start()].rsplit(None, 1)[-1] if line[: match.start()].strip() \
+                    else ""
+                word = word.lstrip("(\"'\u201c\u2018").lower()
+                if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
+                    continue  # "Dr. Lee", "J. Smith"
+        ends.append(end)
+    return ends
+
+
+def shorten(text: str, limit: int) -> str:
+    """`text` within `limit` characters ending in "…": at the last space or line break that
+    keeps at least half, otherwise at the last whole visible character."""
+    budget = limit - 1
+    cut = max(text.rfind(" ", 0, budget + 1), text.rfind("\n", 0, budget + 1))
+    if cut < budget // 2:
+        cut = budget
+        while cut > 0 and _joins_previous(text, cut):
+            cut -= 1
+    kept = text[:cut].rstrip(" ,;:\n")
+    while (last := kept.rsplit("\n", 1)[-1].strip()) and _LIST_LINE_RE.fullmatch(last + " "):
+        kept = kept[: len(kept) - len(kept.rsplit("\n", 1)[-1])].rstrip(" ,;:\n")
+    return kept + "\u2026"
+
+
+def _joins_previous(text: str, index: int) -> bool:
+    """Whether `text[index]` belongs to the character before it (combining marks, emoji
+    modifiers and ZWJ sequences, variation selectors, flag pairs)."""
+    char, prev = text[index], text[index - 1]
+    cp = ord(char)
+    if unicodedata.category(char) in ("Mn", "Me", "Mc") or "\u200d" in (char, prev):
+        return True
+    if 0x1F3FB <= cp <= 0x1F3FF or 0xE0020 <= cp <= 0xE007F or 0xFE00 <= cp <= 0xFE0F:
+        return True
+    if 0x1F1E6 <= cp <= 0x1F1FF:
+        run = 0
+        while index - run - 1 >= 0 and 0x1F1E6 <= ord(text[index - run - 1]) <= 0x1F1FF:
+            run += 1
+        return run % 2 == 1
+    return False
+
+
 def render_bulk(template: str, subject: str, **context: object) -> RenderedEdition:
     """Any bulk email (the weekly nudge) compiled once with the same per-recipient markers, so
     it goes through the same fast, personalised sending path as an edition."""
     nonce = secrets.token_hex(8)
     markers = {key.lower(): f"%%FGF-{nonce}:{key}%%" for key in _KEYS}
-    text, html = render_email(template, **{**context, **markers})
+    text, html = render_email(template, **{**email_style(), **context, **markers})
     return RenderedEdition(
         subject=subject,
         html=_finish(html, nonce, html=True),

@@ -8,6 +8,21 @@ as quoted-printable segments split at the personalisation markers) and per recip
 joins pre-encoded segments with the encoded values. The result is a normal multipart/alternative
 message (the tests parse it with the `email` package and compare it with `personalize`).
 
+Embedded cover pictures (the `embed_images` setting: the composer writes `cid:` references) are
+read and base64-encoded once, here, so per recipient they are one more constant string:
+
+    multipart/alternative
+      text/plain
+      multipart/related; type="text/html"
+        text/html            (src="cid:<upload name>@fgf.inline")
+        image/jpeg …         (Content-ID, Content-Disposition: inline)
+
+The pictures belong to the HTML, so they are related to it alone: a client showing the text part
+never lists them as attachments, and Gmail, Outlook, Apple Mail and Thunderbird all resolve cid:
+in this shape (the one they write themselves). Related-around-alternative makes several of them
+show the pictures as attachments under the text. A picture whose file is gone falls back to its
+remote URL.
+
 `WireMessage` is an `EmailMessage` whose serialisation is those prepared bytes: smtplib's
 `send_message` flattens it via the generator's `_write_headers` hook without re-encoding, while
 From/To stay real parsed headers for the backends' envelope. For backends that keep or store the
@@ -16,6 +31,7 @@ message object (memory, file) `to_email_message` parses the same bytes into an o
 
 from __future__ import annotations
 
+import base64
 import binascii
 import email
 import html as html_lib
@@ -38,6 +54,7 @@ from app.mail.backends import MailBackend
 from app.mail.backends import SMTPBackend
 from app.mail.message import POLICY
 from app.newsletter.compose import APPLAUSE
+from app.newsletter.compose import CID_RE
 from app.newsletter.compose import FIRST_NAME
 from app.newsletter.compose import MARKER_PATTERN
 from app.newsletter.compose import TRACK
@@ -45,6 +62,8 @@ from app.newsletter.compose import UNSUBSCRIBE_URL
 from app.newsletter.compose import WEB_URL
 from app.newsletter.compose import RenderedEdition
 from app.newsletter.compose import greeting_name
+from app.newsletter.compose import remote_url_for_cid
+from app.submissions import uploads
 
 CRLF = "\r\n"
 _SPLIT_RE = re.compile(MARKER_PATTERN)
@@ -108,8 +127,57 @@ class WireMessage(EmailMessage):
         return msg
 
 
+@dataclass(frozen=True, slots=True)
+class InlineImage:
+    name: str  # the upload's name; Content-ID <name@fgf.inline>
+    mimetype: str
+    size: int  # bytes of the file
+    part: str  # the whole MIME part, headers and base64 body, CRLF line ends
+
+
+def inline_images(html: str, *, embed: bool = True) -> tuple[str, list[InlineImage]]:
+    """The pictures the HTML references by `cid:`, read and encoded (each file once), and the
+    HTML with every reference it cannot honour (file gone, or `embed=False`) made remote."""
+    images: dict[str, InlineImage] = {}
+    missing: set[str] = set()
+    for name in dict.fromkeys(m.group(2) for m in CID_RE.finditer(html)):
+        path = uploads.path_for(name) if embed else None
+        try:
+            data = path.read_bytes() if path is not None else None
+        except OSError:
+            data = None
+        if data is None:
+            missing.add(name)
+            continue
+        mimetype = uploads.mimetype_for(name)
+        images[name] = InlineImage(name, mimetype, len(data), "".join((
+            f"Content-Type: {mimetype}{CRLF}",
+            f"Content-Transfer-Encoding: base64{CRLF}",
+            f"Content-ID: <{name}@fgf.inline>{CRLF}",
+            f'Content-Disposition: inline; filename="{name}"{CRLF}{CRLF}',
+            _base64_lines(data),
+        )))  # fmt: skip
+    if missing:
+        html = CID_RE.sub(
+            lambda m: f'{m.group(1)}{remote_url_for_cid(m.group(2))}"' if m.group(2) in missing
+            else m.group(0),
+            html,
+        )
+    return html, list(images.values())
+
+
+def _base64_lines(data: bytes) -> str:
+    """Base64 in lines of 76 characters (57 bytes each), CRLF after every line."""
+    return "".join(
+        base64.b64encode(data[i:i + 57]).decode("ascii") + CRLF for i in range(0, len(data), 57)
+    )
+
+
 class EditionMailer:
-    """Everything about an edition's message that does not depend on the recipient."""
+    """Everything about an edition's message that does not depend on the recipient.
+
+    `embed=False` sends the pictures the HTML embeds as remote links instead (the preview's size
+    "without pictures")."""
 
     def __init__(
         self,
@@ -119,6 +187,7 @@ class EditionMailer:
         web_url: str,
         list_id: str,
         subject_prefix: str = "",
+        embed: bool = True,
     ) -> None:
         subject = subject_prefix + rendered.subject
         for name, value in (("From", sender), ("Subject", subject), ("List-Id", list_id)):
@@ -149,17 +218,32 @@ class EditionMailer:
         )
         self._head_end = f"MIME-Version: 1.0{CRLF}Content-Type: {content_type}{CRLF}"
         self._mailto = f"mailto:{self.sender_address}?subject=unsubscribe"
+        html, self.images = inline_images(rendered.html, embed=embed)  # once per edition
         self._text = _Template.encode(rendered.text)
-        self._html = _Template.encode(rendered.html)
+        self._html = _Template.encode(html)
         self._part_text = (
             f"--{boundary}{CRLF}Content-Type: text/plain; charset=\"utf-8\"{CRLF}"
             f"Content-Transfer-Encoding: quoted-printable{CRLF}{CRLF}"
         )
-        self._part_html = (
-            f"{CRLF}--{boundary}{CRLF}Content-Type: text/html; charset=\"utf-8\"{CRLF}"
+        html_head = (
+            f"Content-Type: text/html; charset=\"utf-8\"{CRLF}"
             f"Content-Transfer-Encoding: quoted-printable{CRLF}{CRLF}"
         )
-        self._closing = f"{CRLF}--{boundary}--{CRLF}"
+        if self.images:
+            related = f"=_fgr_{secrets.token_hex(12)}"
+            self._part_html = (
+                f"{CRLF}--{boundary}{CRLF}Content-Type: multipart/related;{CRLF}"
+                f' boundary="{related}"; type="text/html"{CRLF}{CRLF}'
+                f"--{related}{CRLF}{html_head}"
+            )
+            # Each part ends with CRLF, the line break that belongs to the next delimiter.
+            self._closing = "".join(
+                [CRLF] + [f"--{related}{CRLF}{image.part}" for image in self.images]
+                + [f"--{related}--{CRLF}--{boundary}--{CRLF}"]
+            )
+        else:
+            self._part_html = f"{CRLF}--{boundary}{CRLF}{html_head}"
+            self._closing = f"{CRLF}--{boundary}--{CRLF}"
         self._date_second = -1
         self._date_header = ""
 
@@ -232,6 +316,32 @@ class _AddressHeader(str):
         obj = super().__new__(cls, value)
         obj.addresses = (address,)
         return obj
+
+
+GMAIL_CLIP_BYTES = 102 * 1024  # Gmail shows "[Message clipped]" past this much HTML
+
+
+@dataclass(frozen=True, slots=True)
+class MessageSize:
+    """One message as it travels: its bytes on the wire, and its HTML's (what Gmail clips)."""
+
+    wire: int
+    html: int
+    images: int  # pictures attached (cid:)
+
+    @property
+    def clipped(self) -> bool:
+        return self.html > GMAIL_CLIP_BYTES
+
+
+def measure(message: WireMessage) -> MessageSize:
+    """Sizes read back from the real bytes (parsed as a client would)."""
+    raw = message.wire_bytes()
+    parsed = email.message_from_bytes(raw, policy=POLICY)
+    html = parsed.get_body(("html",))
+    html_bytes = len(html.get_content().encode("utf-8")) if html is not None else 0
+    images = sum(1 for part in parsed.walk() if part.get("Content-ID"))
+    return MessageSize(len(raw), html_bytes, images)
 
 
 def send_with(backend: MailBackend, message: WireMessage) -> SendResult:

@@ -353,12 +353,12 @@ def send_pending(
     mailer = mailer_for(edition, render_edition(edition))
     number = edition.number
     paused_since = edition.send_paused_at
+    keys = RecipientKeys(edition_id)  # reads settings: before the commit below
     db.session.commit()  # the loop below has its own connection; hold no session transaction
     size = batch_size or current_app.config["NEWSLETTER_BATCH_SIZE"]
     lease = current_app.config["NEWSLETTER_CLAIM_TIMEOUT_SECONDS"]
     clock: Callable[[], datetime] = (lambda: now) if now is not None else utcnow
     recorder = _Recorder(db.engine)
-    keys = RecipientKeys(edition_id)
     sender = _BatchSender(mailer, keys, recorder, clock, lease, progress, stats)
     with db.engine.connect() as conn, recorder, get_backend() as backend:
         released = _release_stale(conn, edition_id, clock(), lease)

@@ -1,14 +1,12 @@
 """The archive (`/editions`, `/editions/<n>`, `/editions.atom`) and one-click unsubscribe.
 
-Archive pages are for signed-in staff only (the stories are internal). The Atom feed needs a
-signed-in session too: browsers' feed readers and intranet portals that share the session work,
-and nothing about customers leaks to a feed URL passed around outside the company.
+Archive pages are for signed-in staff only (the stories are internal). `/editions.atom` needs a
+signed-in session too (browsers' feed readers and intranet portals that share the session);
+real feed readers use each person's private, revocable feed address (app.branding.views), and
+the document itself is built by app.newsletter.feeds.
 """
 
 from __future__ import annotations
-
-from datetime import datetime
-from xml.etree import ElementTree as ET  # noqa: N817
 
 from flask import Response
 from flask import abort
@@ -24,32 +22,28 @@ from app.auth.access import admin_required
 from app.auth.access import curator_required
 from app.auth.access import login_required
 from app.auth.access import public
+from app.engagement.queries import edition_readership
+from app.engagement.report import comparisons
 from app.errors import TokenError
 from app.extensions import csrf
 from app.extensions import db
 from app.models import Edition
 from app.models import EditionStatus
 from app.models import User
-from app.models import utcnow
 from app.newsletter import bp
-from app.newsletter import links
 from app.newsletter import queries
 from app.newsletter import sending
 from app.newsletter import services
 from app.newsletter.compose import WEB_URL
 from app.newsletter.compose import marker
 from app.newsletter.compose import render_as_it_will_go_out
-from app.newsletter.compose import render_edition
+from app.newsletter.feeds import atom
 from app.newsletter.tokens import read_unsubscribe_token
 from app.numbers import positive_int
 from app.settings import get_setting
-from app.text import xml_safe
 from app.web.nav import nav_entry
-from app.web.urls import absolute_url
 
 nav_entry("Editions", "newsletter.archive", order=20, also_active=("newsletter.edition",))
-
-ATOM_NS = "http://www.w3.org/2005/Atom"
 
 
 @bp.get("/editions")
@@ -83,9 +77,12 @@ def edition(number: int):
     body = render_as_it_will_go_out(item).web_html.replace(marker(WEB_URL), request.base_url)
     older, newer = queries.neighbours(item)
     curator = current_user.is_editor
+    readership = edition_readership(item) if curator and is_sent else None
     return render_template(
         "newsletter/edition.html",
         edition=item,
+        readership=readership,
+        comparisons=comparisons(readership) if readership else [],
         body=body,
         older=older,
         newer=newer,
@@ -124,7 +121,7 @@ def retry_failed(number: int):
 @login_required
 def feed():
     editions = queries.feed_editions()
-    return Response(_atom(editions), mimetype="application/atom+xml")
+    return Response(atom(editions), mimetype="application/atom+xml")
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
@@ -174,43 +171,3 @@ def _skipped_page(item: Edition) -> str:
         older=older,
         newer=newer,
     )
-
-
-def _atom(editions: list[Edition]) -> bytes:
-    """A valid Atom 1.0 document (RFC 4287), built as XML so escaping cannot go wrong."""
-    ET.register_namespace("", ATOM_NS)
-
-    def el(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
-        node = ET.SubElement(parent, f"{{{ATOM_NS}}}{tag}", attrs)
-        if text is not None:
-            node.text = xml_safe(text)  # rows stored before app.text cleaned input may hold any
-        return node
-
-    home = absolute_url()
-    archive_url = absolute_url("newsletter.archive")
-    root = ET.Element(f"{{{ATOM_NS}}}feed")
-    el(root, "id", archive_url)
-    el(root, "title", "Feel Good Fridays")
-    el(root, "subtitle", "Stories of colleagues who made a customer's day, every Friday.")
-    el(root, "updated", _rfc3339(editions[0].sent_at if editions else None))
-    el(root, "link", rel="self", href=absolute_url("newsletter.feed"),
-       type="application/atom+xml")
-    el(root, "link", rel="alternate", href=archive_url, type="text/html")
-    author = el(root, "author")
-    el(author, "name", "Feel Good Fridays")
-    el(author, "uri", home)
-    for edition in editions:
-        url = links.edition_url(edition.number)
-        entry = el(root, "entry")
-        el(entry, "id", url)
-        el(entry, "title", edition.full_subject)
-        el(entry, "link", rel="alternate", href=url, type="text/html")
-        el(entry, "published", _rfc3339(edition.sent_at))
-        el(entry, "updated", _rfc3339(edition.sent_at))
-        body = render_edition(edition).web_html.replace(marker(WEB_URL), url)
-        el(entry, "content", body, type="html")
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
-
-
-def _rfc3339(when: datetime | None) -> str:
-    return (when or utcnow()).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,318 @@
+"""Posting the chat outbox (`chat_posts` rows) to Slack and Teams, with retries.
+
+A post row is committed by the subscriber that reacts to an event (or by the admin's "Send a
+test post"); whoever claims it afterwards posts it:
+
+* right after that commit, in the same process, on a background thread (one per app and
+  process): the subscriber only hands over ids, so a slow or failing chat service never delays
+  the send, the other subscribers of the event, or a web request;
+* the scheduler's "chat" job (every SCHEDULER_CHAT_SECONDS): whatever is due, including rows a
+  dead process left in `sending` (claims older than `lease_seconds()` are taken again);
+* "Send a test post": the admin's request posts its one row after its commit and shows the answer.
+
+Claim: one atomic UPDATE pending → sending returning the row (PostgreSQL: a MATERIALIZED CTE
+with FOR UPDATE SKIP LOCKED, as in app/mail/outbox.py), so two processes never post the same
+row. Outcome, committed at once with the destination's last success / failure:
+
+* 2xx: sent;
+* a permanent refusal (4xx other than 408, 425, 429: wrong, revoked or archived URL, body
+  refused) or CHAT_MAX_ATTEMPTS used: failed, shown to admins with the answer;
+* otherwise (5xx, 408/425/429, timeout, no connection): pending again, after Retry-After when
+  the answer has one, else CHAT_RETRY_BASE_SECONDS doubling per attempt up to
+  CHAT_RETRY_MAX_SECONDS; the destination's other posts wait for the next pass.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import queue
+import threading
+from collections.abc import Callable
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+from flask import current_app
+from sqlalchemy.engine import Row
+
+from app.after_commit import AfterCommit
+from app.chat.providers import Answer
+from app.chat.providers import get_provider
+from app.extensions import db
+from app.models import ChatDestination
+from app.models import ChatPost
+from app.models import ChatPostStatus
+from app.models import utcnow
+
+log = logging.getLogger(__name__)
+
+S = ChatPostStatus
+WORKER_KEY = "fgf.chat.worker"
+FAILURE_MAX = 1000
+_posts = ChatPost.__table__
+_destinations = ChatDestination.__table__
+
+
+@dataclass
+class ChatStats:
+    sent: int = 0
+    failed: int = 0  # given up now
+    deferred: int = 0  # to be retried
+    stopped: str | None = None
+
+    @property
+    def processed(self) -> int:
+        return self.sent + self.failed + self.deferred
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    destination_id: int
+    payload: dict[str, Any]
+    attempts: int
+    url: str
+    kind: str
+
+
+def lease_seconds() -> int:
+    """How long a claim lasts before the row is taken for abandoned: a post takes at most a
+    few socket timeouts (connect, send, read)."""
+    return 3 * int(current_app.config["CHAT_TIMEOUT_SECONDS"]) + 60
+
+
+def retry_delay(attempts: int) -> int:
+    base = int(current_app.config["CHAT_RETRY_BASE_SECONDS"])
+    return min(base * 2 ** (attempts - 1), int(current_app.config["CHAT_RETRY_MAX_SECONDS"]))
+
+
+def deliver_posts(
+    now: datetime | None = None,
+    *,
+    ids: Sequence[int] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> ChatStats:
+    """Claim and post what is due (only `ids` when given), one row at a time, in id order.
+
+    `now` fixes the clock (tests). A destination that fails or asks to slow down is left alone
+    for the rest of the pass, so an outage costs one timeout per pass, not one per post.
+    """
+    clock: Callable[[], datetime] = (lambda: now) if now is not None else utcnow
+    stats = ChatStats()
+    if ids is not None and not ids:
+        return stats
+    timeout = float(current_app.config["CHAT_TIMEOUT_SECONDS"])
+    resting: set[int] = set()
+    after_id = 0
+    while True:
+        if should_stop is not None and should_stop():
+            stats.stopped = "shutting down"
+            break
+        claimed = claim(clock(), after_id=after_id, ids=ids, resting=resting)
+        if claimed is None:
+            break
+        after_id = claimed.id
+        answer = get_provider(claimed.kind).post(claimed.url, claimed.payload, timeout=timeout)
+        status = record(claimed, answer, clock())
+        if status is S.SENT:
+            stats.sent += 1
+        else:
+            resting.add(claimed.destination_id)
+            stats.failed += status is S.FAILED
+            stats.deferred += status is S.PENDING
+    if stats.processed and (stats.failed or stats.deferred or ids is None):
+        log.info("chat: %d post(s) sent, %d failed, %d deferred", stats.sent, stats.failed,
+                 stats.deferred)
+    return stats
+
+
+def claim(
+    now: datetime,
+    *,
+    after_id: int = 0,
+    ids: Sequence[int] | None = None,
+    resting: set[int] | frozenset[int] = frozenset(),
+) -> Claimed | None:
+    """Atomically move the next due row to `sending` and return it with its destination.
+
+    Due: pending with no next_attempt_at or one that has come, or `sending` with a claim older
+    than the lease. Posts of inactive destinations wait (test posts excepted: an admin checks
+    a URL before switching it on).
+    """
+    t, d = _posts, _destinations
+    due = sa.or_(
+        sa.and_(t.c.status == S.PENDING,
+                sa.or_(t.c.next_attempt_at.is_(None), t.c.next_attempt_at <= now)),
+        sa.and_(t.c.status == S.SENDING,
+                t.c.claimed_at < now - timedelta(seconds=lease_seconds())),
+    )  # fmt: skip
+    active = sa.or_(t.c.event == "test", t.c.destination_id.in_(
+        sa.select(d.c.id).where(d.c.active.is_(True)).scalar_subquery()))
+    pick = sa.select(t.c.id).where(due, active, t.c.id > after_id)
+    if ids is not None:
+        pick = pick.where(t.c.id.in_(list(ids)))
+    if resting:
+        pick = pick.where(t.c.destination_id.not_in(list(resting)))
+    pick = pick.order_by(t.c.id).limit(1)
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            picked = (pick.with_for_update(skip_locked=True).cte("picked")
+                      .prefix_with("MATERIALIZED"))  # fmt: skip
+            stmt = sa.update(t).where(t.c.id == picked.c.id)
+        else:
+            stmt = sa.update(t).where(t.c.id.in_(pick.scalar_subquery()))
+        row = conn.execute(stmt.values(status=S.SENDING, claimed_at=now).returning(
+            t.c.id, t.c.destination_id, t.c.payload, t.c.attempts)).first()
+        if row is None:
+            return None
+        target = conn.execute(
+            sa.select(d.c.webhook_url, d.c.kind).where(d.c.id == row.destination_id)
+        ).first()
+    if target is None:  # deleted meanwhile (its posts go with it)
+        return None
+    return Claimed(row.id, row.destination_id, row.payload, row.attempts,
+                   target.webhook_url, str(target.kind))
+
+
+def describe(answer: Answer) -> str:
+    if answer.code is None:
+        return answer.text or "No answer"
+    return f"{answer.code} {answer.text}".strip()
+
+
+def record(claimed: Claimed | Row, answer: Answer, at: datetime) -> ChatPostStatus:
+    """Store the answer on the post and the destination; the post's new status."""
+    attempts = claimed.attempts + 1
+    values: dict[str, Any] = {
+        "attempts": attempts, "claimed_at": None, "next_attempt_at": None,
+        "response_code": answer.code, "response_text": answer.text,
+    }  # fmt: skip
+    max_attempts = int(current_app.config["CHAT_MAX_ATTEMPTS"])
+    seen: dict[str, Any] = {}
+    if answer.ok:
+        status = S.SENT
+        values["sent_at"] = at
+        seen["last_success_at"] = at
+    else:
+        seen.update(last_failure_at=at, last_failure=describe(answer)[:FAILURE_MAX])
+        if answer.permanent or attempts >= max_attempts:
+            status = S.FAILED
+            log.warning("chat post %d failed for good after %d attempt(s): %s", claimed.id,
+                        attempts, seen["last_failure"])
+        else:
+            status = S.PENDING
+            delay = (max(1, math.ceil(answer.retry_after)) if answer.retry_after is not None
+                     else retry_delay(attempts))  # fmt: skip
+            values["next_attempt_at"] = at + timedelta(seconds=delay)
+            log.warning("chat post %d failed (attempt %d of %d), retry in %d s: %s", claimed.id,
+                        attempts, max_attempts, delay, seen["last_failure"])
+    values["status"] = status
+    with db.engine.begin() as conn:
+        conn.execute(sa.update(_posts)
+                     .where(_posts.c.id == claimed.id, _posts.c.status == S.SENDING)
+                     .values(**values))  # fmt: skip
+        # updated_at stays: it says when an admin last changed the destination.
+        conn.execute(sa.update(_destinations)
+                     .where(_destinations.c.id == claimed.destination_id)
+                     .values(updated_at=_destinations.c.updated_at, **seen))  # fmt: skip
+    return status
+
+
+def run_chat(
+    now: datetime | None = None, *, should_stop: Callable[[], bool] | None = None
+) -> ChatStats:
+    """One tick of the scheduler's "chat" job."""
+    return deliver_posts(now, should_stop=should_stop)
+
+
+# -- right after the commit, off the committing thread ------------------------------------------
+
+
+class _Worker:
+    """A daemon thread posting the ids it is handed, in this process, for one app.
+
+    Daemon: a process that exits does not wait for a slow chat service; a row it was posting
+    stays `sending` and the scheduler takes it again after the lease.
+    """
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.pid = os.getpid()
+        self.queue: queue.SimpleQueue[list[int]] = queue.SimpleQueue()
+        self.pending = 0
+        self.changed = threading.Condition()
+        self.thread = threading.Thread(target=self._loop, name="fgf-chat", daemon=True)
+        self.thread.start()
+
+    def submit(self, ids: list[int]) -> None:
+        with self.changed:
+            self.pending += 1
+        self.queue.put(ids)
+
+    def wait(self, timeout: float) -> bool:
+        """True once everything handed over so far is done (tests, shutdown)."""
+        with self.changed:
+            return self.changed.wait_for(lambda: self.pending == 0, timeout)
+
+    def _loop(self) -> None:
+        while True:
+            ids = self.queue.get()
+            try:
+                with self.app.app_context():
+                    deliver_posts(ids=ids)
+            except Exception:
+                log.exception("chat: posting %d post(s) after commit failed; the scheduler "
+                              "retries", len(ids))
+            finally:
+                with self.changed:
+                    self.pending -= 1
+                    self.changed.notify_all()
+
+
+_worker_lock = threading.Lock()
+
+
+def _worker(app: Flask) -> _Worker:
+    with _worker_lock:
+        worker = app.extensions.get(WORKER_KEY)
+        if worker is None or worker.pid != os.getpid():  # none yet, or inherited by a fork
+            worker = app.extensions[WORKER_KEY] = _Worker(app)
+        return worker
+
+
+def _hand_off(ids: list[int]) -> None:
+    _worker(current_app._get_current_object()).submit(ids)  # type: ignore[attr-defined]
+
+
+def wait_for_posts(app: Flask, timeout: float = 30.0) -> bool:
+    """Wait until this process's background posting is idle; True if it is."""
+    worker = app.extensions.get(WORKER_KEY)
+    return worker is None or worker.wait(timeout)
+
+
+_after_commit = AfterCommit(
+    pending_key="feelgood.chat.pending",
+    committed_key="feelgood.chat.committed",
+    handle=_hand_off,
+    log=log,
+    doing="handing over",
+    noun="chat post(s)",
+)
+
+
+def post_after_commit(post: ChatPost) -> None:
+    """Post `post` (added to the session, flushed) on the background thread once the current
+    transaction commits; a rollback drops it with the row."""
+    _after_commit.record(db.session(), post)
+
+
+def init_app(app: Flask) -> None:
+    """Attach the session hooks (once per process); called while create_app registers the
+    chat blueprint."""
+    _after_commit.listen()

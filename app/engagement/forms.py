@@ -1,0 +1,62 @@
+"""Readership forms: the one-click applause confirmation and the admin's readership settings."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField
+from wtforms import HiddenField
+from wtforms import RadioField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired
+from wtforms.validators import StopValidation
+
+from app.errors import ValidationError
+from app.settings import SETTINGS
+from app.web.fields import BoundedIntegerField
+
+MODES = [
+    SelectChoice("aggregate", "Aggregate only: counts per edition and per story, nobody’s own"),
+    SelectChoice("person", "Per person: editors see who opened and clicked each edition"),
+]
+
+
+class ApplaudForm(FlaskForm):
+    """Just the CSRF token (the anonymous session's): the button is the whole form."""
+
+
+def _setting(key: str):
+    """The settings' own rule for `key` (app/settings.py), as a field error."""
+
+    def check(form: FlaskForm, field) -> None:
+        if field.errors:
+            raise StopValidation()
+        try:
+            SETTINGS[key].validate(field.data)
+        except (ValidationError, TypeError, ValueError) as error:
+            raise StopValidation(getattr(error, "message", "Enter a valid value.")) from None
+
+    return check
+
+
+class ReadershipSettingsForm(FlaskForm):
+    """Field names are the setting keys."""
+
+    KEYS = ("track_clicks", "track_opens", "analytics_mode", "engagement_person_days")
+
+    track_clicks = BooleanField("Count clicks on the links in edition emails")
+    track_opens = BooleanField("Count opens with a 1×1 image")
+    analytics_mode = RadioField(
+        "What editors can see",
+        choices=MODES,
+        validators=[InputRequired(message="Choose what editors can see.")],
+    )
+    engagement_person_days = BoundedIntegerField(
+        "Days per-person reading data is kept",
+        validators=[InputRequired(message="Enter a number of days."),
+                    _setting("engagement_person_days")],
+    )
+    # Set by the confirmation step when leaving per-person mode anonymizes existing data.
+    confirmed = HiddenField()
+
+    def values(self) -> dict:
+        return {key: self[key].data for key in self.KEYS}
