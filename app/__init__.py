@@ -159,8 +159,8 @@ def register_subscribers(app: Flask) -> None:
     from app.voice import subscribers as voice_subscribers
 
     app.extensions["fgf.subscribers"] = (
-        branding_subscribers, chat_subscribers, edition_subscribers, engagement_subscribers, notification_subscribers,
-        photo_subscribers, submission_subscribers, voice_subscribers)
+        branding_subscribers, chat_subscribers, edition_subscribers, engagement_subscribers,
+        notification_subscribers, photo_subscribers, submission_subscribers, voice_subscribers)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -28,7 +28,6 @@ from app.branding import brand
 from app.branding import queries
 from app.branding import services
 from app.branding import storage
-from app.branding import subscribers  # noqa: F401  (registers the LogoDiscarded reaction)
 from app.branding import theme
 from app.branding.forms import BrandingForm
 from app.branding.forms import LogoForm
