@@ -31,7 +31,9 @@ URL_MAX = 3000
 FALLBACK_MAX = 3000
 ENTRY_TITLE_MAX = 150  # a story title is at most 150 characters anyway
 
-log = logging.getLogger(__name__)
+# The SDK logs every failed request at ERROR; app.chat.delivery logs each failure once, with
+# what happens next (retry or give up), so the SDK's own logger stays silent.
+_sdk_log = logging.Logger("app.chat.providers.slack.sdk", logging.CRITICAL)
 
 
 def escape(text: str) -> str:
@@ -91,7 +93,7 @@ class SlackProvider(Provider):
 
     def post(self, url: str, payload: dict[str, Any], *, timeout: float) -> Answer:
         # No retry handlers: the outbox retries with its own backoff and keeps count.
-        client = WebhookClient(url, timeout=timeout, retry_handlers=[], logger=log)  # type: ignore[arg-type]
+        client = WebhookClient(url, timeout=int(timeout), retry_handlers=[], logger=_sdk_log)
         try:
             response = client.send_dict(payload)
         except Exception as exc:  # a timeout, a refused connection, a broken answer
