@@ -96,6 +96,12 @@ def test_an_expired_link_is_refused(client, sent, app):
     assert _applause(story.id) == []
 
 
+def _flip(signature: str) -> str:
+    """The signature with its first character changed (the last one carries padding bits, so
+    changing it can leave the decoded bytes as they were)."""
+    return ("B" if signature[0] != "B" else "C") + signature[1:]
+
+
 def test_a_tampered_link_is_refused(client, sent):
     edition, story, reader, token = sent
     other = factories.make_user(email="other@example.com")
@@ -103,7 +109,7 @@ def test_a_tampered_link_is_refused(client, sent):
     value, stamp, signature = token.split(".")
     for bad in (
         f"{other.id}e{edition.id}.{stamp}.{signature}",  # someone else's id, this signature
-        f"{value}.{stamp}.{signature[:-1]}A",
+        f"{value}.{stamp}.{_flip(signature)}",
         f"{value}.{stamp}",
         tokens.FastSigner(tokens.TAG_SALT).sign(f"{value}.{stamp}"),  # another salt's key
         "x", "..", "0e0.AAAA.AAAA",
