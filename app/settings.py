@@ -14,6 +14,8 @@ from typing import Any
 from email_validator import EmailNotValidError
 from email_validator import validate_email
 from flask import current_app
+from flask import g
+from flask import has_request_context
 
 from app import audit
 from app.errors import ValidationError
@@ -229,6 +231,21 @@ def get_setting(key: str) -> Any:
     spec = SETTINGS[key]
     row = db.session.get(Setting, key)
     return spec.default() if row is None else row.value
+
+
+# What every page shows: the organization's time zone and the branding (header, theme, footer).
+PAGE_KEYS = ("timezone", "brand_logo", "brand_accent", "brand_footer")
+
+
+def page_settings() -> dict[str, Any]:
+    """The settings every page needs, in one query per request (kept in `g`), whichever part
+    of the page asks first; outside a request (scheduler, CLI) read afresh each time."""
+    if not has_request_context():
+        return get_settings(*PAGE_KEYS)
+    values = g.get("_page_settings")
+    if values is None:
+        values = g._page_settings = get_settings(*PAGE_KEYS)
+    return values
 
 
 def get_settings(*keys: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from app.chat import subscribers
 from app.chat.delivery import wait_for_posts
+from app.database import begin_write
 from app.events import ColleagueFeatured
 from app.events import EditionSent
 from app.events import SubmissionPublished
@@ -71,6 +72,7 @@ def _edition(make_user, make_story, make_quote, make_edition, *, stories=7, **kw
 
 
 def _send(edition, stories, quotes):
+    begin_write()  # as the dispatcher does: the posting thread may be writing
     subscribers.post_edition_sent(EditionSent(
         edition_id=edition.id, number=edition.number, story_ids=[s.id for s in stories],
         quote_ids=[q.id for q in quotes]))
@@ -187,10 +189,12 @@ def test_a_duplicate_dispatch_creates_no_second_post(
     hooks(on_edition_sent=True)
     edition, stories, quotes = _edition(make_user, make_story, make_quote, make_edition,
                                         stories=1)
+    event = EditionSent(edition_id=edition.id, number=edition.number,
+                        story_ids=[s.id for s in stories], quote_ids=[q.id for q in quotes])
     db.session.commit()
     for _ in range(2):
-        emit(EditionSent(edition_id=edition.id, number=edition.number,
-                         story_ids=[s.id for s in stories], quote_ids=[q.id for q in quotes]))
+        begin_write()  # the posting thread writes too: queue for SQLite's lock, as code must
+        emit(event)
         db.session.commit()  # dispatched after this commit, like the sender's
     _send(edition, stories, quotes)  # and the subscriber called once more, directly
     assert wait_for_posts(app, 30)

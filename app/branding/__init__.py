@@ -8,17 +8,15 @@ this package's `__init__` imports no views; the blueprint lives in `views.py`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 from flask import g
 from flask import has_request_context
 
 from app.branding.colors import normalize
-from app.settings import get_settings
+from app.settings import page_settings
 from app.web.urls import absolute_url
 
 DEFAULT_ACCENT = "#b43c0a"
-KEYS = ("brand_logo", "brand_accent", "brand_footer")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,20 +30,14 @@ class Brand:
 
 
 def brand() -> Brand:
-    """The current branding. Read once per request: every page shows it (header, theme, footer)
-    and the query is shared with the organization's time zone, which every page also reads
-    (app.web.context.org_timezone keeps it in `g._org_timezone`), so branding costs a page no
-    query of its own. Outside a request (the scheduler, the CLI) it is read afresh each time."""
+    """The current branding. Every page shows it (header, theme, footer), so it is read with
+    the organization's time zone in the one per-request query of `page_settings`; outside a
+    request (the scheduler, the CLI) it is read afresh each time."""
     if not has_request_context():
-        return _from(get_settings(*KEYS))
+        return _from(page_settings())
     cached = g.get("_brand")
     if cached is None:
-        if "_org_timezone" in g:
-            values = get_settings(*KEYS)
-        else:
-            values = get_settings(*KEYS, "timezone")
-            g._org_timezone = ZoneInfo(values["timezone"])
-        cached = g._brand = _from(values)
+        cached = g._brand = _from(page_settings())
     return cached
 
 

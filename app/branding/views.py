@@ -75,12 +75,6 @@ def brand_theme_url(site: Brand) -> str | None:
 
 
 @bp.app_template_global()
-def has_endpoint(endpoint: str) -> bool:
-    """Whether a route exists (a link to a feature that may not be installed yet)."""
-    return endpoint in current_app.view_functions
-
-
-@bp.app_template_global()
 def my_private_feed():
     """The signed-in person's working private feed token, or None (the profile page)."""
     return queries.feed_token_of(current_user.id) if current_user.is_authenticated else None

@@ -15,7 +15,7 @@ from app.insights.periods import PERIOD_CHOICES
 from app.insights.periods import resolve_period
 from app.insights.queries import Filters
 from app.numbers import bounded_int
-from app.settings import get_setting
+from app.settings import page_settings
 from app.web.downloads import csv_download
 from app.web.nav import CURATORS
 from app.web.nav import nav_entry
@@ -25,7 +25,7 @@ nav_entry("Insights", "insights.index", roles=CURATORS, order=60)
 
 def _filters() -> tuple[Filters, str | None, list[tuple[int, str]]]:
     """Period and team from the query string; unknown values fall back with a message."""
-    period, problem = resolve_period(request.args, timezone=get_setting("timezone"))
+    period, problem = resolve_period(request.args, timezone=page_settings()["timezone"])
     teams = queries.team_choices()
     team_id = request.args.get("team", type=bounded_int)
     if team_id is not None and team_id not in {tid for tid, _ in teams}:

@@ -15,7 +15,7 @@ from flask import url_for
 from flask_login import current_user
 
 from app.richtext import excerpt
-from app.settings import get_setting
+from app.settings import page_settings
 from app.titles import item_title
 from app.web.avatars import avatar_for
 from app.web.nav import NavItem
@@ -40,7 +40,7 @@ def org_timezone() -> ZoneInfo:
     """The organization's timezone (admin setting, else TIMEZONE), read once per request."""
     zone = g.get("_org_timezone")
     if zone is None:
-        zone = g._org_timezone = ZoneInfo(get_setting("timezone"))
+        zone = g._org_timezone = ZoneInfo(page_settings()["timezone"])
     return zone
 
 
