@@ -19,14 +19,12 @@ from app.models import ChatDestination
 from app.models import ChatPost
 from app.models import ChatPostStatus
 from app.models.chat import URL_MAX
-from tests.fixtures import chat as chat_fixtures
 from tests.fixtures.chat import bodies
 from tests.fixtures.chat import check_slack
 from tests.fixtures.chat import check_teams
 from tests.fixtures.chat import make_destination
 from tests.fixtures.chat import make_post
 
-_chat_http, chat_server = chat_fixtures._chat_http, chat_fixtures.chat_server
 S = ChatPostStatus
 SECRET = "Zq9Xw7Vb3Ls1Kp5Mn0Ty"
 TEAMS_PREFIX = ("https://prod-00.westeurope.logic.azure.com:443/workflows/0a1b2c/triggers/manual"

@@ -13,14 +13,12 @@ from app.extensions import db
 from app.models import ChatDestination
 from app.models import ChatPostStatus
 from app.models import Role
-from tests.fixtures import chat as chat_fixtures
 from tests.fixtures.browser import _unavailable
 from tests.fixtures.browser import sign_in
 from tests.fixtures.chat import make_destination
 from tests.fixtures.chat import make_post
 
 pytestmark = [pytest.mark.browser, pytest.mark.app_config(WTF_CSRF_ENABLED=True)]
-_chat_http, chat_server = chat_fixtures._chat_http, chat_fixtures.chat_server
 ROOT = Path(__file__).resolve().parent.parent
 AXE_PATH = Path(
     os.environ.get("AXE_CORE_PATH", ROOT / ".cache/axe/node_modules/axe-core/axe.min.js"))

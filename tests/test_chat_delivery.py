@@ -21,12 +21,9 @@ from app.extensions import db
 from app.models import ChatDestination
 from app.models import ChatPost
 from app.models import ChatPostStatus
-from tests.fixtures import chat as chat_fixtures
 from tests.fixtures.chat import bodies
 from tests.fixtures.chat import make_destination
 from tests.fixtures.chat import make_post
-
-_chat_http, chat_server = chat_fixtures._chat_http, chat_fixtures.chat_server
 
 S = ChatPostStatus
 T0 = datetime(2026, 3, 6, 9, 0, tzinfo=UTC)

@@ -20,7 +20,6 @@ from app.extensions import db
 from app.models import ChatPost
 from app.models import EditionStatus
 from app.models import SubmissionStatus
-from tests.fixtures import chat as chat_fixtures
 from tests.fixtures.chat import bodies
 from tests.fixtures.chat import card
 from tests.fixtures.chat import check_slack
@@ -29,7 +28,6 @@ from tests.fixtures.chat import make_destination
 from tests.fixtures.chat import slack_texts
 from tests.fixtures.chat import teams_runs
 
-_chat_http, chat_server = chat_fixtures._chat_http, chat_fixtures.chat_server
 P = SubmissionStatus.PUBLISHED
 HOSTILE_TITLE = ("<!channel> <https://evil.example|click> & *bold* [x](https://evil.example) "
                  "\x07\x1b end")

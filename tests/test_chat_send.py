@@ -22,7 +22,6 @@ from app.models import EditionStatus
 from app.models import OutboxMessage
 from app.models import OutboxStatus
 from app.newsletter import sending
-from tests.fixtures import chat as chat_fixtures
 from tests.fixtures.chat import bodies
 from tests.fixtures.chat import card
 from tests.fixtures.chat import check_slack
@@ -34,7 +33,6 @@ from tests.fixtures.smtp import configure_app_for
 from tests.helpers_sender import seed_edition
 from tests.helpers_sender import story_of
 
-_chat_http, chat_server = chat_fixtures._chat_http, chat_fixtures.chat_server
 RECIPIENTS = 4
 
 
