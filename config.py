@@ -168,6 +168,9 @@ class Config:
     CHAT_MAX_ATTEMPTS = env_int("CHAT_MAX_ATTEMPTS", 8)
     CHAT_RETRY_BASE_SECONDS = env_int("CHAT_RETRY_BASE_SECONDS", 30)
     CHAT_RETRY_MAX_SECONDS = env_int("CHAT_RETRY_MAX_SECONDS", 3600)
+    # Posts that went out are kept this many days on the destination's page, then deleted
+    # (failed ones stay until the destination is deleted).
+    CHAT_KEEP_DAYS = env_int("CHAT_KEEP_DAYS", 90)
 
     # Readership (app/engagement): how long an "applaud from the email" link works, and how
     # often the scheduler anonymizes per-person events past the admin's retention period.

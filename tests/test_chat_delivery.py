@@ -257,6 +257,20 @@ def test_the_scheduler_job_is_registered_and_posts(app, chat_server, slack):
     assert job.run(lambda: True).processed == 0  # a stopping scheduler takes nothing
 
 
+def test_the_job_prunes_sent_posts_past_the_keep_period_only(app, chat_server):
+    slack = make_destination(chat_server.url_for("/slack"), kind="slack")
+    keep = app.config["CHAT_KEEP_DAYS"]
+    old = T0 - timedelta(days=keep, seconds=1)
+    edge = T0 - timedelta(days=keep)
+    gone = make_post(slack, key="a", status=S.SENT, sent_at=old)
+    kept = make_post(slack, key="b", status=S.SENT, sent_at=edge)
+    failed = make_post(slack, key="c", status=S.FAILED, attempts=8, created_at=old)
+    ids = (gone.id, kept.id, failed.id)
+    db.session.commit()  # ends the test's snapshot: the job deletes on its own connection
+    delivery.run_chat(T0)
+    assert [db.session.get(ChatPost, i) is not None for i in ids] == [False, True, True]
+
+
 @pytest.mark.parametrize(("value", "expected"), [
     ("120", 120.0), (" 5 ", 5.0), ("0", 0.0), ("-3", 0.0), ("1.5", 1.5),
     (str(10 ** 9), RETRY_AFTER_MAX), ("soon", None), ("", None), (None, None), ("nan", None),

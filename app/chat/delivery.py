@@ -227,8 +227,24 @@ def record(claimed: Claimed | Row, answer: Answer, at: datetime) -> ChatPostStat
 def run_chat(
     now: datetime | None = None, *, should_stop: Callable[[], bool] | None = None
 ) -> ChatStats:
-    """One tick of the scheduler's "chat" job."""
-    return deliver_posts(now, should_stop=should_stop)
+    """One tick of the scheduler's "chat" job: post what is due, then forget old sent posts."""
+    stats = deliver_posts(now, should_stop=should_stop)
+    prune_posts(now)
+    return stats
+
+
+def prune_posts(now: datetime | None = None) -> int:
+    """Delete sent posts older than CHAT_KEEP_DAYS; failed ones stay for the admin to see."""
+    keep = current_app.config["CHAT_KEEP_DAYS"]
+    cutoff = (now or utcnow()) - timedelta(days=keep)
+    with db.engine.begin() as conn:
+        result = conn.execute(
+            sa.delete(_posts).where(_posts.c.status == ChatPostStatus.SENT,
+                                    _posts.c.sent_at < cutoff)
+        )
+    if result.rowcount:
+        log.info("chat: %d sent post(s) older than %d days pruned", result.rowcount, keep)
+    return result.rowcount
 
 
 # -- right after the commit, off the committing thread ------------------------------------------

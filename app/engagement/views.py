@@ -41,7 +41,6 @@ from app.web.errors import form_errors
 
 bp = Blueprint("engagement", __name__)
 
-DEFAULT_RATE_LIMIT = "600 per minute"  # per IP address; see ENGAGEMENT_RATE_LIMIT
 NO_TAG = "-"
 # The smallest transparent GIF: 1×1, one transparent colour.
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
@@ -58,7 +57,7 @@ def _may_record() -> bool:
     not by `@limiter.limit`: past the limit the reader still gets the page, just uncounted."""
     if not limiter.enabled:
         return True
-    rule = str(current_app.config.get("ENGAGEMENT_RATE_LIMIT") or DEFAULT_RATE_LIMIT)
+    rule = current_app.config["ENGAGEMENT_RATE_LIMIT"]
     return limiter.limiter.hit(parse_limit(rule), "engagement", get_remote_address())
 
 

@@ -99,6 +99,7 @@ class ChatPost(Base):
     __table_args__ = (
         sa.UniqueConstraint("destination_id", "dedupe_key"),
         sa.Index("ix_chat_posts_status_next", "status", "next_attempt_at"),
+        sa.Index("ix_chat_posts_status_sent", "status", "sent_at"),  # pruning old sent posts
     )
 
     def __repr__(self) -> str:

@@ -56,6 +56,7 @@ def upgrade():
     )
     with op.batch_alter_table('chat_posts', schema=None) as batch_op:
         batch_op.create_index('ix_chat_posts_status_next', ['status', 'next_attempt_at'], unique=False)
+        batch_op.create_index('ix_chat_posts_status_sent', ['status', 'sent_at'], unique=False)
 
     op.create_table('engagement_events',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -89,6 +90,7 @@ def downgrade():
 
     op.drop_table('engagement_events')
     with op.batch_alter_table('chat_posts', schema=None) as batch_op:
+        batch_op.drop_index('ix_chat_posts_status_sent')
         batch_op.drop_index('ix_chat_posts_status_next')
 
     op.drop_table('chat_posts')
