@@ -3,7 +3,7 @@
 Why a single module: the page, the live preview and both parts of every email must agree on
 what a story looks like and on what is safe, so all user-written rich text goes through
 `render_markdown` (HTML) or `render_plain_text` (text/plain email parts), and cards and search
-results use `excerpt`.
+results use `excerpt` (and the email's teaser cards `two_sentences` of `excerpt_lines`).
 
 Pipeline
 --------
@@ -82,9 +82,11 @@ __all__ = [
     "LINK_REL",
     "MARKDOWN_EXTENSIONS",
     "excerpt",
+    "excerpt_lines",
     "render_markdown",
     "render_plain_text",
     "sanitize_html",
+    "two_sentences",
 ]
 
 ALLOWED_TAGS: frozenset[str] = frozenset(
@@ -562,9 +564,7 @@ def excerpt(
         raise ValueError("excerpt length must be positive")
     if max_lines is not None and max_lines < 1:
         raise ValueError("excerpt max_lines must be positive")
-    if is_html is None:
-        is_html = bool(_RENDERED_HTML_RE.match(text_or_html))
-    html = sanitize_html(text_or_html) if is_html else render_markdown(text_or_html)
+    html = _excerpt_html(text_or_html, is_html)
     if one_line:
         text = _visible_text(html)
         return text if len(text) <= length else _cut(text, length)
@@ -577,3 +577,87 @@ def excerpt(
         return text
     text = _trim_end(text)
     return text + ELLIPSIS if len(text) + len(ELLIPSIS) <= length else _cut(text, length)
+
+
+def _excerpt_html(text_or_html: str, is_html: bool | None) -> str:
+    if is_html is None:
+        is_html = bool(_RENDERED_HTML_RE.match(text_or_html))
+    return sanitize_html(text_or_html) if is_html else render_markdown(text_or_html)
+
+
+def excerpt_lines(text_or_html: str, *, is_html: bool | None = None) -> str:
+    """Every line `excerpt` would keep, uncut and joined by "\n": for excerpts that choose
+    their own end (`two_sentences`)."""
+    return "\n".join(_excerpt_lines(_parse(_excerpt_html(text_or_html, is_html)).children))
+
+
+# --------------------------------------------------------------------------- two sentences
+
+_LIST_LINE_RE = re.compile(r"(?:[\u2022\u25e6]|\d+\.)(?: |$)")
+# A sentence ends at . ! ? … (with closing quotes or brackets) before a space, or at a CJK
+# full stop, exclamation or question mark wherever it is.
+_END_RE = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019\u00bb)\]]*(?=\s)|[\u3002\uff01\uff1f\uff61]+")
+_ABBREVIATIONS = frozenset({
+    "e.g", "i.e", "eg", "ie", "cf", "vs", "mr", "mrs", "ms", "dr", "prof", "st", "no", "nr",
+    "approx", "appr", "ca", "inc", "ltd", "co", "corp", "jr", "sr", "dept", "fig", "al", "resp",
+    "incl", "excl", "min", "max", "avg", "mt", "ft", "jan", "feb", "mar", "apr", "jun", "jul",
+    "aug", "sep", "sept", "oct", "nov", "dec", "z.b", "bzw", "usw", "ggf", "vgl",
+})  # fmt: skip
+
+
+def two_sentences(text: str, limit: int) -> str:
+    """The first two sentences of `excerpt_lines` text, for the email's teaser cards.
+
+    A paragraph's end ends a sentence even without punctuation; a list counts as one sentence
+    (with the line that introduces it with a colon) and keeps its "• item" lines; "e.g.",
+    "Dr." and initials do not end one, nor does "3.5" or a full stop before a lower-case word.
+    Capped at `limit` characters as `excerpt` cuts (`_cut`: at a space or line break, a whole
+    visible character otherwise, no lone list marker before the "…").
+    """
+    lines = [line for line in text.split("\n") if line.strip()]
+    taken: list[str] = []
+    count = 0
+    index = 0
+    while index < len(lines) and count < 2:
+        line = lines[index]
+        if _LIST_LINE_RE.match(line):
+            while index < len(lines) and (_LIST_LINE_RE.match(lines[index])
+                                          or lines[index].startswith(" ")):
+                taken.append(lines[index])
+                index += 1
+            count += 1
+            continue
+        ends = _sentence_ends(line)
+        wanted = 2 - count
+        if len(ends) >= wanted:
+            taken.append(line[: ends[wanted - 1]])
+            count = 2
+            break
+        taken.append(line)
+        index += 1
+        opens_list = line.rstrip().endswith(":") and index < len(lines) \
+            and _LIST_LINE_RE.match(lines[index])
+        count += len(ends) + (0 if opens_list else 1)
+    result = "\n".join(taken).strip()
+    return result if len(result) <= limit else _cut(result, limit)
+
+
+def _sentence_ends(line: str) -> list[int]:
+    """Offsets just after each sentence end inside `line` (not its final one at the end)."""
+    ends = []
+    for match in _END_RE.finditer(line):
+        end = match.end()
+        rest = line[end:].lstrip()
+        if not rest:
+            continue  # the line's end: counted by the caller
+        if match.group().startswith((".", "!", "?", "\u2026")):
+            if rest[0].islower():
+                continue  # "approx. five", "e.g. the router", "Yes! and then"
+            if match.group() == ".":
+                before = line[: match.start()]
+                word = before.rsplit(None, 1)[-1] if before.strip() else ""
+                word = word.lstrip("(\"'\u201c\u2018").lower()
+                if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
+                    continue  # "Dr. Lee", "J. Smith"
+        ends.append(end)
+    return ends

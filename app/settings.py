@@ -139,12 +139,15 @@ def _redaction_patterns(value: Any) -> list[dict[str, str]]:
 
 BRAND_FOOTER_MAX = 300
 BRAND_FOOTER_LINES = 2
+# The branding's one home for these (app.branding imports them; it cannot be imported here).
+DEFAULT_ACCENT = "#b43c0a"
+LOGO_KEY_RE = re.compile(r"[A-Za-z0-9_-]{22}")  # a stored logo's key (app.branding.storage)
 
 
 def _brand_logo(value: Any) -> str | None:
     """The stored logo's key (app/branding/storage.py names the file), or None: the sun mark."""
     key = str(value or "").strip()
-    if key and not re.fullmatch(r"[A-Za-z0-9_-]{22}", key):
+    if key and not LOGO_KEY_RE.fullmatch(key):
         raise ValidationError("That is not a stored logo.")
     return key or None
 
@@ -222,7 +225,7 @@ SETTINGS: dict[str, SettingSpec] = {
     # Branding (app/branding): the logo's stored key (None: the sun mark), the accent colour
     # (#rrggbb, checked for contrast) and a line of footer text; used by the email and the site.
     "brand_logo": SettingSpec(lambda: None, _brand_logo, "Logo"),
-    "brand_accent": SettingSpec(lambda: "#b43c0a", _brand_accent, "Accent colour"),
+    "brand_accent": SettingSpec(lambda: DEFAULT_ACCENT, _brand_accent, "Accent colour"),
     "brand_footer": SettingSpec(lambda: "", _brand_footer, "Footer text"),
 }
 

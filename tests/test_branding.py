@@ -203,6 +203,33 @@ def test_a_logo_key_that_is_not_ours_is_refused_by_the_setting(app, admin):
             set_settings({"brand_logo": bad}, actor=admin)
 
 
+def test_one_rule_for_a_logo_key_in_the_setting_and_the_store(app, admin):
+    """The setting and the store share `settings.LOGO_KEY_RE`, matched whole (the store's
+    "^…$" took a key with a trailing newline)."""
+    good = storage.new_key()
+    assert storage.is_valid_key(good)
+    for bad in (good + "\n", "\n" + good, good[:-1], good + "A", good[:-1] + "/"):
+        assert not storage.is_valid_key(bad), repr(bad)
+        assert storage.path_for(bad) is None
+        if bad.strip() == bad:  # the setting trims spaces and line breaks first
+            with pytest.raises(ValidationError):
+                set_settings({"brand_logo": bad}, actor=admin)
+
+
+def test_one_default_accent_and_the_form_saves_exactly_its_keys(app, admin):
+    import app.settings as app_settings
+    from app.branding.forms import BrandingForm
+
+    assert DEFAULT_ACCENT == app_settings.DEFAULT_ACCENT == app_settings.SETTINGS[
+        "brand_accent"].default()
+    # The branding form's keys are not what every page reads (settings.PAGE_KEYS).
+    assert set(BrandingForm(meta={"csrf": False}).values()) == set(services.FORM_KEYS)
+    assert "timezone" in app_settings.PAGE_KEYS and not hasattr(services, "PAGE_KEYS")
+    for other in ("timezone", "brand_logo"):
+        with pytest.raises(ValueError, match="not a branding setting"):
+            services.save_branding({other: "x"}, actor=admin)
+
+
 # -- the logo through the page ----------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ import re
 
 import pytest
 import sqlalchemy as sa
+from werkzeug import Response
 
 from app.chat import services
 from app.chat.delivery import wait_for_posts
@@ -233,6 +234,28 @@ def test_a_test_post_without_an_answer_says_it_will_be_retried(admin_client, cha
     page = _text(admin_client.post(f"/admin/chat/{destination.id}/test", follow_redirects=True))
     assert "The test post to “Nowhere” did not go through" in page
     assert "It will be tried again." in page and "Waiting</span>" in page
+
+
+def test_a_test_post_to_a_destination_deleted_meanwhile_says_so(admin_client, chat_server):
+    engine = db.engine
+
+    def deleted_while_posting(_request):  # another admin deletes it as the post goes out
+        with engine.begin() as conn:
+            conn.execute(sa.delete(ChatPost))
+            conn.execute(sa.delete(ChatDestination))
+        return Response("ok")
+
+    chat_server.expect_request("/x").respond_with_handler(deleted_while_posting)
+    destination = make_destination(chat_server.url_for("/x"), name="Kudos")
+    db.session.commit()
+
+    done = admin_client.post(f"/admin/chat/{destination.id}/test")
+    assert done.status_code == 302 and done.location == "/admin/chat/"
+    page = _text(admin_client.get(done.location))
+    assert ("“Kudos” was deleted while the test post was being sent, so there is no answer to "
+            "show. Nothing more is posted there.") in page
+    assert "Test post delivered" not in page and "No chat destinations yet" in page
+    assert len(chat_server.log) == 1 and _only(ChatDestination) == []
 
 
 def test_a_teams_test_post_is_an_adaptive_card(admin_client, chat_server):

@@ -15,6 +15,7 @@ import pytest
 from werkzeug import Response
 
 from app.chat import delivery
+from app.chat.providers import get_provider
 from app.chat.providers.base import RETRY_AFTER_MAX
 from app.chat.providers.base import parse_retry_after
 from app.extensions import db
@@ -234,6 +235,61 @@ def test_stale_claims_are_taken_again_fresh_ones_are_not(app, chat_server, slack
     db.session.commit()
     assert delivery.deliver_posts(T0).sent == 1
     assert _post(post_id).status is S.SENT
+
+
+@pytest.mark.parametrize("first", ["stale", "current"])
+def test_only_the_current_claimer_records_its_outcome(chat_server, slack, first):
+    """A claimer slower than the lease lost the row to another: whichever answers first, the
+    post and the destination show the current claimer's outcome only."""
+    destination_id, post_id = slack
+    chat_server.expect_oneshot_request("/slack").respond_with_data("rollup_error", status=500)
+    chat_server.expect_oneshot_request("/slack").respond_with_data("ok")
+    provider = get_provider("slack")
+    stale = delivery.claim(T0)
+    later = T0 + timedelta(seconds=delivery.lease_seconds() + 1)
+    assert delivery.claim(T0 + timedelta(seconds=30)) is None  # the claim holds for its lease
+    current = delivery.claim(later)  # taken again: the first claimer looks dead
+    assert (stale.id, current.id, stale.claimed_at, current.claimed_at) == (
+        post_id, post_id, T0, later)
+    stale_answer = provider.post(stale.url, stale.payload, timeout=5)
+    current_answer = provider.post(current.url, current.payload, timeout=5)
+    assert (stale_answer.code, current_answer.code) == (500, 200)
+
+    if first == "stale":
+        assert delivery.record(stale, stale_answer, later) is None
+        assert _post(post_id).status is S.SENDING  # still the current claimer's
+        assert delivery.record(current, current_answer, later) is S.SENT
+    else:
+        assert delivery.record(current, current_answer, later) is S.SENT
+        assert delivery.record(stale, stale_answer, later) is None
+
+    row = _post(post_id)
+    assert (row.status, row.attempts, row.response_code, row.response_text, row.sent_at,
+            row.next_attempt_at, row.claimed_at) == (S.SENT, 1, 200, "ok", later, None, None)
+    destination = _destination(destination_id)
+    assert (destination.last_success_at, destination.last_failure,
+            destination.last_failure_at) == (later, None, None)
+    assert delivery.deliver_posts(later + timedelta(days=1)).processed == 0  # never again
+
+
+@pytest.mark.parametrize("kind", ["slack", "teams"])
+@pytest.mark.parametrize("code", [301, 302, 303, 307, 308])
+def test_a_redirect_is_a_failure_and_never_followed(chat_server, kind, code):
+    chat_server.expect_request("/hook").respond_with_data(
+        "moved", status=code, headers={"Location": chat_server.url_for("/elsewhere")})
+    chat_server.expect_request("/elsewhere").respond_with_data("ok")
+    destination = make_destination(chat_server.url_for("/hook"), kind=kind)
+    post = make_post(destination)
+    db.session.commit()
+
+    stats = delivery.deliver_posts(T0)
+
+    assert (stats.failed, stats.sent) == (1, 0)
+    assert [request.path for request, _answer in chat_server.log] == ["/hook"]
+    row = _post(post.id)
+    assert (row.status, row.attempts, row.response_code, row.response_text) == (
+        S.FAILED, 1, code, "moved")
+    assert _destination(destination.id).last_failure == f"{code} moved"
 
 
 def test_inactive_destinations_wait_but_test_posts_go(chat_server):

@@ -77,6 +77,26 @@ def test_the_form_works_with_the_anonymous_session_csrf_token(client, sent):
     assert _applause(story.id) == [reader.id]
 
 
+@pytest.mark.app_config(WTF_CSRF_ENABLED=True)
+def test_a_failed_press_says_so_and_offers_the_button_again(client, sent):
+    """A POST whose CSRF token is missing or stale (the session expired while the page was
+    open) must not look like the same page again: the reader would think it counted."""
+    edition, story, reader, token = sent
+    for data in ({}, {"csrf_token": "stale"}):
+        response = client.post(f"/a/{story.id}/{token}", data=data)
+        assert response.status_code == 400
+        page = response.get_data(as_text=True)
+        assert "Your applause was not recorded" in page and "Please press Applaud again." in page
+        assert 'role="alert"' in page and '<button type="submit"' in page
+        assert 'name="csrf_token"' in page  # a fresh token: the next press works
+    assert _applause(story.id) == []
+    assert "not recorded" not in client.get(f"/a/{story.id}/{token}").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    response = client.post(f"/a/{story.id}/{token}", data={"csrf_token": csrf.group(1)})
+    assert "Thank you!" in response.get_data(as_text=True)
+    assert _applause(story.id) == [reader.id]
+
+
 def _refused(client, story_id: int, token: str, reason: str) -> None:
     for method in ("GET", "POST"):
         response = client.open(f"/a/{story_id}/{token}", method=method)
@@ -89,9 +109,9 @@ def _refused(client, story_id: int, token: str, reason: str) -> None:
 def test_an_expired_link_is_refused(client, sent, app):
     edition, story, reader, _ = sent
     days = app.config["APPLAUSE_LINK_MAX_AGE_DAYS"]
-    old = tokens.make_applause_token(reader.id, edition.id, now=time.time() - days * 86400 - 60)
+    old = tokens.ApplauseTokens(edition.id, now=time.time() - days * 86400 - 60).make(reader.id)
     _refused(client, story.id, old, "expired")
-    fresh = tokens.make_applause_token(reader.id, edition.id, now=time.time() - days * 86400 + 60)
+    fresh = tokens.ApplauseTokens(edition.id, now=time.time() - days * 86400 + 60).make(reader.id)
     assert client.get(f"/a/{story.id}/{fresh}").status_code == 200
     assert _applause(story.id) == []
 

@@ -229,7 +229,6 @@ def test_comparison_with_fewer_than_four_previous_editions(app):
     delivered = rows["Delivered"]
     assert (delivered.average, delivered.compared, delivered.delta) == (13.3, 3, 6.7)
     assert rows["Applause"].value == 1 and rows["Applause"].direction == "up"
-    assert rows["Unsubscribed since"].direction == "same"
     assert untracked.id not in {p.edition_id for p in report.previous if p.opens_measured}
     assert report.previous[1].open_rate is None
 
@@ -246,18 +245,28 @@ def test_comparison_takes_the_four_editions_sent_just_before(app, editor_client)
     assert "Average of the previous 4" in page
     row = page[page.index('data-compare="Delivered"'):]
     assert "60" in row[:300] and "35" in row[:300] and "▲ 25" in row[:300]
-    assert 'data-compare="Unsubscribed since" data-direction="same"' in page
+    assert 'data-compare="Unsubscribed since"' not in page
 
 
-def test_fewer_unsubscribes_is_the_good_direction(app):
-    sent(1)
-    current = sent(2)
+def test_unsubscribes_are_shown_but_never_compared(app, editor_client):
+    """"Unsubscribed since" adds up until now, so an older edition has always had longer to
+    collect opt-outs: comparing it would make every new edition look better than the last."""
+    for number in range(1, 5):
+        sent(number)
+    current = sent(5)
     db.session.commit()
-    factories.make_user(email_opt_out=True, opted_out_at=BASE + timedelta(weeks=1, days=1))
+    for week in range(1, 6):  # one opt-out in the week after each send
+        factories.make_user(email_opt_out=True, opted_out_at=BASE + timedelta(weeks=week, days=1))
     db.session.commit()
-    rows = {c.label: c for c in comparisons(queries.edition_readership(current))}
-    assert rows["Unsubscribed since"].direction == "down"
-    assert rows["Unsubscribed since"].tone == "good"
+    report = queries.edition_readership(current)
+    assert [p.unsubscribed for p in report.previous] == [2, 3, 4, 5]  # #4..#1: older, more
+    assert report.current.unsubscribed == 1
+    labels = [c.label for c in comparisons(report)]
+    assert labels and not any("nsubscribe" in label for label in labels)
+    page = editor_client.get("/editions/5").get_data(as_text=True)
+    assert 'data-figure="unsubscribed"' in page and "Unsubscribed since" in page
+    assert 'data-compare="Unsubscribed since"' not in page
+    assert "unsubscribes are not compared" in page
 
 
 # Per-person mode: did my team read it? ------------------------------------------------------------

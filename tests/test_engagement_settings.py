@@ -4,6 +4,7 @@ the counts never change."""
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import timedelta
 
@@ -163,20 +164,51 @@ def test_other_changes_in_per_person_mode_do_not_ask(admin_client):
 # -- the profile notice ---------------------------------------------------------------------------
 
 
+def _sentence(page: str) -> str:
+    """The privacy sentence a page shows (the element marked data-privacy-sentence)."""
+    match = re.search(r"data-privacy-sentence>(?:Staff are told now, on their profile page: “)?"
+                      r"([^<”]+)", page)
+    assert match, page
+    return html.unescape(match.group(1)).strip()
+
+
+@pytest.mark.parametrize(("settings", "expected"), [
+    ({}, "Opens and clicks in the weekly email are counted in aggregate only: editors see totals "
+         "per edition and per story, and nobody’s own reading is recorded."),
+    ({"analytics_mode": "person", "engagement_person_days": 45},
+     "Opens and clicks in the weekly email are counted per person: for 45 days they are linked "
+     "to the reader, so editors can see how each team read an edition (never who: teams of "
+     "fewer than 5 are grouped); after that they count only in the totals."),
+    ({"analytics_mode": "person", "engagement_person_days": 1, "track_opens": False},
+     "Clicks in the weekly email are counted per person: for 1 day they are linked to the "
+     "reader, so editors can see how each team read an edition (never who: teams of fewer "
+     "than 5 are grouped); after that they count only in the totals."),
+    ({"track_clicks": False, "track_opens": False},
+     "Opens and clicks in the weekly email are not counted."),
+])
+def test_profile_settings_and_report_tell_the_same_privacy_sentence(app, login_as, settings,
+                                                                    expected):
+    """One sentence, word for word, wherever reading data is explained: staff, admins and
+    editors can never be told different things."""
+    set_settings(settings, actor=None)
+    edition = factories.make_edition(status=EditionStatus.SENT, sent_at=utcnow())
+    db.session.commit()
+    profile = login_as(factories.make_user(Role.EMPLOYEE)).get("/account/")
+    admin = login_as(factories.make_user(Role.ADMIN)).get(URL)
+    report = login_as(factories.make_user(Role.EDITOR)).get(f"/editions/{edition.number}")
+    pages = [r.get_data(as_text=True) for r in (profile, admin, report)]
+    assert [_sentence(page) for page in pages] == [expected] * 3
+    for page in pages:  # none of the old, contradicting promises
+        assert "whether you opened" not in page and "who opened and clicked" not in page
+
+
 def test_the_profile_page_says_which_mode_is_on(employee_client):
     page = employee_client.get("/account/").get_data(as_text=True)
     assert 'data-readership="aggregate"' in page
-    assert "opens and clicks in the weekly email <strong>in aggregate only</strong>" in page
     set_settings({"analytics_mode": "person", "engagement_person_days": 45}, actor=None)
     db.session.commit()
     page = employee_client.get("/account/").get_data(as_text=True)
-    assert 'data-readership="person"' in page
-    assert "editors can see whether you opened and clicked each edition" in page
-    assert "kept 45 days" in page
-    set_settings({"track_clicks": False, "track_opens": False}, actor=None)
-    db.session.commit()
-    page = employee_client.get("/account/").get_data(as_text=True)
-    assert "We don’t count opens or clicks" in page
+    assert 'data-readership="person"' in page and "for 45 days" in page
 
 
 # -- retention ------------------------------------------------------------------------------------

@@ -294,6 +294,20 @@ def test_preview_with_embedding_off_still_reports_the_cost_of_turning_it_on(app,
     assert "Embedding pictures is off" in page
 
 
+def test_preview_links_the_embedding_setting_for_admins_only(app, editor_client, admin_client):
+    edition = layout_edition(2, status=EditionStatus.DRAFT)
+    db.session.commit()
+    url = f"/editions/upcoming/{edition.id}/preview"
+    page = admin_client.get(url).get_data(as_text=True)
+    [link] = re.findall(r'<a href="([^"]+)" data-embedding-setting>', page)
+    assert link == "/admin/settings/branding#branding-layout"
+    target = admin_client.get(link.split("#")[0]).get_data(as_text=True)
+    assert 'id="branding-layout"' in target and 'name="embed_images"' in target
+    page = editor_client.get(url).get_data(as_text=True)  # the page is the admins' only
+    assert "data-embedding-setting" not in page
+    assert "an admin changes it in Admin → Settings → Branding" in page
+
+
 def test_preview_warns_when_gmail_would_clip_the_html(app, editor_client):
     long_body = "A sentence that keeps going and going for the size of it. " * 1000
     edition = layout_edition(2, status=EditionStatus.DRAFT, body=lambda n: long_body)

@@ -20,7 +20,8 @@ from app.newsletter import compose
 from app.newsletter.compose import TEASER_CHARS
 from app.newsletter.compose import personalize
 from app.newsletter.compose import render_edition
-from app.newsletter.compose import two_sentences
+from app.richtext import excerpt_lines
+from app.richtext import two_sentences
 from app.settings import set_settings
 from app.submissions import uploads
 from tests import factories
@@ -112,10 +113,11 @@ def test_six_stories_get_the_contents_list_and_teaser_cards(app):
     ids = story_ids(edition)
 
     contents = re.search(r'<ol class="contents-list"[^>]*>(.*?)</ol>', html, re.S).group(1)
-    entries = re.findall(r'<a class="contents-link" href="#(story-\d+)"[^>]*>([^<]+)</a>', contents)
-    assert entries == [(f"story-{i}", f"Title number {n}") for n, i in enumerate(ids, start=1)]
+    # To the stories' own pages: a "#story-N" link goes nowhere in Gmail (web), Outlook.com.
+    entries = re.findall(r'<a class="contents-link" href="([^"]+)"[^>]*>([^<]+)</a>', contents)
+    assert entries == [(story_url(i), f"Title number {n}") for n, i in enumerate(ids, start=1)]
     assert len(re.findall(r'class="teaser-table"', html)) == 6
-    # Each card is the anchor its contents entry points to.
+    # Each card keeps its anchor (the web page's "#story-N" links still work).
     assert [t["id"] for t in tags(html, "table", "teaser-table")] == [f"story-{i}" for i in ids]
     assert 'class="story-body"' not in html
     assert not re.search(r"THIRD-SENTENCE-\d", html)
@@ -207,13 +209,13 @@ def test_list_lines_stay_readable_in_teasers(app):
     ],
 )
 def test_two_sentences(text, expected):
-    assert two_sentences(text) == expected
+    assert two_sentences(text, TEASER_CHARS) == expected
 
 
 def test_two_sentences_caps_a_10000_character_sentence_at_a_word():
     text = " ".join(f"word{i}" for i in range(2000)) + "."
     assert len(text) > 10_000
-    short = two_sentences(text)
+    short = two_sentences(text, TEASER_CHARS)
     assert len(short) <= TEASER_CHARS and short.endswith("…")
     kept = short.removesuffix("…")
     assert text.startswith(kept) and text[len(kept)] == " "  # never inside a word
@@ -221,19 +223,41 @@ def test_two_sentences_caps_a_10000_character_sentence_at_a_word():
 
 
 def test_two_sentences_without_any_break_cut_at_a_whole_character():
-    assert two_sentences("x" * 10_000) == "x" * (TEASER_CHARS - 1) + "…"
+    assert two_sentences("x" * 10_000, TEASER_CHARS) == "x" * (TEASER_CHARS - 1) + "…"
     cjk = "客户很高兴" * 2000  # no full stop, no space: a whole character is kept
-    assert two_sentences(cjk) == cjk[: TEASER_CHARS - 1] + "…"
+    assert two_sentences(cjk, TEASER_CHARS) == cjk[: TEASER_CHARS - 1] + "…"
     family = "👨‍👩‍👧"  # one visible character, five code points
     text = "a" * (TEASER_CHARS - 3) + family * 3
-    short = two_sentences(text)
+    short = two_sentences(text, TEASER_CHARS)
     assert len(short) <= TEASER_CHARS
     assert short == "a" * (TEASER_CHARS - 3) + "…"  # the family is not split
 
 
+def test_two_sentences_cut_as_excerpts_are_never_inside_a_conjunct_or_syllable():
+    """The cut is `richtext._cut` (excerpts' own): a consonant joined by a virama or a Hangul
+    syllable written as jamo stays whole, as in every other excerpt."""
+    devanagari = "a" * (TEASER_CHARS - 3) + "क्ष" * 10  # क ् ष: cutting before ष splits it
+    assert two_sentences(devanagari, TEASER_CHARS) == "a" * (TEASER_CHARS - 3) + "…"
+    jamo = "a" * (TEASER_CHARS - 2) + "\u1100\u1161" * 10  # ᄀ + ᅡ: one syllable, 가
+    assert two_sentences(jamo, TEASER_CHARS) == "a" * (TEASER_CHARS - 2) + "…"
+
+
+def test_teaser_excerpt_starts_from_every_line_of_a_long_story(app):
+    """`excerpt_lines` gives the story's lines uncut, so a story far over any excerpt budget
+    still yields its first two sentences (and a list far down is never reached)."""
+    body = "First one here. Second one there.\n\n" + "More words follow. " * 5000 \
+        + "\n\n- LATE-ITEM"
+    assert excerpt_lines(body).splitlines()[-1] == "• LATE-ITEM"
+    html, _ = personal(render_edition(layout_edition(5, body=lambda n: body)))
+    card = tags(html, "p", "teaser-text")
+    assert len(card) == 5
+    assert html.count(">First one here. Second one there.</p>") == 5
+    assert "LATE-ITEM" not in html
+
+
 def test_two_sentences_long_list_is_cut_at_a_line_without_a_lone_marker():
     lines = "\n".join(f"• item number {i} of a very long list" for i in range(40))
-    short = two_sentences("Our list:\n" + lines)
+    short = two_sentences("Our list:\n" + lines, TEASER_CHARS)
     assert len(short) <= TEASER_CHARS and short.endswith("…")
     assert short.startswith("Our list:\n• item number 0")
     assert not re.search(r"\n•…$", short)
@@ -311,6 +335,35 @@ def test_accent_logo_and_footer(app):
     assert _contrast(tint, "#1d1f26") >= 4.5
 
 
+LIGHT = ("#ffffff", "#fff4e0")  # the card, and the cream hero and "In this edition" box
+DARK = ("#1d1f26", "#2a2419", "#2a2c34", "#121318")  # dark mode: card, hero/box, buttons, page
+AT_THE_LIMIT = "#b26200"  # 4.52:1 on white (the least the setting takes), 4.15:1 on cream
+
+
+@pytest.mark.parametrize("accent", [AT_THE_LIMIT, "#000000"])
+def test_the_accent_as_text_reads_at_aa_on_every_surface_light_and_dark(app, accent):
+    assert 4.5 <= _contrast(AT_THE_LIMIT, "#ffffff") < 4.6
+    assert _contrast(AT_THE_LIMIT, "#fff4e0") < 4.5  # as it is, it would not do on cream
+    settings(brand_accent=accent)
+    html, _ = personal(render_edition(layout_edition(6)))
+    light = {}
+    for name, css_class in (("p", "brand"), ("p", "eyebrow"), ("p", "contents-title"),
+                            ("a", "contents-link"), ("a", "applause"), ("a", "button-secondary")):
+        light[css_class] = re.search(r"(?:^|;)\s*color:\s*(#[0-9a-f]{6})",
+                                     _style_of(html, name, css_class)).group(1)
+    for css_class, colour in light.items():
+        for surface in LIGHT:
+            assert _contrast(colour, surface) >= 4.5, (css_class, colour, surface)
+    # Buttons keep the accent itself as their background, white text on it.
+    assert f"background: {accent}" in _style_of(html, "a", "button-small")
+    dark = html.split("prefers-color-scheme: dark")[1]
+    shades = set(re.findall(r"\.(?:brand|contents-link|button-secondary)\b[^{]*\{[^}]*?"
+                            r"color: (#[0-9a-f]{6}) !important", dark))
+    [shade] = shades
+    for surface in DARK:
+        assert _contrast(shade, surface) >= 4.5, (shade, surface)
+
+
 def test_an_accent_that_is_not_a_colour_never_reaches_the_style_block(app):
     db.session.add(Setting(key="brand_accent", value="red;} body{display:none} .x{"))
     db.session.commit()  # stored as it is, past the admin form's check
@@ -349,6 +402,38 @@ def test_preview_page_names_the_layout(app, editor_client):
     settings(teaser_threshold=5)
     page = editor_client.get(f"/editions/upcoming/{edition.id}/preview").get_data(as_text=True)
     assert "Full stories in the email (up to 5)" in page
+
+
+def test_preview_layout_line_is_the_composers_decision(app, editor_client):
+    """The page asks `compose.uses_teasers`, as the email does: a threshold stored as text by
+    hand ("4") still gives the layout the framed email has (the page compared it itself)."""
+    edition = layout_edition(5, status=EditionStatus.DRAFT)
+    db.session.add(Setting(key="teaser_threshold", value="4"))
+    db.session.commit()
+    response = editor_client.get(f"/editions/upcoming/{edition.id}/preview")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "teaser cards (more than 4 stories)" in page
+    frame = editor_client.get(f"/editions/upcoming/{edition.id}/preview/email")
+    assert frame.get_data(as_text=True).count('class="teaser-table"') == 5
+    assert compose.uses_teasers(5, "4") and not compose.uses_teasers(4, "4")
+
+
+@pytest.mark.parametrize("status", [EditionStatus.DRAFT, EditionStatus.SENT])
+def test_preview_never_shows_the_open_image(app, editor_client, status):
+    """A preview is never a read: the framed email has no open image (the real email has)."""
+    edition = layout_edition(2, status=EditionStatus.SCHEDULED)
+    if status is EditionStatus.SENT:
+        compose.freeze_edition(edition)
+        edition.status = EditionStatus.SENT
+    db.session.commit()
+    html, _ = personal(render_edition(edition))
+    assert len(tags(html, "img", "open-image")) == 1  # what recipients get
+    frame = editor_client.get(f"/editions/upcoming/{edition.id}/preview/email")
+    shown = frame.get_data(as_text=True)
+    assert frame.status_code == 200 and 'class="story-body"' in shown
+    assert "open-image" not in shown and "/o/" not in shown
+    assert shown.rstrip().endswith("</body></html>")
 
 
 def test_teaser_cards_show_the_colleagues_faces(app):

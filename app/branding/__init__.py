@@ -13,10 +13,11 @@ from flask import g
 from flask import has_request_context
 
 from app.branding.colors import normalize
+from app.settings import DEFAULT_ACCENT
 from app.settings import page_settings
 from app.web.urls import absolute_url
 
-DEFAULT_ACCENT = "#b43c0a"
+__all__ = ["DEFAULT_ACCENT", "Brand", "brand"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,9 @@ from wtforms import TextAreaField
 from wtforms.validators import InputRequired
 from wtforms.validators import Length
 
+from app.branding.services import FORM_KEYS
 from app.settings import BRAND_FOOTER_MAX
+from app.settings import DEFAULT_ACCENT
 from app.web.fields import BoundedIntegerField
 
 
@@ -24,7 +26,7 @@ class LogoForm(FlaskForm):
 class BrandingForm(FlaskForm):
     brand_accent = StringField(
         "Accent colour",
-        validators=[InputRequired("Enter a colour, e.g. #b43c0a."), Length(max=32)],
+        validators=[InputRequired(f"Enter a colour, e.g. {DEFAULT_ACCENT}."), Length(max=32)],
         render_kw={"autocomplete": "off", "spellcheck": "false", "autocapitalize": "none"},
     )
     # The browser counts down from the limit (maxlength); the form takes more, because the
@@ -39,7 +41,5 @@ class BrandingForm(FlaskForm):
     )
     embed_images = BooleanField("Embed cover pictures in the email")
 
-    KEYS = ("brand_accent", "brand_footer", "teaser_threshold", "embed_images")
-
     def values(self) -> dict:
-        return {key: self[key].data for key in self.KEYS}
+        return {key: self[key].data for key in FORM_KEYS}

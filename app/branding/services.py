@@ -41,8 +41,9 @@ from app.settings import set_settings
 
 FEED_PREFIX = "fgf_feed_"
 TOUCH_EVERY = timedelta(hours=1)  # last_used_at is written at most this often: not per poll
-# What the branding page saves in one go (the logo has its own form).
-PAGE_KEYS = ("brand_accent", "brand_footer", "teaser_threshold", "embed_images")
+# What the branding page's form saves in one go (the logo has its own form); the form's
+# fields are named after them. Not app.settings.PAGE_KEYS (what every page reads).
+FORM_KEYS = ("brand_accent", "brand_footer", "teaser_threshold", "embed_images")
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ def save_branding(values: dict[str, Any], *, actor: User | None) -> dict[str, An
     """The accent colour, footer text and email layout: each checked by its setting's rule
     (app/settings.py: contrast, lines and length, range), all saved or none; returns what
     changed. Raises BrandingInvalid with every refusal."""
-    unknown = set(values) - set(PAGE_KEYS)
+    unknown = set(values) - set(FORM_KEYS)
     if unknown:
         raise ValueError(f"not a branding setting: {sorted(unknown)}")
     errors = {}

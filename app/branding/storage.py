@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import secrets
 import struct
 import tempfile
@@ -30,13 +29,13 @@ from PIL import ImageOps
 from PIL import UnidentifiedImageError
 
 from app.errors import ValidationError
+from app.settings import LOGO_KEY_RE
 
 MAX_SIZE = (480, 144)  # px: the header shows it 36 px high, the email 48 px; twice for HiDPI
 # A logo is a small picture: 25 megapixels is a large photo already, and decoding allocates
 # width × height × 4 bytes, so anything bigger is refused before it is decoded.
 MAX_PIXELS = 25_000_000
 FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
-KEY_RE = re.compile(r"^[A-Za-z0-9_-]{22}$")
 MIMETYPE = "image/png"
 ACCEPT = "image/png,image/jpeg,image/webp,image/gif"
 _INCOMING = ".incoming-"
@@ -93,7 +92,7 @@ def new_key() -> str:
 
 
 def is_valid_key(key: str | None) -> bool:
-    return bool(KEY_RE.match(key or ""))
+    return bool(LOGO_KEY_RE.fullmatch(key or ""))
 
 
 def path_for(key: str) -> Path | None:

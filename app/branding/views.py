@@ -82,7 +82,7 @@ def my_private_feed():
 
 # -- Admin → Settings → Branding and layout --------------------------------------------------------
 def _page(form: BrandingForm | None = None, logo_form: LogoForm | None = None) -> str:
-    stored = get_settings(*services.PAGE_KEYS, "brand_logo")
+    stored = get_settings(*services.FORM_KEYS, "brand_logo")
     if form is None:
         form = BrandingForm(formdata=None, data=stored)
     return render_template(
@@ -99,7 +99,7 @@ def _page(form: BrandingForm | None = None, logo_form: LogoForm | None = None) -
 @bp.route("/admin/settings/branding", methods=["GET", "POST"])
 @admin_required
 def settings():
-    form = BrandingForm(data=get_settings(*services.PAGE_KEYS))
+    form = BrandingForm(data=get_settings(*services.FORM_KEYS))
     if form.validate_on_submit():
         with form_errors(form):
             changed = services.save_branding(form.values(), actor=_me())

@@ -15,11 +15,17 @@ with FOR UPDATE SKIP LOCKED, as in app/mail/outbox.py), so two processes never p
 row. Outcome, committed at once with the destination's last success / failure:
 
 * 2xx: sent;
-* a permanent refusal (4xx other than 408, 425, 429: wrong, revoked or archived URL, body
-  refused) or CHAT_MAX_ATTEMPTS used: failed, shown to admins with the answer;
+* a permanent refusal (a redirect, never followed; 4xx other than 408, 425, 429: wrong,
+  revoked or archived URL, body refused) or CHAT_MAX_ATTEMPTS used: failed, shown to admins
+  with the answer;
 * otherwise (5xx, 408/425/429, timeout, no connection): pending again, after Retry-After when
   the answer has one, else CHAT_RETRY_BASE_SECONDS doubling per attempt up to
   CHAT_RETRY_MAX_SECONDS; the destination's other posts wait for the next pass.
+
+The outcome is stored only by the current claimer (the row still `sending` with this claim's
+`claimed_at`): a claimer slower than the lease, whose row was taken again, records nothing.
+Stored answers and logs never hold the URL (the secret): providers report a failure without
+the exception's text, see `app.chat.providers.base.failure_text`.
 """
 
 from __future__ import annotations
@@ -39,7 +45,6 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask
 from flask import current_app
-from sqlalchemy.engine import Row
 
 from app.after_commit import AfterCommit
 from app.chat.providers import Answer
@@ -79,6 +84,7 @@ class Claimed:
     attempts: int
     url: str
     kind: str
+    claimed_at: datetime  # this claim's; the outcome is stored only while it still holds
 
 
 def lease_seconds() -> int:
@@ -120,6 +126,8 @@ def deliver_posts(
         after_id = claimed.id
         answer = get_provider(claimed.kind).post(claimed.url, claimed.payload, timeout=timeout)
         status = record(claimed, answer, clock())
+        if status is None:  # another claimer has it now
+            continue
         if status is S.SENT:
             stats.sent += 1
         else:
@@ -168,7 +176,7 @@ def claim(
         else:
             stmt = sa.update(t).where(t.c.id.in_(pick.scalar_subquery()))
         row = conn.execute(stmt.values(status=S.SENDING, claimed_at=now).returning(
-            t.c.id, t.c.destination_id, t.c.payload, t.c.attempts)).first()
+            t.c.id, t.c.destination_id, t.c.payload, t.c.attempts, t.c.claimed_at)).first()
         if row is None:
             return None
         target = conn.execute(
@@ -177,7 +185,7 @@ def claim(
     if target is None:  # deleted meanwhile (its posts go with it)
         return None
     return Claimed(row.id, row.destination_id, row.payload, row.attempts,
-                   target.webhook_url, str(target.kind))
+                   target.webhook_url, str(target.kind), row.claimed_at)
 
 
 def describe(answer: Answer) -> str:
@@ -186,8 +194,10 @@ def describe(answer: Answer) -> str:
     return f"{answer.code} {answer.text}".strip()
 
 
-def record(claimed: Claimed | Row, answer: Answer, at: datetime) -> ChatPostStatus:
-    """Store the answer on the post and the destination; the post's new status."""
+def record(claimed: Claimed, answer: Answer, at: datetime) -> ChatPostStatus | None:
+    """Store the answer on the post and the destination; the post's new status, or None when
+    the claim was lost (taken again after the lease, or the post deleted): nothing is stored,
+    the current claimer's outcome stands."""
     attempts = claimed.attempts + 1
     values: dict[str, Any] = {
         "attempts": attempts, "claimed_at": None, "next_attempt_at": None,
@@ -195,6 +205,7 @@ def record(claimed: Claimed | Row, answer: Answer, at: datetime) -> ChatPostStat
     }  # fmt: skip
     max_attempts = int(current_app.config["CHAT_MAX_ATTEMPTS"])
     seen: dict[str, Any] = {}
+    delay = 0
     if answer.ok:
         status = S.SENT
         values["sent_at"] = at
@@ -203,24 +214,33 @@ def record(claimed: Claimed | Row, answer: Answer, at: datetime) -> ChatPostStat
         seen.update(last_failure_at=at, last_failure=describe(answer)[:FAILURE_MAX])
         if answer.permanent or attempts >= max_attempts:
             status = S.FAILED
-            log.warning("chat post %d failed for good after %d attempt(s): %s", claimed.id,
-                        attempts, seen["last_failure"])
         else:
             status = S.PENDING
             delay = (max(1, math.ceil(answer.retry_after)) if answer.retry_after is not None
                      else retry_delay(attempts))  # fmt: skip
             values["next_attempt_at"] = at + timedelta(seconds=delay)
-            log.warning("chat post %d failed (attempt %d of %d), retry in %d s: %s", claimed.id,
-                        attempts, max_attempts, delay, seen["last_failure"])
     values["status"] = status
     with db.engine.begin() as conn:
-        conn.execute(sa.update(_posts)
-                     .where(_posts.c.id == claimed.id, _posts.c.status == S.SENDING)
-                     .values(**values))  # fmt: skip
+        mine = conn.execute(
+            sa.update(_posts)
+            .where(_posts.c.id == claimed.id, _posts.c.status == S.SENDING,
+                   _posts.c.claimed_at == claimed.claimed_at)
+            .values(**values)
+        ).rowcount  # fmt: skip
+        if not mine:
+            log.info("chat post %d: claim lost (taken again after the lease, or deleted); "
+                     "this outcome is not recorded", claimed.id)
+            return None
         # updated_at stays: it says when an admin last changed the destination.
         conn.execute(sa.update(_destinations)
                      .where(_destinations.c.id == claimed.destination_id)
                      .values(updated_at=_destinations.c.updated_at, **seen))  # fmt: skip
+    if status is S.FAILED:
+        log.warning("chat post %d failed for good after %d attempt(s): %s", claimed.id,
+                    attempts, seen["last_failure"])
+    elif status is S.PENDING:
+        log.warning("chat post %d failed (attempt %d of %d), retry in %d s: %s", claimed.id,
+                    attempts, max_attempts, delay, seen["last_failure"])
     return status
 
 

@@ -128,9 +128,13 @@ def send_test(destination_id: int):
     db.session.commit()  # a snapshot older than the post's answer (SQLite)
     delivery.deliver_posts(ids=[post_id])
     post = db.session.get(ChatPost, post_id)  # expired by the commit: loaded afresh
-    if post is None or post.status is ChatPostStatus.SENT:
-        flash(f"Test post delivered to “{name}” ({post.response_code if post else 'ok'}). "
-              "Check the channel.", "success")
+    if post is None:  # the destination was deleted meanwhile, its posts with it
+        flash(f"“{name}” was deleted while the test post was being sent, so there is no answer "
+              "to show. Nothing more is posted there.", "warning")
+        return redirect(url_for(".destinations"))
+    if post.status is ChatPostStatus.SENT:
+        flash(f"Test post delivered to “{name}” ({post.response_code}). Check the channel.",
+              "success")
     elif post.status is ChatPostStatus.FAILED:
         flash(f"The test post to “{name}” was refused: {_answer(post)}. Check the URL.",
               "error")

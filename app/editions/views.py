@@ -459,13 +459,14 @@ def _recipient_values(edition: Edition, me: User) -> dict[str, str | None]:
 
 def _personalized(edition: Edition) -> tuple[compose.RenderedEdition, str, str, str]:
     """The edition as this editor would receive it: (rendered, email html, text, web html).
-    Embedded pictures (cid:) are shown from the site: a browser cannot resolve cid:."""
+    The HTML as a browser preview shows it (`compose.for_browser_preview`): embedded pictures
+    (cid:) from the site, no open image."""
     rendered = compose.render_as_it_will_go_out(edition)  # dated as the test email is
     values = _recipient_values(edition, _me())
     html, text = compose.personalize(rendered, **values)
     web = compose.RenderedEdition(rendered.subject, rendered.web_html, "", "")
     web_html, _ = compose.personalize(web, **values)
-    return rendered, compose.with_remote_images(html), text, web_html
+    return rendered, compose.for_browser_preview(html), text, web_html
 
 
 def _message_sizes(edition: Edition, rendered: compose.RenderedEdition) -> dict[str, Any]:
@@ -516,15 +517,18 @@ def preview(edition_id: int):
 def _preview(edition_id: int):
     edition = load_edition(edition_id)
     rendered, _html, text, web_html = _personalized(edition)
+    counts = edition_counts(edition)
+    threshold = get_setting("teaser_threshold")
     return render_template(
         "editions/preview.html",
         edition=edition,
         subject=rendered.subject,
         sizes=_message_sizes(edition, rendered),
-        teaser_threshold=get_setting("teaser_threshold"),
+        teaser_threshold=threshold,
+        teasers=compose.uses_teasers(counts.stories, threshold),
         text=text,
         web_html=Markup(web_html),  # noqa: S704 - our templates around sanitized content
-        counts=edition_counts(edition),
+        counts=counts,
         is_open=edition.status in OPEN_STATUSES,
         test_form=ActionForm(data={"version": edition.version}),
     )

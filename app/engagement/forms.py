@@ -10,13 +10,16 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 from wtforms.validators import StopValidation
 
+from app.engagement.services import READERSHIP_KEYS
 from app.errors import ValidationError
 from app.settings import SETTINGS
 from app.web.fields import BoundedIntegerField
 
+# Short labels: what each mode means is the privacy sentence (app/engagement/privacy.py), shown
+# under the choice on the settings page exactly as staff read it on their profile.
 MODES = [
-    SelectChoice("aggregate", "Aggregate only: counts per edition and per story, nobody’s own"),
-    SelectChoice("person", "Per person: editors see who opened and clicked each edition"),
+    SelectChoice("aggregate", "Aggregate only"),
+    SelectChoice("person", "Per person (by team)"),
 ]
 
 
@@ -41,7 +44,7 @@ def _setting(key: str):
 class ReadershipSettingsForm(FlaskForm):
     """Field names are the setting keys."""
 
-    KEYS = ("track_clicks", "track_opens", "analytics_mode", "engagement_person_days")
+    KEYS = READERSHIP_KEYS
 
     track_clicks = BooleanField("Count clicks on the links in edition emails")
     track_opens = BooleanField("Count opens with a 1×1 image")

@@ -71,6 +71,17 @@ def share(part: int, whole: int) -> float | None:
     return round(100.0 * part / whole, 1) if whole else None
 
 
+def person_events_count() -> int:
+    """How many messages still have per-person events (the settings page says so before a
+    switch to aggregate-only anonymizes them)."""
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(
+            sa.select(EngagementEvent.edition_id, EngagementEvent.tag)
+            .where(EngagementEvent.tag.like("d%")).distinct().subquery()
+        )
+    ) or 0
+
+
 # One definition per figure (correlated to an edition's columns) -----------------------------------
 def distinct_tags(kind: str, edition_id: Any) -> sa.ScalarSelect:
     """Distinct messages with at least one event of `kind` for the edition.

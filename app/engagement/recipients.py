@@ -6,8 +6,9 @@ message the sender asks it for two values that fill the `TRACK` and `APPLAUSE` m
 compiled edition (app/newsletter/compose.py):
 
 - `track(delivery_id, user_id)`: which message a click or open came from. Aggregate-only mode:
-  a random tag stored nowhere, so distinct messages can be counted and nobody can be told
-  apart. Per-person mode: the delivery id, signed so nobody can record reads for others.
+  a random tag, signed, stored nowhere, so distinct messages can be counted, nobody can be
+  told apart and nobody can make up messages. Per-person mode: the delivery id, signed so
+  nobody can record reads for others.
   With both click and open counting off: "-", recorded nowhere.
 - `applause(user_id)`: a signed, expiring token naming the reader and the edition, so the
   email's "Applaud" link can land on a one-click confirmation without signing in. "-" for a
@@ -19,9 +20,6 @@ the HTML, the text and the quoted-printable body unencoded.
 
 from __future__ import annotations
 
-import base64
-import os
-
 NO_TRACK = "-"  # previews and test sends: never recorded
 NO_APPLAUSE = "-"
 
@@ -29,36 +27,28 @@ NO_APPLAUSE = "-"
 class RecipientKeys:
     def __init__(self, edition_id: int) -> None:
         # Imported here: the package stays import-light for the composer and the MIME builder.
-        from flask import has_request_context
-
+        # Only reads: the caller's session and transaction are left as they were.
         from app.engagement import tokens
-        from app.extensions import db
         from app.settings import get_settings
 
         self.edition_id = edition_id
-        began = not db.session().in_transaction()
         settings = get_settings("track_clicks", "track_opens", "analytics_mode")
-        if began and not has_request_context():
-            # The sender holds no session transaction while it sends (its rows are recorded on
-            # another connection); a read snapshot left open here would make its next write
-            # fail on SQLite. Nothing was written: this only ends the snapshot.
-            db.session.commit()
         self.tracking = bool(settings["track_clicks"] or settings["track_opens"])
         self.per_person = settings["analytics_mode"] == "person"
+        self._random_tag = tokens.random_tag
         self._tag_signer = tokens.FastSigner(tokens.TAG_SALT)
-        self._applause_signer = tokens.FastSigner(tokens.APPLAUSE_SALT)
         # One timestamp for the pass: links expire APPLAUSE_LINK_MAX_AGE_DAYS after the send.
-        self._applause_suffix = f"e{int(edition_id)}.{tokens.timestamp_part()}"
+        self._applause = tokens.ApplauseTokens(edition_id)
 
     def track(self, delivery_id: int | None, user_id: int | None) -> str:
         if not self.tracking:
             return NO_TRACK
         if self.per_person and delivery_id is not None:
             return self._tag_signer.sign(f"d{int(delivery_id)}")
-        # 12 random bytes → 16 URL-safe characters: unique per message, linked to nothing.
-        return "r" + base64.urlsafe_b64encode(os.urandom(12)).decode("ascii")
+        # Random (linked to nothing), signed (nobody can make up messages to inflate counts).
+        return self._tag_signer.sign(self._random_tag("r"))
 
     def applause(self, user_id: int | None) -> str:
         if user_id is None:
             return NO_APPLAUSE
-        return self._applause_signer.sign(f"{int(user_id)}{self._applause_suffix}")
+        return self._applause.make(user_id)

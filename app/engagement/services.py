@@ -3,16 +3,19 @@ per-person events, and the admin's readership settings.
 
 Recording is built to be cheap, since every reader's every click comes here: one read of the
 settings, then one INSERT … SELECT that checks what it needs in the same statement (the edition
-still exists; in per-person mode the delivery belongs to that edition and names the reader). What
-is stored depends on the mode *now*, not when the email was sent: switching to aggregate-only
-stops per-person rows at once, even from emails sent before.
+still exists; in per-person mode the delivery belongs to that edition and names the reader).
+
+Whether a click or an open is counted is decided by the email, frozen when the edition was
+compiled: a link that carries a genuine tag is recorded even if counting was switched off since
+(the edition's report says it was measured, so its counts must stay whole); the switches only
+change editions compiled afterwards. Whose it is depends on the mode *now*: switching to
+aggregate-only stops per-person rows at once, even from emails sent before.
 """
 
 from __future__ import annotations
 
-import base64
-import os
 from datetime import datetime
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,53 +39,54 @@ READERSHIP_KEYS = ("track_clicks", "track_opens", "analytics_mode", "engagement_
 EVENTS = EngagementEvent.__table__
 
 
-def _random_tag(prefix: str) -> str:
-    return prefix + base64.urlsafe_b64encode(os.urandom(12)).decode("ascii")
-
-
 def record_click(target: LinkTarget, tag: str) -> bool:
-    """Count a click on a tracked link; False when nothing was recorded (click counting off,
-    a preview's "-" tag, a malformed or forged tag, an edition that no longer exists)."""
-    return _record(target.edition_id, CLICK, tag, target.item_kind, target.item_id,
-                   setting="track_clicks")
+    """Count a click on a tracked link; False when nothing was recorded (a preview's "-" tag, a
+    malformed or forged tag, an edition that no longer exists, a per-person read past retention)."""
+    return _record(target.edition_id, CLICK, tag, target.item_kind, target.item_id)
 
 
 def record_open(edition_id: int, tag: str, *, proxy: bool) -> bool:
     """Count a load of the open image: `proxy` when a privacy proxy fetched it at delivery
     (counted apart: it says the message arrived, not that anybody read it)."""
-    return _record(edition_id, PROXY_OPEN if proxy else OPEN, tag, None, None,
-                   setting="track_opens")
+    return _record(edition_id, PROXY_OPEN if proxy else OPEN, tag, None, None)
 
 
-def _record(edition_id: int, kind: str, tag: str, item_kind: str | None, item_id: int | None,
-            *, setting: str) -> bool:
-    settings = get_settings(setting, "analytics_mode")
-    if not settings[setting]:
-        return False
+def _record(edition_id: int, kind: str, tag: str, item_kind: str | None,
+            item_id: int | None) -> bool:
+    settings = get_settings("analytics_mode", "engagement_person_days")
     per_person = settings["analytics_mode"] == "person"
     values: dict[str, Any] = {
         "edition_id": sa.literal(edition_id), "kind": sa.literal(kind),
         "item_kind": sa.literal(item_kind, sa.String), "item_id": sa.literal(item_id, sa.Integer),
         "at": sa.literal(utcnow(), EVENTS.c.at.type),
     }
-    if tokens.RANDOM_TAG_RE.fullmatch(tag):
+    random_tag = tokens.read_random_tag(tag)
+    if random_tag is not None:
         # A message sent in aggregate-only mode: its random tag links it to nobody.
         source, where = Edition, Edition.id == edition_id
-        values |= {"tag": sa.literal(tag), "user_id": sa.null()}
+        values |= {"tag": sa.literal(random_tag), "user_id": sa.null()}
     else:
         delivery_id = tokens.read_person_tag(tag)
         if delivery_id is None:
             return False
         if per_person:
-            source = Delivery
-            where = sa.and_(Delivery.id == delivery_id, Delivery.edition_id == edition_id)
+            # Only while the edition is within retention: its rows are anonymized (given a new
+            # random tag) from then on, so a later read stored as d<id> would count the message
+            # twice. Before that no row of the edition can have been anonymized yet (rows are
+            # anonymized `engagement_person_days` after they were recorded, never before the send
+            # began; `sent_at` is set when the send ends).
+            cutoff = utcnow() - timedelta(days=int(settings["engagement_person_days"]))
+            began = sa.func.coalesce(Edition.sending_started_at, Edition.sent_at)
+            source = sa.join(Delivery, Edition, Edition.id == Delivery.edition_id)
+            where = sa.and_(Delivery.id == delivery_id, Delivery.edition_id == edition_id,
+                            sa.or_(began.is_(None), began >= cutoff))
             values |= {"tag": sa.literal(f"d{delivery_id}"), "user_id": Delivery.user_id}
         else:
             # Sent in per-person mode, read after the switch to aggregate-only: nothing may
             # tie the row to the message, so it gets a tag of its own (each such read counts
             # as a distinct message: a small overcount, never a name).
             source, where = Edition, Edition.id == edition_id
-            values |= {"tag": sa.literal(_random_tag("x")), "user_id": sa.null()}
+            values |= {"tag": sa.literal(tokens.random_tag("x")), "user_id": sa.null()}
     select = sa.select(*values.values()).select_from(source).where(where)
     inserted = db.session.execute(sa.insert(EVENTS).from_select(list(values), select))
     return bool(inserted.rowcount)
@@ -118,21 +122,10 @@ def anonymize_person_events(*, before: datetime | None, limit: int = 5000) -> in
         .values(tag=sa.bindparam("b_new"), user_id=None)
     )
     db.session.execute(update, [
-        {"b_edition": edition_id, "b_tag": tag, "b_new": _random_tag("a")}
+        {"b_edition": edition_id, "b_tag": tag, "b_new": tokens.random_tag("a")}
         for edition_id, tag in groups
     ])
     return len(groups)
-
-
-def person_events_count() -> int:
-    """How many messages still have per-person events (the settings page says so before a
-    switch to aggregate-only anonymizes them)."""
-    return db.session.scalar(
-        sa.select(sa.func.count()).select_from(
-            sa.select(EVENTS.c.edition_id, EVENTS.c.tag).where(EVENTS.c.tag.like("d%"))
-            .distinct().subquery()
-        )
-    ) or 0
 
 
 def save_readership_settings(values: dict[str, Any], *, actor: User) -> tuple[dict[str, Any], int]:

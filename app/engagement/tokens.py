@@ -5,12 +5,15 @@ another:
   `URLSafeSerializer` value. The redirect goes only to the URL signed in it, so /r/ is never an
   open redirect; made once per link per compiled edition, so its cost does not matter;
 - edition token (`/o/<token>/…`): the edition id, signed (one per compiled edition);
+- random tag (`r<16 random characters>.<signature>`): which message a click or open came from,
+  in aggregate-only mode: random, so it names nobody, and signed, so nobody can make up messages
+  to inflate the counts; the stored tag is `r<16 characters>`;
 - person tag (`d<delivery id>.<signature>`): which message a click or open came from, in
   per-person mode only; the stored tag is `d<delivery id>`;
 - applause token (`<user id>e<edition id>.<time>.<signature>`): who may applaud from the email,
   for which edition, until APPLAUSE_LINK_MAX_AGE_DAYS after the send.
 
-The last two are made per message, so `FastSigner` signs them with one HMAC call and a key
+The last three are made per message, so `FastSigner` signs them with one HMAC call and a key
 derived once per sending pass: the output is exactly itsdangerous' (`Signer` / `TimestampSigner`
 with the same salt), so reading them back uses itsdangerous itself (constant-time comparison,
 key rotation through a list of SECRET_KEYs).
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import hmac
+import os
 import re
 import time
 from dataclasses import dataclass
@@ -44,9 +48,9 @@ APPLAUSE_SALT = "engagement-applause"
 ITEM_KINDS = ("story", "quote")
 SCHEMES = ("http://", "https://")
 
-# Aggregate-only tags are random (`r` + 16 URL-safe characters) and person tags are signed; any
-# other tag (including "-", previews and test sends) is recorded nowhere.
-RANDOM_TAG_RE = re.compile(r"r[A-Za-z0-9_-]{16}")
+# Aggregate-only tags are random (`r` + 16 URL-safe characters), person tags name a delivery; both
+# are signed. Any other tag (including "-", previews and test sends) is recorded nowhere.
+RANDOM_TAG_RE = re.compile(r"(r[A-Za-z0-9_-]{16})\.[A-Za-z0-9_-]{27}")
 PERSON_TAG_RE = re.compile(r"d([1-9][0-9]{0,17})\.[A-Za-z0-9_-]{27}")
 _APPLAUSE_VALUE_RE = re.compile(r"([1-9][0-9]{0,17})e([1-9][0-9]{0,17})")
 INTEGER_MAX = 2**31 - 1  # ids fit an INTEGER column (app/numbers.py)
@@ -137,7 +141,27 @@ def read_edition_token(token: str) -> int | None:
     return int(value)
 
 
-# -- person tags ----------------------------------------------------------------------------------
+# -- message tags ---------------------------------------------------------------------------------
+
+
+def random_tag(prefix: str) -> str:
+    """`prefix` + 16 URL-safe characters from 12 random bytes: unique per message, derived from
+    nothing. "r": sent in aggregate-only mode; "a": anonymized; "x": a person tag read after the
+    switch to aggregate-only."""
+    return prefix + base64.urlsafe_b64encode(os.urandom(12)).decode("ascii")
+
+
+def read_random_tag(tag: str) -> str | None:
+    """The stored form (`r<16>`) of a genuine aggregate-only tag, else None (forged, malformed)."""
+    match = RANDOM_TAG_RE.fullmatch(tag)
+    if match is None:
+        return None
+    try:
+        Signer(_secret(), salt=TAG_SALT).unsign(tag)
+    except BadSignature:
+        return None
+    return match.group(1)
+
 
 
 def read_person_tag(tag: str) -> int | None:
@@ -161,14 +185,18 @@ def timestamp_part(now: float | None = None) -> str:
     return base64_encode(int_to_bytes(int(time.time() if now is None else now))).decode("ascii")
 
 
-def applause_value(user_id: int, edition_id: int) -> str:
-    return f"{int(user_id)}e{int(edition_id)}"
+class ApplauseTokens:
+    """The applause tokens of one edition's sending pass (`RecipientKeys.applause`): the key, the
+    edition and the time are fixed once, so each token is one string join and one HMAC call.
+    `now` (seconds since the epoch) backdates the tokens."""
 
+    def __init__(self, edition_id: int, *, now: float | None = None) -> None:
+        self._signer = FastSigner(APPLAUSE_SALT)
+        # What follows the user id: `e<edition id>.<time>` (read back by _APPLAUSE_VALUE_RE).
+        self._suffix = f"e{int(edition_id)}.{timestamp_part(now)}"
 
-def make_applause_token(user_id: int, edition_id: int, *, now: float | None = None) -> str:
-    """One token (test sends, tests); the sender uses `RecipientKeys.applause`."""
-    value = f"{applause_value(user_id, edition_id)}.{timestamp_part(now)}"
-    return FastSigner(APPLAUSE_SALT).sign(value)
+    def make(self, user_id: int) -> str:
+        return self._signer.sign(f"{int(user_id)}{self._suffix}")
 
 
 class ApplauseLinkExpired(TokenError):

@@ -8,7 +8,8 @@ stored on the row (`freeze_edition`) and everything afterwards (archive page, re
 uses those frozen strings, so later edits to a story never change what was emailed.
 
 The email is full-length up to the `teaser_threshold` setting's number of stories; above it, an
-"In this edition" list and teaser cards (`two_sentences`, "Read the story" to the story's page).
+"In this edition" list and teaser cards (`richtext.two_sentences`, "Read the story" to the
+story's page); `uses_teasers` decides.
 The web page compiled in the same call always shows every story in full.
 """
 
@@ -17,7 +18,6 @@ from __future__ import annotations
 import html as html_lib
 import re
 import secrets
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -28,6 +28,10 @@ from PIL import Image as PILImage
 
 from app.branding import Brand
 from app.branding import brand as current_brand
+from app.branding.colors import AA
+from app.branding.colors import BLACK
+from app.branding.colors import WHITE
+from app.branding.colors import readable_on
 from app.engagement.links import applause_link
 from app.engagement.links import open_image_url
 from app.engagement.links import track_links
@@ -43,7 +47,10 @@ from app.newsletter import links
 from app.newsletter.due import upcoming as due_editions
 from app.photos.urls import email_photo_url
 from app.richtext import excerpt
+from app.richtext import excerpt_lines
 from app.richtext import render_plain_text
+from app.richtext import two_sentences
+from app.settings import get_setting
 from app.settings import get_settings
 from app.submissions import uploads
 from app.text import join_names
@@ -170,7 +177,7 @@ def compile_edition(
     local = when.astimezone(zone)
     nonce = secrets.token_hex(8)
     markers = {key: f"%%FGF-{nonce}:{key}%%" for key in _KEYS}  # made canonical in _finish
-    teasers = len(stories) > int(settings["teaser_threshold"])
+    teasers = uses_teasers(len(stories), settings["teaser_threshold"])
     embed = bool(settings["embed_images"]) if embed is None else embed
     context = {
         "edition": edition,
@@ -228,7 +235,8 @@ def _email_extras(edition: Edition, story: StoryView, applause_marker: str, *, t
         story_url=base_url() + story.story_path if story.story_path else "",
         applause_url=applause_link(edition.id, story.id, applause_marker),
         cover_src=cover_src(story.cover_path, embed=embed),
-        teaser=two_sentences(excerpt(story.body_html, _WHOLE, is_html=True)) if teaser else "",
+        teaser=two_sentences(excerpt_lines(story.body_html, is_html=True), TEASER_CHARS)
+        if teaser else "",
     )
 
 
@@ -255,27 +263,44 @@ def remote_url_for_cid(name: str) -> str:
     return base_url() + (links.upload_path(name) or "")
 
 
+# The 1×1 open image (only the layout writes an <img> with a class: user text is escaped).
+_OPEN_IMAGE_RE = re.compile(r'<img\b[^>]*\sclass="open-image"[^>]*>')
+
+
+def for_browser_preview(html: str) -> str:
+    """The email's HTML as the in-app preview shows it: pictures from the site (a browser
+    cannot resolve `cid:`) and no open image (a preview is never a read, and BASE_URL may not
+    be reachable from where the editor is)."""
+    return _OPEN_IMAGE_RE.sub("", with_remote_images(html))
+
+
 def with_remote_images(html: str) -> str:
     """The email's HTML with every inline picture fetched from the site instead (browser
     previews, and the size of the message without attachments)."""
     return CID_RE.sub(lambda m: f'{m.group(1)}{remote_url_for_cid(m.group(2))}"', html)
 
 
-_HEX_COLOUR_RE = re.compile(r"#[0-9a-fA-F]{6}")
-_DEFAULT_ACCENT = "#b43c0a"
+# Where the email writes the accent as text: on white (cards) and on the cream hero and "In
+# this edition" box; in dark mode on the dark card, hero/box and applause-button backgrounds.
+LIGHT_SURFACES = ("#ffffff", "#fff4e0")
+DARK_SURFACES = ("#1d1f26", "#2a2419", "#2a2c34", "#121318")
 
 
 def email_style(brand: Brand | None = None) -> dict[str, object]:
-    """The brand as the email's templates use it: the accent (only a `#rrggbb` ever reaches
-    the <style> block), a light tint of it for dark mode (an accent chosen to read on white is
-    too dark on the dark background), the logo and the footer line."""
+    """The brand as the email's templates use it: `accent` (buttons' background and the
+    stripe; white text on it reads at AA, checked when it was saved), `accent_text` (the accent
+    as text: a darker shade where it would not reach AA on the cream surfaces) and
+    `accent_dark` (the accent as text in dark mode: a lighter shade that reads on the dark
+    backgrounds), the logo and the footer line. `brand()` has normalised the accent, so only a
+    `#rrggbb` ever reaches the <style> block."""
     brand = brand or current_brand()
-    accent = brand.accent if _HEX_COLOUR_RE.fullmatch(brand.accent or "") else _DEFAULT_ACCENT
+    accent = brand.accent
     logo_size = _logo_size(brand) if brand.logo_url else None
     return {
         "brand": brand,
-        "accent": accent.lower(),
-        "accent_dark": _tint(accent, 0.55),
+        "accent": accent,
+        "accent_text": readable_on(accent, LIGHT_SURFACES, AA, toward=BLACK),
+        "accent_dark": readable_on(accent, DARK_SURFACES, AA, toward=WHITE),
         "logo_url": brand.logo_url if logo_size else None,
         "logo_width": logo_size[0] if logo_size else None,
         "logo_height": logo_size[1] if logo_size else None,
@@ -307,116 +332,18 @@ def _logo_size(brand: Brand) -> tuple[int, int] | None:
     return shown
 
 
-def _tint(colour: str, amount: float) -> str:
-    """`colour` mixed with white (amount 0: the colour, 1: white)."""
-    channels = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
-    return "#" + "".join(f"{round(c + (255 - c) * amount):02x}" for c in channels)
+# -- teasers ------------------------------------------------------------------------------------
+
+TEASER_CHARS = 300  # a teaser card's excerpt at most
 
 
-# -- teaser excerpts ----------------------------------------------------------------------------
-
-TEASER_CHARS = 300
-_WHOLE = 1_000_000  # excerpt() budget that keeps a story's whole text (its lines, not cut)
-_LIST_LINE_RE = re.compile(r"(?:[\u2022\u25e6]|\d+\.)(?: |$)")
-# A sentence ends at . ! ? … (with closing quotes or brackets) before a space, or at a CJK
-# full stop, exclamation or question mark wherever it is.
-_END_RE = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019\u00bb)\]]*(?=\s)|[\u3002\uff01\uff1f\uff61]+")
-_ABBREVIATIONS = frozenset({
-    "e.g", "i.e", "eg", "ie", "cf", "vs", "mr", "mrs", "ms", "dr", "prof", "st", "no", "nr",
-    "approx", "appr", "ca", "inc", "ltd", "co", "corp", "jr", "sr", "dept", "fig", "al", "resp",
-    "incl", "excl", "min", "max", "avg", "mt", "ft", "jan", "feb", "mar", "apr", "jun", "jul",
-    "aug", "sep", "sept", "oct", "nov", "dec", "z.b", "bzw", "usw", "ggf", "vgl",
-})  # fmt: skip
-
-
-def two_sentences(text: str, limit: int = TEASER_CHARS) -> str:
-    """The first two sentences of an excerpt's lines (`richtext.excerpt`), for teaser cards.
-
-    A paragraph's end ends a sentence even without punctuation; a list counts as one sentence
-    (with the line that introduces it with a colon) and keeps its "• item" lines; "e.g.",
-    "Dr." and initials do not end one, nor does "3.5" or a full stop before a lower-case word.
-    Capped at `limit` characters: cut at a space or line break, never inside a word unless the
-    text has no break at all (CJK, a 10,000-character "word"), never inside an emoji, with "…".
-    """
-    lines = [line for line in text.split("\n") if line.strip()]
-    taken: list[str] = []
-    count = 0
-    index = 0
-    while index < len(lines) and count < 2:
-        line = lines[index]
-        if _LIST_LINE_RE.match(line):
-            while index < len(lines) and (_LIST_LINE_RE.match(lines[index])
-                                          or lines[index].startswith(" ")):
-                taken.append(lines[index])
-                index += 1
-            count += 1
-            continue
-        ends = _sentence_ends(line)
-        wanted = 2 - count
-        if len(ends) >= wanted:
-            taken.append(line[: ends[wanted - 1]])
-            count = 2
-            break
-        taken.append(line)
-        index += 1
-        opens_list = line.rstrip().endswith(":") and index < len(lines) \
-            and _LIST_LINE_RE.match(lines[index])
-        count += len(ends) + (0 if opens_list else 1)
-    result = "\n".join(taken).strip()
-    return result if len(result) <= limit else shorten(result, limit)
-
-
-def _sentence_ends(line: str) -> list[int]:
-    """Offsets just after each sentence end inside `line` (not its final one at the end)."""
-    ends = []
-    for match in _END_RE.finditer(line):
-        end = match.end()
-        rest = line[end:].lstrip()
-        if not rest:
-            continue  # the line's end: counted by the caller
-        if match.group().startswith((".", "!", "?", "\u2026")):
-            if rest[0].islower():
-                continue  # "approx. five", "e.g. the router", "Yes! and then"
-            if match.group() == ".":
-                word = line[: match.start()].rsplit(None, 1)[-1] if line[: match.start()].strip() \
-                    else ""
-                word = word.lstrip("(\"'\u201c\u2018").lower()
-                if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
-                    continue  # "Dr. Lee", "J. Smith"
-        ends.append(end)
-    return ends
-
-
-def shorten(text: str, limit: int) -> str:
-    """`text` within `limit` characters ending in "…": at the last space or line break that
-    keeps at least half, otherwise at the last whole visible character."""
-    budget = limit - 1
-    cut = max(text.rfind(" ", 0, budget + 1), text.rfind("\n", 0, budget + 1))
-    if cut < budget // 2:
-        cut = budget
-        while cut > 0 and _joins_previous(text, cut):
-            cut -= 1
-    kept = text[:cut].rstrip(" ,;:\n")
-    while (last := kept.rsplit("\n", 1)[-1].strip()) and _LIST_LINE_RE.fullmatch(last + " "):
-        kept = kept[: len(kept) - len(kept.rsplit("\n", 1)[-1])].rstrip(" ,;:\n")
-    return kept + "\u2026"
-
-
-def _joins_previous(text: str, index: int) -> bool:
-    """Whether `text[index]` belongs to the character before it (combining marks, emoji
-    modifiers and ZWJ sequences, variation selectors, flag pairs)."""
-    char, prev = text[index], text[index - 1]
-    cp = ord(char)
-    if unicodedata.category(char) in ("Mn", "Me", "Mc") or "\u200d" in (char, prev):
-        return True
-    if 0x1F3FB <= cp <= 0x1F3FF or 0xE0020 <= cp <= 0xE007F or 0xFE00 <= cp <= 0xFE0F:
-        return True
-    if 0x1F1E6 <= cp <= 0x1F1FF:
-        run = 0
-        while index - run - 1 >= 0 and 0x1F1E6 <= ord(text[index - run - 1]) <= 0x1F1FF:
-            run += 1
-        return run % 2 == 1
-    return False
+def uses_teasers(stories: int, threshold: int | None = None) -> bool:
+    """Whether an email of `stories` stories has the short layout ("In this edition" and teaser
+    cards): more stories than the `teaser_threshold` setting. The one place that decides it
+    (the composer, the preview page's "Layout" line)."""
+    if threshold is None:
+        threshold = get_setting("teaser_threshold")
+    return stories > int(threshold)
 
 
 def render_bulk(template: str, subject: str, **context: object) -> RenderedEdition:

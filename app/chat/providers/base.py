@@ -7,6 +7,9 @@ post, so the delivery code (app/chat/delivery.py) treats Slack and Teams alike.
 
 from __future__ import annotations
 
+import os
+import socket
+import ssl
 from abc import ABC
 from abc import abstractmethod
 from dataclasses import dataclass
@@ -14,6 +17,8 @@ from dataclasses import field
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import SplitResult
+from urllib.parse import parse_qsl
+from urllib.parse import urlsplit
 
 from app.models import utcnow
 from app.text import clean_text
@@ -60,9 +65,10 @@ class Answer:
 
     @property
     def permanent(self) -> bool:
-        """A refusal retrying cannot fix: the URL is wrong, revoked or the body refused (4xx),
-        except "try later" answers (408 timeout, 425 too early, 429 rate limited)."""
-        return self.code is not None and 400 <= self.code < 500 and self.code not in (408, 425, 429)
+        """A refusal retrying cannot fix: a redirect (3xx, never followed: a post goes only to
+        the saved URL), or the URL wrong, revoked or the body refused (4xx), except "try later"
+        answers (408 timeout, 425 too early, 429 rate limited)."""
+        return self.code is not None and 300 <= self.code < 500 and self.code not in (408, 425, 429)
 
 
 def trim(text: str | None, limit: int) -> str:
@@ -81,6 +87,67 @@ def response_text(body: str | bytes | None) -> str:
     if isinstance(body, bytes):
         body = body.decode("utf-8", "replace")
     return trim(body, RESPONSE_TEXT_MAX)
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """`exc` and what it wraps: chained exceptions, and exceptions passed as arguments or as a
+    `reason` (requests wraps urllib3's MaxRetryError, which wraps the socket error)."""
+    found: list[BaseException] = []
+    todo = [exc]
+    while todo and len(found) < 20:
+        current = todo.pop(0)
+        if any(current is seen for seen in found):
+            continue
+        found.append(current)
+        nested = [current.__cause__, current.__context__, getattr(current, "reason", None),
+                  *current.args]  # fmt: skip
+        todo += [e for e in nested if isinstance(e, BaseException)]
+    return found
+
+
+def failure_text(exc: BaseException) -> str:
+    """What a post that got no answer shows admins: the exception's class and a fixed reason.
+
+    Never the exception's own text: requests and urllib put the URL in it (e.g. "Max retries
+    exceeded with url: /workflows/…&sig=<secret>"), and the URL is the secret.
+    """
+    causes = _causes(exc)
+    reason = "no valid answer"
+    for cause in causes:
+        if isinstance(cause, TimeoutError | socket.timeout) or "Timeout" in type(cause).__name__:
+            reason = "timed out"
+        elif isinstance(cause, ConnectionRefusedError):
+            reason = "connection refused"
+        elif isinstance(cause, socket.gaierror):
+            reason = "host name not found"
+        elif isinstance(cause, ssl.SSLError | ssl.CertificateError):
+            reason = "TLS handshake failed (certificate or protocol)"
+        elif isinstance(cause, ConnectionError):
+            reason = "connection lost"
+        elif isinstance(cause, OSError) and isinstance(cause.errno, int) and cause.errno > 0:
+            reason = os.strerror(cause.errno)
+        else:
+            continue
+        break
+    return f"{type(exc).__name__}: {reason}"
+
+
+def _token_like(part: str) -> bool:
+    """A path segment or query value that may be a secret (not a plain word like "services")."""
+    return len(part) >= 8 and not (part.isalpha() and part.islower())
+
+
+def redact(text: str, url: str) -> str:
+    """`text` without the secret parts of `url`: the URL itself, its path and query, and every
+    token-like path segment or query value (raw and decoded), in case an answer echoes them."""
+    parts = urlsplit(url)
+    secrets = {url, parts.path + ("?" + parts.query if parts.query else ""), parts.query}
+    secrets.update(parts.path.split("/"))
+    secrets.update(pair.partition("=")[2] for pair in parts.query.split("&"))
+    secrets.update(value for _key, value in parse_qsl(parts.query))
+    for secret in sorted(filter(_token_like, secrets), key=len, reverse=True):
+        text = text.replace(secret, "…")
+    return text
 
 
 def parse_retry_after(value: str | None) -> float | None:

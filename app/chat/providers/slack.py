@@ -9,15 +9,20 @@ Headers and button labels are `plain_text`, which Slack does not parse.
 from __future__ import annotations
 
 import logging
+import urllib.request
 from typing import Any
 from urllib.parse import SplitResult
+from urllib.request import Request
 
 from slack_sdk.webhook import WebhookClient
+from slack_sdk.webhook import WebhookResponse
 
 from app.chat.providers.base import Answer
 from app.chat.providers.base import Message
 from app.chat.providers.base import Provider
+from app.chat.providers.base import failure_text
 from app.chat.providers.base import parse_retry_after
+from app.chat.providers.base import redact
 from app.chat.providers.base import response_text
 from app.chat.providers.base import trim
 from app.chat.providers.base import trim_lines
@@ -34,6 +39,37 @@ ENTRY_TITLE_MAX = 150  # a story title is at most 150 characters anyway
 # The SDK logs every failed request at ERROR; app.chat.delivery logs each failure once, with
 # what happens next (retry or give up), so the SDK's own logger stays silent.
 _sdk_log = logging.Logger("app.chat.providers.slack.sdk", logging.CRITICAL)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A 3xx is the answer, not an address to go to: a post goes only to the saved URL (and
+    urllib would turn the POST into a GET to wherever the answer points)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001, ARG002
+        return None  # urllib then raises HTTPError(3xx), which the SDK turns into its response
+
+
+class _Client(WebhookClient):
+    """slack-sdk's webhook client (Block Kit body, headers, answer parsing), opening the URL
+    with an opener that does not follow redirects.
+
+    The SDK opens with `urllib.request.urlopen`, whose default opener follows them; this
+    replaces the one method that opens (slack-sdk 3.x `_perform_http_request_internal`, same
+    contract: the answer as a WebhookResponse, HTTPError for a non-2xx answer).
+    tests/test_chat_delivery.py checks that a 302's target gets no request.
+    """
+
+    def _perform_http_request_internal(self, url: str, req: Request) -> WebhookResponse:
+        handlers: list[urllib.request.BaseHandler] = [
+            _NoRedirect(), urllib.request.HTTPSHandler(context=self.ssl)]
+        if self.proxy:
+            handlers.append(urllib.request.ProxyHandler({"http": self.proxy,
+                                                         "https": self.proxy}))
+        with urllib.request.build_opener(*handlers).open(req, timeout=self.timeout) as answer:
+            charset = answer.headers.get_content_charset() or "utf-8"
+            body = answer.read().decode(charset, "replace")
+            return WebhookResponse(url=url, status_code=answer.status, body=body,
+                                   headers=answer.headers)
 
 
 def escape(text: str) -> str:
@@ -93,14 +129,14 @@ class SlackProvider(Provider):
 
     def post(self, url: str, payload: dict[str, Any], *, timeout: float) -> Answer:
         # No retry handlers: the outbox retries with its own backoff and keeps count.
-        client = WebhookClient(url, timeout=int(timeout), retry_handlers=[], logger=_sdk_log)
+        client = _Client(url, timeout=max(1, int(timeout)), retry_handlers=[], logger=_sdk_log)
         try:
             response = client.send_dict(payload)
         except Exception as exc:  # a timeout, a refused connection, a broken answer
-            return Answer(None, response_text(f"{type(exc).__name__}: {exc}"))
+            return Answer(None, failure_text(exc))  # never str(exc): it may hold the URL
         headers = response.headers or {}
         retry_after = headers.get("Retry-After") or headers.get("retry-after")
-        return Answer(response.status_code, response_text(response.body),
+        return Answer(response.status_code, response_text(redact(response.body or "", url)),
                       parse_retry_after(retry_after))
 
     def url_warning(self, parts: SplitResult) -> str | None:

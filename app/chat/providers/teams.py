@@ -17,7 +17,9 @@ import requests
 from app.chat.providers.base import Answer
 from app.chat.providers.base import Message
 from app.chat.providers.base import Provider
+from app.chat.providers.base import failure_text
 from app.chat.providers.base import parse_retry_after
+from app.chat.providers.base import redact
 from app.chat.providers.base import response_text
 from app.chat.providers.base import trim
 from app.chat.providers.base import trim_lines
@@ -91,12 +93,15 @@ class TeamsProvider(Provider):
             # Redirects are not followed: a POST must reach the URL the admin saved.
             with requests.post(url, json=payload, timeout=timeout, allow_redirects=False,
                                stream=True) as response:
-                body = response.raw.read(RESPONSE_BYTES_MAX, decode_content=True)
+                # requests has already read a redirect's body (to find where it points).
+                body = (response.content[:RESPONSE_BYTES_MAX] if response.is_redirect
+                        else response.raw.read(RESPONSE_BYTES_MAX, decode_content=True))
                 retry_after = response.headers.get("Retry-After")
                 code = response.status_code
         except Exception as exc:  # a timeout, a refused connection, a broken answer
-            return Answer(None, response_text(f"{type(exc).__name__}: {exc}"))
-        return Answer(code, response_text(body), parse_retry_after(retry_after))
+            return Answer(None, failure_text(exc))  # never str(exc): it holds the URL
+        text = redact(body.decode("utf-8", "replace"), url)
+        return Answer(code, response_text(text), parse_retry_after(retry_after))
 
     def url_warning(self, parts: SplitResult) -> str | None:
         host = parts.hostname or ""
