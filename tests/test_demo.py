@@ -1,5 +1,7 @@
 """`flask demo seed` loads a usable demo once and changes nothing the second time."""
 
+import re
+
 from app.models import Edition
 from app.models import EditionStatus
 from app.models import Quote
@@ -80,3 +82,28 @@ def test_seed_fills_the_customer_voice_inbox_through_the_intake(app, db, login_a
     dana = db.session.scalar(db.select(User).where(User.email == "dana@example.com"))
     page = login_as(dana).get("/review/voice/").get_data(as_text=True)
     assert "57 comments waiting" in page
+
+
+def test_demo_editions_have_readership_to_report(app, db, make_user, client):
+    """Sent demo editions carry aggregate-only opens and clicks (no person), so an editor's
+    edition page shows real figures, not a row of zeros."""
+    from app.models import EngagementEvent
+    from tests.fixtures.users import login
+
+    app.test_cli_runner().invoke(args=["demo", "seed"])
+    latest = db.session.scalar(
+        db.select(Edition).where(Edition.status == EditionStatus.SENT)
+        .order_by(Edition.number.desc()).limit(1)
+    )
+    events = db.session.scalars(
+        db.select(EngagementEvent).where(EngagementEvent.edition_id == latest.id)
+    ).all()
+    opened = {e.tag for e in events if e.kind == "open"}
+    assert 0 < len(opened) <= latest.sent_count
+    assert all(e.user_id is None for e in events)  # aggregate only: nobody's own reading
+    editor = db.session.scalar(db.select(User).where(User.role == Role.EDITOR).limit(1))
+    login(client, editor)
+    html = client.get(f"/editions/{latest.number}").get_data(as_text=True)
+    figure = re.search(r'data-figure="opened">\s*<span class="stat__value" data-value="(\d+)"',
+                       html)
+    assert figure is not None and int(figure.group(1)) == len(opened)
