@@ -14,7 +14,10 @@ from app.models import Role
 from app.models import User
 from tests.factories import DEFAULT_PASSWORD
 
-CSRF_VALUE = re.compile(r'(?<=name="csrf_token" )value="[^"]*"')
+# The form field and the page's <meta name="csrf-token"> (read by app.js for fetch calls).
+CSRF_VALUE = re.compile(
+    r'(?<=name="csrf_token" )value="[^"]*"|(?<=name="csrf-token" )content="[^"]*"'
+)
 
 NEW_PASSWORD = "a brand new passphrase"
 

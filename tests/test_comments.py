@@ -401,7 +401,14 @@ def phone(browser, live_server):
 
 
 def fits_the_width(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    """No horizontal scrolling once the page has settled (right after a post the browser may
+    still be laying out the new comment and scrolling to it): polled for up to 2 s."""
+    check = "document.documentElement.scrollWidth <= window.innerWidth"
+    try:
+        page.wait_for_function(check, timeout=2000)
+    except Exception:  # playwright's TimeoutError: it never fitted
+        return False
+    return page.evaluate(check)
 
 
 @pytest.mark.browser
