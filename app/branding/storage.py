@@ -17,7 +17,6 @@ from __future__ import annotations
 import io
 import os
 import secrets
-import struct
 import tempfile
 import time
 import warnings
@@ -26,10 +25,10 @@ from pathlib import Path
 from flask import current_app
 from PIL import Image
 from PIL import ImageOps
-from PIL import UnidentifiedImageError
 
 from app.errors import ValidationError
 from app.settings import LOGO_KEY_RE
+from app.submissions.uploads import _DECODE_ERRORS
 
 MAX_SIZE = (480, 144)  # px: the header shows it 36 px high, the email 48 px; twice for HiDPI
 # A logo is a small picture: 25 megapixels is a large photo already, and decoding allocates
@@ -47,17 +46,6 @@ NOT_AN_IMAGE = (
 TOO_MANY_PIXELS = (
     "That image has too many pixels to process (the limit is 25 megapixels). "
     "Please resize it to a few hundred pixels wide and try again."
-)
-_DECODE_ERRORS = (
-    UnidentifiedImageError,
-    Image.DecompressionBombError,
-    OSError,
-    SyntaxError,
-    ValueError,
-    EOFError,
-    IndexError,
-    TypeError,
-    struct.error,
 )
 
 

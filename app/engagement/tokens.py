@@ -151,9 +151,9 @@ def random_tag(prefix: str) -> str:
     return prefix + base64.urlsafe_b64encode(os.urandom(12)).decode("ascii")
 
 
-def read_random_tag(tag: str) -> str | None:
-    """The stored form (`r<16>`) of a genuine aggregate-only tag, else None (forged, malformed)."""
-    match = RANDOM_TAG_RE.fullmatch(tag)
+def _signed_tag(pattern: re.Pattern[str], tag: str) -> str | None:
+    """The pattern's first group of a well-formed tag whose signature holds, else None."""
+    match = pattern.fullmatch(tag)
     if match is None:
         return None
     try:
@@ -163,18 +163,15 @@ def read_random_tag(tag: str) -> str | None:
     return match.group(1)
 
 
+def read_random_tag(tag: str) -> str | None:
+    """The stored form (`r<16>`) of a genuine aggregate-only tag, else None (forged, malformed)."""
+    return _signed_tag(RANDOM_TAG_RE, tag)
+
 
 def read_person_tag(tag: str) -> int | None:
     """The delivery id of a genuine person tag, else None (forged, malformed)."""
-    match = PERSON_TAG_RE.fullmatch(tag)
-    if match is None:
-        return None
-    try:
-        Signer(_secret(), salt=TAG_SALT).unsign(tag)
-    except BadSignature:
-        return None
-    delivery_id = int(match.group(1))
-    return delivery_id if delivery_id <= INTEGER_MAX else None
+    value = _signed_tag(PERSON_TAG_RE, tag)
+    return int(value) if value is not None and int(value) <= INTEGER_MAX else None
 
 
 # -- applause tokens ------------------------------------------------------------------------------
