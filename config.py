@@ -182,6 +182,24 @@ class Config:
     # Branding (Admin → Settings → Branding): the largest logo file accepted.
     BRAND_LOGO_MAX_BYTES = env_int("BRAND_LOGO_MAX_BYTES", 2 * 1024 * 1024)
 
+    # The JSON API (app/api, /api/v1/): requests one token may make (flask-limiter syntax; the
+    # answer carries RateLimit headers), and the page sizes of its lists.
+    API_RATE_LIMIT = env("API_RATE_LIMIT", "600 per minute")
+    API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50)
+    API_PAGE_MAX = env_int("API_PAGE_MAX", 200)
+
+    # Outbound webhooks (app/webhooks): how often the scheduler sends what is waiting, how long
+    # one request may take, the backoff between tries and how long a delivery is retried before
+    # it is marked failed (a day), how long deliveries are kept on the admin page, and whether
+    # endpoints must use https (off in development and tests, which use loopback servers).
+    SCHEDULER_WEBHOOKS_SECONDS = env_int("SCHEDULER_WEBHOOKS_SECONDS", 15)
+    WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 10)
+    WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 30)
+    WEBHOOK_RETRY_MAX_SECONDS = env_int("WEBHOOK_RETRY_MAX_SECONDS", 3 * 3600)
+    WEBHOOK_RETRY_WINDOW_SECONDS = env_int("WEBHOOK_RETRY_WINDOW_SECONDS", 24 * 3600)
+    WEBHOOK_KEEP_DAYS = env_int("WEBHOOK_KEEP_DAYS", 30)
+    WEBHOOK_REQUIRE_HTTPS = env_bool("WEBHOOK_REQUIRE_HTTPS", False)
+
     LOG_LEVEL = env("LOG_LEVEL", "INFO")
 
     @classmethod
@@ -211,6 +229,7 @@ class Production(Config):
     PREFERRED_URL_SCHEME = "https"
     BASE_URL = env("BASE_URL")
     MAIL_BACKEND = env("MAIL_BACKEND", "smtp")
+    WEBHOOK_REQUIRE_HTTPS = env_bool("WEBHOOK_REQUIRE_HTTPS", True)
 
     @classmethod
     def validate(cls) -> None:

@@ -44,6 +44,9 @@ from app.models.voice import VerbatimStatus
 from app.models.voice import VoiceImport
 from app.models.voice import VoiceMapping
 from app.models.voice import VoiceSource
+from app.models.webhooks import WebhookDelivery
+from app.models.webhooks import WebhookDeliveryStatus
+from app.models.webhooks import WebhookEndpoint
 
 __all__ = [
     "AccessToken",
@@ -90,4 +93,7 @@ __all__ = [
     "VoiceSource",
     "story_tags",
     "utcnow",
+    "WebhookDelivery",
+    "WebhookDeliveryStatus",
+    "WebhookEndpoint",
 ]
