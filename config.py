@@ -183,10 +183,10 @@ class Config:
     BRAND_LOGO_MAX_BYTES = env_int("BRAND_LOGO_MAX_BYTES", 2 * 1024 * 1024)
 
     # The JSON API (app/api, /api/v1/): requests one token may make (flask-limiter syntax; the
-    # answer carries RateLimit headers), and the page sizes of its lists.
+    # answer carries RateLimit headers), and the page size of its lists when a client asks for
+    # none (a client may ask for 1..200).
     API_RATE_LIMIT = env("API_RATE_LIMIT", "600 per minute")
     API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50)
-    API_PAGE_MAX = env_int("API_PAGE_MAX", 200)
 
     # Outbound webhooks (app/webhooks): how often the scheduler sends what is waiting, how long
     # one request may take, the backoff between tries and how long a delivery is retried before

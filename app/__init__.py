@@ -103,6 +103,7 @@ def register_blueprints(app: Flask) -> None:
     from app import scim
     from app import submissions
     from app import voice
+    from app.api.views import bp as api_bp
     from app.branding.views import bp as branding_bp
     from app.engagement.views import bp as engagement_bp
 
@@ -129,6 +130,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(voice.hooks_bp)
     app.register_blueprint(engagement_bp)
     app.register_blueprint(branding_bp)
+    app.register_blueprint(api_bp)
 
 
 def register_session_hooks(app: Flask) -> None:

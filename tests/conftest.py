@@ -29,6 +29,7 @@ pytest_plugins = [
     "tests.fixtures.oidc",
     "tests.fixtures.voice",
     "tests.fixtures.chat",
+    "tests.fixtures.api",
 ]
 
 

@@ -36,6 +36,8 @@ from wtforms import Field
 from app.database import reads_from_now_on
 from app.errors import DomainError
 from app.extensions import db
+from app.web.problems import is_api_path
+from app.web.problems import problem
 
 PAGES = {400, 403, 404, 409, 413, 429, 500}
 _REDIRECT = "fgf_error_redirect"  # in flask.g: (target, error types) from errors_redirect_to
@@ -126,6 +128,8 @@ def _redirect_for(error: DomainError) -> str | None:
 
 
 def render_error(status: int, message: str | None = None):
+    if is_api_path(request.path):  # the JSON API answers in RFC 9457 problem details
+        return problem(status, message)
     if wants_json():
         return jsonify(error=message or str(status)), status
     template = f"errors/{status if status in PAGES else 400}.html"
@@ -156,6 +160,9 @@ def init_error_handlers(app: Flask) -> None:
             limit = (current_app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)
             return render_error(413, f"That was more than we accept in one go ({limit} MB).")
         if code not in PAGES:
+            if is_api_path(request.path):
+                headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+                return problem(code, error.description, headers=headers)
             return error
         description = error.description if code in (400, 409) else None
         return render_error(code, description)
@@ -184,4 +191,6 @@ def init_error_handlers(app: Flask) -> None:
         reads_from_now_on()
         if app.config.get("TESTING") and app.config.get("PROPAGATE_TEST_ERRORS", True):
             raise error
+        if is_api_path(request.path):
+            return problem(500, "Something went wrong on our side; it has been logged.")
         return render_template("errors/500.html", status=500), 500

@@ -1,0 +1,71 @@
+"""The API's guard: a bearer token, never the session cookie (so CSRF cannot reach the API).
+
+`authenticate(scope)` runs first in every API view (app.api.routing): no token or an unknown,
+revoked or expired one is 401; a token without the scope (or whose person may no longer use it,
+app.tokens.scopes.grants) is 403. The token and its person are then `g.api_token` / `current()`.
+"""
+
+from __future__ import annotations
+
+from flask import g
+from flask import request
+
+from app.api.problems import ApiProblem
+from app.database import SAFE_METHODS
+from app.models import AccessToken
+from app.models import User
+from app.tokens import queries
+from app.tokens import scopes
+from app.tokens.services import hash_token
+from app.tokens.usage import note_use
+
+ACCESS = "api-token"  # the routes' access marker (tests/test_routes_access.py)
+SECRET_MAX = 200
+REALM = 'Bearer realm="Feel Good Fridays API"'
+
+
+def bearer() -> str | None:
+    """The token in `Authorization: Bearer <token>`, or None."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    credentials = credentials.strip()
+    if scheme.lower() != "bearer" or not credentials or len(credentials) > SECRET_MAX:
+        return None
+    return credentials
+
+
+def _unauthorized(detail: str, error: str | None = None) -> ApiProblem:
+    challenge = REALM + (f', error="{error}"' if error else "")
+    return ApiProblem(401, detail, kind="unauthorized", headers={"WWW-Authenticate": challenge})
+
+
+def authenticate(scope: str) -> AccessToken:
+    secret = bearer()
+    if secret is None:
+        raise _unauthorized("Send an API token: Authorization: Bearer <token>.")
+    token = queries.api_token_for_secret(hash_token(secret))
+    if token is None or token.user is None or not token.user.is_active:
+        raise _unauthorized("The token is unknown, revoked or expired.", "invalid_token")
+    if not scopes.grants(token, scope):
+        raise ApiProblem(
+            403, f"This token may not do this: it needs the {scope!r} scope.",
+            kind="insufficient-scope",
+            headers={"WWW-Authenticate": REALM + f', error="insufficient_scope", scope="{scope}"'},
+        )
+    reads = request.method in SAFE_METHODS
+    token = note_use(token, reads=reads)
+    if token is None:
+        raise _unauthorized("The token is unknown, revoked or expired.", "invalid_token")
+    g.api_token = token
+    return token
+
+
+def current_token() -> AccessToken:
+    return g.api_token
+
+
+def current() -> User:
+    """The person the request's token acts as."""
+    user = g.api_token.user
+    assert user is not None  # authenticate refused a token without one
+    return user

@@ -1,0 +1,174 @@
+"""`operation`: declare an API route once — guard, parsing, response and description.
+
+    @operation("GET", "/stories/<int:story_id>", scope=READ, tag="Stories",
+               summary="One published story", response=StoryOut, etag=True)
+    def get_story(story_id: int) -> StoryOut: ...
+
+The wrapper authenticates (app.api.auth), validates the query string (`query=` model, passed as
+`query`) and the JSON body (`body=` model, passed as `body`) — a 422 problem listing each field
+error otherwise — then calls the view and serializes what it returns with the declared response
+model: a model instance (status `status`), `Created(model, location)` (201 + Location), None
+(204), or a ready Response. The operation is recorded for the OpenAPI document (app.api.spec).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any
+from typing import get_origin
+from urllib.parse import urlencode
+
+from flask import Response
+from flask import current_app
+from flask import request
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+
+from app.api import auth
+from app.api import etag as etags
+from app.api.blueprint import bp
+from app.api.problems import ApiProblem
+from app.api.problems import validation_problem
+from app.api.spec import Operation
+from app.api.spec import register
+from app.auth.access import public
+from app.extensions import limiter
+from app.tokens.services import hash_token
+
+JSON = "application/json"
+
+
+@dataclass(frozen=True)
+class Created:
+    """A 201 answer: the new resource and where it lives."""
+
+    resource: BaseModel
+    location: str
+
+
+def _rate_limit() -> str:
+    return str(current_app.config["API_RATE_LIMIT"])
+
+
+def _rate_key() -> str:
+    """Per token (its hash, so one busy integration does not slow another); per address for
+    requests without one."""
+    secret = auth.bearer()
+    if secret:
+        return "api:" + hash_token(secret)
+    return "api-anonymous:" + (request.remote_addr or "")
+
+
+def _list_fields(model: type[BaseModel]) -> set[str]:
+    return {name for name, info in model.model_fields.items()
+            if get_origin(info.annotation) in (list, tuple, set)}
+
+
+def parse_query(model: type[BaseModel]) -> BaseModel:
+    lists = _list_fields(model)
+    values: dict[str, Any] = {}
+    for name, items in request.args.to_dict(flat=False).items():
+        values[name] = items if name in lists else items[0]
+    try:
+        return model.model_validate(values)
+    except PydanticValidationError as error:
+        raise validation_problem(error, where="query") from None
+
+
+def parse_body(model: type[BaseModel]) -> BaseModel:
+    if request.mimetype != JSON:
+        raise ApiProblem(415, "Send the body as JSON (Content-Type: application/json).",
+                         kind="unsupported-media-type")
+    raw = request.get_data(cache=True)
+    try:
+        data = json.loads(raw.decode("utf-8")) if raw else None
+    except (ValueError, UnicodeDecodeError):
+        raise ApiProblem(400, "The body is not valid JSON (UTF-8).", kind="malformed") from None
+    if not isinstance(data, dict):
+        raise ApiProblem(422, "The body must be a JSON object.", kind="validation",
+                         errors=[{"detail": "Expected an object.", "pointer": "#/"}])
+    try:
+        return model.model_validate(data)
+    except PydanticValidationError as error:
+        raise validation_problem(error, where="body") from None
+
+
+def _json(model: BaseModel, status: int) -> Response:
+    return Response(model.model_dump_json(by_alias=True), status=status, mimetype=JSON)
+
+
+def respond(result: Any, op: Operation) -> Response:
+    if isinstance(result, Response):
+        return result
+    if result is None:
+        return Response(status=204)
+    if isinstance(result, Created):
+        response = _json(result.resource, 201)
+        response.headers["Location"] = result.location
+        return response
+    response = _json(result, op.status)
+    following = getattr(result, "next_cursor", None) if op.paginated else None
+    if following:
+        args = request.args.to_dict(flat=False)
+        args["cursor"] = [following]
+        response.headers["Link"] = f'<{request.base_url}?{urlencode(args, doseq=True)}>; rel="next"'
+    if op.etag:
+        key = getattr(result, "etag_key", None)
+        tag = etags.quote(key()) if callable(key) else etags.of_body(response.get_data())
+        if etags.not_modified(tag):
+            response = Response(status=304)
+        response.headers["ETag"] = tag
+    return response
+
+
+def operation(
+    method: str,
+    rule: str,
+    *,
+    scope: str | None,
+    summary: str,
+    tag: str,
+    query: type[BaseModel] | None = None,
+    body: type[BaseModel] | None = None,
+    response: type[BaseModel] | None = None,
+    status: int = 200,
+    etag: bool = False,
+    if_match: bool = False,
+    errors: tuple[int, ...] = (),
+    description: str | None = None,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        op = Operation(
+            method=method, rule=rule, endpoint=view.__name__, summary=summary,
+            description=description or (view.__doc__ or "").strip(), tag=tag, scope=scope,
+            query=query, body=body, response=response, status=status, etag=etag,
+            if_match=if_match,
+            paginated=response is not None and "data" in response.model_fields
+            and "next_cursor" in response.model_fields,
+            errors=errors,
+        )
+
+        @wraps(view)
+        def wrapped(**path_args: Any) -> Response:
+            if scope is not None:
+                auth.authenticate(scope)
+            kwargs = dict(path_args)
+            if query is not None:
+                kwargs["query"] = parse_query(query)
+            if body is not None:
+                kwargs["body"] = parse_body(body)
+            return respond(view(**kwargs), op)
+
+        if scope is None:
+            public(wrapped)
+        else:
+            wrapped._access = auth.ACCESS  # type: ignore[attr-defined]
+        limited = limiter.limit(_rate_limit, key_func=_rate_key)(wrapped)
+        bp.add_url_rule(rule, view.__name__, limited, methods=[method])
+        register(op)
+        return limited
+
+    return decorator

@@ -1,0 +1,29 @@
+"""Noting that a bearer token was used (its `last_used_at`), for the API and SCIM guards."""
+
+from __future__ import annotations
+
+from app.database import begin_write
+from app.extensions import db
+from app.models import AccessToken
+from app.tokens.services import touch
+
+
+def note_use(token: AccessToken, *, reads: bool) -> AccessToken | None:
+    """Record the use (at most once a minute, `touch`). A write request's note commits with its
+    change; a read request begins as a reader (app/database.py), so it takes the write lock for
+    the note, commits it, and goes on reading. Returns the token to use from here on (reloaded
+    after that commit), or None when it was revoked meanwhile."""
+    if not touch(token):
+        return token
+    if not reads:
+        return token
+    token_id = token.id
+    db.session.rollback()
+    begin_write()
+    fresh = db.session.get(AccessToken, token_id)
+    if fresh is None or fresh.revoked_at is not None:
+        db.session.rollback()
+        return None
+    touch(fresh)
+    db.session.commit()
+    return db.session.get(AccessToken, token_id)
