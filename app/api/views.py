@@ -16,7 +16,14 @@ from flask import Response
 from flask import jsonify
 from flask import request
 
-from app.api import me  # noqa: F401 - registers its operations
+from app.api import editions  # noqa: F401 - each registers its operations
+from app.api import insights  # noqa: F401
+from app.api import me  # noqa: F401
+from app.api import people  # noqa: F401
+from app.api import quotes  # noqa: F401
+from app.api import search  # noqa: F401
+from app.api import stories  # noqa: F401
+from app.api import submissions  # noqa: F401
 from app.api import taxonomy  # noqa: F401
 from app.api.blueprint import bp
 from app.api.openapi import document

@@ -1,0 +1,1 @@
+"""TODO(editions): being written."""

@@ -1,0 +1,1 @@
+"""TODO(quotes): being written."""
