@@ -103,9 +103,11 @@ def register_blueprints(app: Flask) -> None:
     from app import scim
     from app import submissions
     from app import voice
+    from app import webhooks
     from app.api.views import bp as api_bp
     from app.branding.views import bp as branding_bp
     from app.engagement.views import bp as engagement_bp
+    from app.tokens.views import bp as tokens_bp
 
     for package in (
         auth,
@@ -125,26 +127,31 @@ def register_blueprints(app: Flask) -> None:
         scim,
         voice,
         chat,
+        webhooks,
     ):
         app.register_blueprint(package.bp)
     app.register_blueprint(voice.hooks_bp)
     app.register_blueprint(engagement_bp)
     app.register_blueprint(branding_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(tokens_bp)
 
 
 def register_session_hooks(app: Flask) -> None:
     """SQLAlchemy session listeners: events dispatched after the commit, the search index and
     the reading cache kept in step (app.mail.init_app attaches the mail outbox's). Attached
     here, never when a module is imported, and once per process however many apps are built.
-    app.chat.delivery hands new Slack / Teams posts to its posting thread after the commit."""
+    app.chat.delivery hands new Slack / Teams posts to its posting thread after the commit, and
+    app.webhooks.delivery new webhook deliveries to its sending thread."""
     from app import events
     from app import reading
     from app.chat import delivery as chat_delivery
+    from app.webhooks import delivery as webhook_delivery
 
     events.init_app(app)
     reading.init_app(app)
     chat_delivery.init_app(app)
+    webhook_delivery.init_app(app)
 
 
 def register_subscribers(app: Flask) -> None:
@@ -159,10 +166,12 @@ def register_subscribers(app: Flask) -> None:
     from app.photos import subscribers as photo_subscribers
     from app.submissions import subscribers as submission_subscribers
     from app.voice import subscribers as voice_subscribers
+    from app.webhooks import subscribers as webhook_subscribers
 
     app.extensions["fgf.subscribers"] = (
         branding_subscribers, chat_subscribers, edition_subscribers, engagement_subscribers,
-        notification_subscribers, photo_subscribers, submission_subscribers, voice_subscribers)
+        notification_subscribers, photo_subscribers, submission_subscribers, voice_subscribers,
+        webhook_subscribers)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -33,6 +33,7 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
@@ -55,6 +56,7 @@ from app.models import EventDeliveryStatus
 from app.models import utcnow
 
 log = logging.getLogger(__name__)
+_current_event_id: ContextVar[int | None] = ContextVar("fgf_event_id", default=None)
 
 BATCH = 200
 ERROR_MAX = 2000
@@ -370,13 +372,23 @@ def _run(subscriber: Subscriber, event_id: int, event: Event, now: datetime) -> 
     except IntegrityError:
         session.rollback()
         return _Outcome(D.PENDING)
+    handling = _current_event_id.set(event_id)
     try:
         subscriber.handler(event)
         session.commit()
     except Exception as exc:
         session.rollback()
         return _Outcome(_record_failure(subscriber, event_id, event, attempts, exc, now), True)
+    finally:
+        _current_event_id.reset(handling)
     return _Outcome(D.DONE, True)
+
+
+def current_event_id() -> int | None:
+    """The `domain_events` row id of the event a subscriber is handling (None outside one):
+    a stable key for effects that must happen once per event (a webhook delivery per endpoint),
+    even for two events with identical payloads."""
+    return _current_event_id.get()
 
 
 def _record_failure(

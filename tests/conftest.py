@@ -30,6 +30,7 @@ pytest_plugins = [
     "tests.fixtures.voice",
     "tests.fixtures.chat",
     "tests.fixtures.api",
+    "tests.fixtures.webhooks",
 ]
 
 

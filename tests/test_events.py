@@ -281,9 +281,11 @@ def test_features_subscribe_at_app_start(app):
         "app.editions.subscribers.open_next_edition",
         "app.notifications.subscribers.tell_authors_and_colleagues",
         "app.notifications.subscribers.tell_managers",
+        "app.webhooks.subscribers.edition_sent",
     }
     assert [s.name for s in subscribers_for(SubmissionApproved.name)] == [
-        "app.notifications.subscribers.tell_author_approved"]
+        "app.notifications.subscribers.tell_author_approved",
+        "app.webhooks.subscribers.status_approved"]
 
 
 def test_finishing_an_edition_only_emits_and_subscribers_do_the_rest(app, outbox):
@@ -403,7 +405,8 @@ def test_an_unknown_channel_fails_the_subscriber_not_the_action(app, outbox, cap
     assert db.session.get(Story, story.id).status == SubmissionStatus.APPROVED
     assert outbox == []  # nothing half-done: the subscriber's transaction was rolled back
     assert "NOTIFICATION_CHANNELS names 'carrier-pigeon'" in caplog.text
-    [delivery] = db.session.scalars(sa.select(EventDelivery)).all()
+    [delivery] = db.session.scalars(sa.select(EventDelivery).where(
+        EventDelivery.subscriber == "app.notifications.subscribers.tell_author_approved")).all()
     assert delivery.status == D.PENDING
 
     app.config.update(NOTIFICATION_CHANNELS="email", EVENTS_DISPATCH_DELAY_SECONDS=0)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from werkzeug.routing import Rule
 
+from app.api.auth import ACCESS as API_TOKEN
 from app.models import Role
 from app.scim.auth import ACCESS as SCIM_TOKEN
 from app.voice.hooks import ACCESS as SIGNED_WEBHOOK
@@ -65,6 +66,15 @@ def test_roles_against_every_route(app, make_user, role):
             for method in sorted(rule.methods & {"GET", "POST"}):
                 if client.open(url, method=method).status_code != 401:
                     failures.append(f"{method} {url}: SCIM route without a token, not 401")
+            continue
+        if access == API_TOKEN:  # bearer token only: a signed-in session opens nothing
+            for method in sorted(rule.methods & {"GET", "POST", "PATCH", "PUT", "DELETE"}):
+                if user is not None:
+                    login(client, user)
+                response = client.open(url, method=method)
+                if response.status_code != 401 or response.mimetype != "application/problem+json":
+                    failures.append(f"{method} {url}: API route without a token, not a 401 "
+                                    f"problem ({response.status_code})")
             continue
         if access == SIGNED_WEBHOOK:  # a signature only: a signed-in session opens nothing
             for method in sorted(rule.methods & {"GET", "POST"}):
