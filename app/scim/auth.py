@@ -16,11 +16,10 @@ from flask import request
 from scim2_models import UnauthorizedException
 
 from app.database import SAFE_METHODS
-from app.database import begin_write
-from app.extensions import db
 from app.models import AccessToken
 from app.scim import queries
 from app.scim import services
+from app.tokens.usage import note_use
 
 F = TypeVar("F", bound=Callable)
 ACCESS = "scim-token"
@@ -46,19 +45,10 @@ def scim_token_required(view: F) -> F:
         if token is None:
             raise UnauthorizedException(detail="A valid SCIM bearer token is required.")
         reads = request.method in SAFE_METHODS or getattr(view, "_reads_only", False)
-        if reads and services.touch_token(token):
-            # A read request begins as a reader (app/database.py): take the write lock for the
-            # once-a-minute note, then go on reading.
-            token_id = token.id
-            db.session.rollback()
-            begin_write()
-            token = db.session.get(AccessToken, token_id)
-            if token is None or token.revoked_at is not None:
-                raise UnauthorizedException(detail="A valid SCIM bearer token is required.")
-            services.touch_token(token)
-            db.session.commit()
-        elif not reads:
-            services.touch_token(token)  # committed with the request's change
+        # The once-a-minute note of the use, as the API's guard takes it (app.tokens.usage).
+        token = note_use(token, reads=reads)
+        if token is None:  # revoked while the note waited for the write lock
+            raise UnauthorizedException(detail="A valid SCIM bearer token is required.")
         g.scim_token = token
         return view(*args, **kwargs)
 

@@ -9,11 +9,8 @@ the token instead (`token` in the details). The caller commits.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
-from datetime import timedelta
 
 import sqlalchemy as sa
 from scim2_models import InvalidValueException
@@ -34,19 +31,15 @@ from app.models import utcnow
 from app.models.users import new_security_stamp
 from app.scim import queries
 from app.text import clean_text
+from app.tokens.services import hash_token  # the one hashing of bearer tokens (tests use it)
 
 TOKEN_PREFIX = "fgf_scim_"  # noqa: S105 - recognisable in logs and scanners
 TOKEN_NAME_MAX = 120
 DISPLAY_NAME_MAX = 120
 EXTERNAL_ID_MAX = 255
-TOUCH_EVERY = timedelta(minutes=1)  # last_used_at is written at most this often per token
 
 
 # Tokens ------------------------------------------------------------------------------------------
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
-
-
 def create_token(name: str, *, actor: User) -> tuple[AccessToken, str]:
     """A new token and its secret, which is shown once and stored only as a SHA-256 hash."""
     cleaned = clean_text(name, name=True)
@@ -80,15 +73,6 @@ def get_token(token_id: int) -> AccessToken:
     if token is None or token.purpose != queries.TOKEN_PURPOSE:
         raise NotFound("There is no such token.")
     return token
-
-
-def touch_token(token: AccessToken, now: datetime | None = None) -> bool:
-    """Record the use; at most once a minute, so a busy sync does not write on every request."""
-    now = now or utcnow()
-    if token.last_used_at is not None and now - token.last_used_at < TOUCH_EVERY:
-        return False
-    token.last_used_at = now
-    return True
 
 
 # People ------------------------------------------------------------------------------------------

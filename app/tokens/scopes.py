@@ -27,7 +27,9 @@ _BY_ROLE: dict[Role, frozenset[str]] = {
     Role.EDITOR: frozenset({READ, SUBMIT, CURATE}),
     Role.ADMIN: frozenset(SCOPES),
 }
-API_PURPOSES = ("personal", "service")
+PERSONAL = "personal"  # a person's own token, for their scripts
+SERVICE = "service"  # an admin's token for an integration, acting as a person they chose
+API_PURPOSES = (PERSONAL, SERVICE)
 
 
 def parse(value: str) -> frozenset[str]:
