@@ -14,7 +14,6 @@ SHA-256 of the secret is stored, so it is shown once; a new one revokes the old.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,6 +37,7 @@ from app.models import utcnow
 from app.settings import SETTINGS
 from app.settings import get_setting
 from app.settings import set_settings
+from app.tokens.services import hash_token
 
 FEED_PREFIX = "fgf_feed_"
 TOUCH_EVERY = timedelta(hours=1)  # last_used_at is written at most this often: not per poll
@@ -112,10 +112,6 @@ def save_branding(values: dict[str, Any], *, actor: User | None) -> dict[str, An
 
 
 # -- the private feed -----------------------------------------------------------------------------
-def hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
-
-
 def create_feed_token(user: User) -> tuple[AccessToken, str]:
     """A new private feed address for `user` (the previous one stops working); returns the
     token and its secret, which exists only in this response."""
@@ -126,7 +122,7 @@ def create_feed_token(user: User) -> tuple[AccessToken, str]:
         purpose=FEED_PURPOSE,
         name="Private feed",
         prefix=secret[: len(FEED_PREFIX) + 4],
-        token_hash=hash_secret(secret),
+        token_hash=hash_token(secret),
         created_by=user,
         created_at=now,
     )

@@ -38,6 +38,7 @@ from app.models import utcnow
 from app.newsletter.feeds import atom
 from app.newsletter.queries import feed_editions
 from app.settings import get_settings
+from app.tokens.services import hash_token
 from app.web.errors import errors_redirect_to
 from app.web.errors import form_errors
 from app.web.urls import absolute_url
@@ -225,7 +226,7 @@ def feed_url(secret: str) -> str:
 def private_feed(secret: str) -> Response:
     """The Atom feed for a feed reader, which cannot sign in: the secret in the address is the
     credential (looked up by its SHA-256). Unknown, revoked, or its owner deactivated: 404."""
-    token = queries.feed_token_by_hash(services.hash_secret(secret)) if len(secret) <= 100 else None
+    token = queries.feed_token_by_hash(hash_token(secret)) if len(secret) <= 100 else None
     if token is None:
         raise NotFound("There is no such feed. Create a new feed address on your profile page.")
     now = utcnow()
