@@ -1,0 +1,300 @@
+"""What every outbound delivery (webhooks; chat posts once switched over) shares: the backoff,
+the claim of one due row across processes, storing an outcome only while the claim holds, and
+the background thread that sends rows handed over after a commit.
+
+The answer of a remote server (`Answer`, `parse_retry_after`, `failure_text`, `response_text`)
+is re-exported from app.chat.providers.base, where it was first written, so that callers already
+import it from here.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import queue
+import threading
+from collections.abc import Callable
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timedelta
+from enum import Enum
+from typing import Any
+from typing import TypeVar
+from urllib.parse import SplitResult
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from flask import Flask
+from flask import current_app
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Row
+
+from app.after_commit import AfterCommit
+from app.chat.providers.base import Answer
+from app.chat.providers.base import failure_text
+from app.chat.providers.base import parse_retry_after
+from app.chat.providers.base import response_text
+from app.errors import ValidationError
+
+__all__ = ["Answer", "Background", "Outcome", "PassStats", "Worker", "claim_one", "due",
+           "failure_text", "insert_once", "next_delay", "parse_retry_after", "response_text",
+           "retry_delay", "run_pass", "split_url", "store_if_claimed", "wait_idle", "worker_for"]
+
+C = TypeVar("C")
+
+
+def split_url(value: str | None, *, field: str, url_max: int, empty: str,
+              credentials: str) -> tuple[str, SplitResult]:
+    """The stripped URL and its parts, or a ValidationError on `field`: empty (`empty`), longer
+    than `url_max`, spaces / control / non-ASCII characters, unparsable (a port that is not a
+    number), not http(s) with a host, or with a user name or password (`credentials`)."""
+    url = (value or "").strip()
+    if not url:
+        raise ValidationError(empty, field=field)
+    if len(url) > url_max:
+        raise ValidationError(f"The URL is too long: at most {url_max:,} characters.",
+                              field=field)
+    if not url.isascii() or any(c.isspace() or not c.isprintable() for c in url):
+        raise ValidationError("Paste the URL exactly as given: no spaces, line breaks or "
+                              "accented characters.", field=field)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
+    except ValueError:
+        raise ValidationError("This is not a valid URL.", field=field) from None
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValidationError("Enter the full address, starting with https://.", field=field)
+    if parts.username is not None or parts.password is not None:
+        raise ValidationError(credentials, field=field)
+    return url, parts
+
+
+def retry_delay(attempts: int, base: int, maximum: int) -> int:
+    """Seconds before the next try after `attempts` failed ones: `base` doubling, capped."""
+    return max(0, min(base * 2 ** max(0, attempts - 1), maximum))
+
+
+def next_delay(answer: Answer, attempts: int, base: int, maximum: int) -> int:
+    """The answer's Retry-After when it gave one (at least a second), else the backoff."""
+    if answer.retry_after is not None:
+        return max(1, math.ceil(answer.retry_after))
+    return retry_delay(attempts, base, maximum)
+
+
+def due(table: sa.Table, now: datetime, lease_seconds: int, pending: object,
+        sending: object) -> sa.ColumnElement[bool]:
+    """Rows to send now: pending with no next attempt or one that has come, or `sending` with
+    a claim older than the lease (its process died or hangs)."""
+    t = table
+    return sa.or_(
+        sa.and_(t.c.status == pending,
+                sa.or_(t.c.next_attempt_at.is_(None), t.c.next_attempt_at <= now)),
+        sa.and_(t.c.status == sending,
+                t.c.claimed_at < now - timedelta(seconds=lease_seconds)),
+    )  # fmt: skip
+
+
+def insert_once(session: Any, table: sa.Table, values: dict[str, Any],
+                unique: Sequence[str]) -> int | None:
+    """INSERT … ON CONFLICT (`unique`) DO NOTHING RETURNING id: the new row's id, or None when
+    the row was there already (even two dispatchers at once add one row)."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = (insert(table).values(**values).on_conflict_do_nothing(index_elements=list(unique))
+            .returning(table.c.id))  # fmt: skip
+    return session.execute(stmt).scalar_one_or_none()
+
+
+class Outcome(Enum):
+    DONE = "done"
+    FAILED = "failed"  # given up now
+    DEFERRED = "deferred"  # to be retried
+    LOST = "lost"  # the claim was taken again meanwhile: nothing recorded
+
+
+@dataclass
+class PassStats:
+    done: int = 0
+    failed: int = 0
+    deferred: int = 0
+    stopped: str | None = None
+    pruned: int = 0
+
+    @property
+    def processed(self) -> int:
+        return self.done + self.failed + self.deferred
+
+
+def run_pass(
+    claim: Callable[[int, frozenset[int]], C | None],
+    attempt: Callable[[C], Outcome],
+    key: Callable[[C], tuple[int, int]],
+    should_stop: Callable[[], bool] | None = None,
+    *,
+    log: logging.Logger,
+    label: str,
+    quiet: bool = False,
+) -> PassStats:
+    """Claim and attempt rows one at a time, in id order, until none is due.
+
+    `claim(after_id, resting)` returns the next due row after `after_id` outside the `resting`
+    groups; `key(row)` is (row id, group: its endpoint or destination). A group that fails is
+    left alone for the rest of the pass, so an outage costs one timeout per pass, not one per
+    row. Logged at the end unless `quiet` and all went well (a single row sent after a commit).
+    """
+    stats = PassStats()
+    resting: set[int] = set()
+    after_id = 0
+    while True:
+        if should_stop is not None and should_stop():
+            stats.stopped = "shutting down"
+            break
+        claimed = claim(after_id, frozenset(resting))
+        if claimed is None:
+            break
+        after_id, group = key(claimed)
+        outcome = attempt(claimed)
+        if outcome is Outcome.DONE:
+            stats.done += 1
+        elif outcome is not Outcome.LOST:
+            resting.add(group)
+            stats.failed += outcome is Outcome.FAILED
+            stats.deferred += outcome is Outcome.DEFERRED
+    if stats.processed and (stats.failed or stats.deferred or not quiet):
+        log.info("%s: %d done, %d failed, %d deferred", label, stats.done, stats.failed,
+                 stats.deferred)
+    return stats
+
+
+def claim_one(
+    conn: Connection,
+    table: sa.Table,
+    pick: sa.Select,
+    values: dict[str, Any],
+    returning: Sequence[sa.ColumnElement[Any]],
+) -> Row[Any] | None:
+    """Atomically apply `values` (e.g. status → sending, claimed_at) to the one row `pick`
+    selects (a SELECT of the id, ordered, LIMIT 1) and return `returning` of it.
+
+    PostgreSQL: a MATERIALIZED CTE with FOR UPDATE SKIP LOCKED, so two processes never claim
+    the same row and neither waits for the other; SQLite has one writer at a time anyway.
+    """
+    if conn.dialect.name == "postgresql":
+        picked = pick.with_for_update(skip_locked=True).cte("picked").prefix_with("MATERIALIZED")
+        stmt = sa.update(table).where(table.c.id == picked.c.id)
+    else:
+        stmt = sa.update(table).where(table.c.id.in_(pick.scalar_subquery()))
+    return conn.execute(stmt.values(**values).returning(*returning)).first()
+
+
+def store_if_claimed(
+    conn: Connection, table: sa.Table, row_id: int, claimed_at: datetime, sending: object,
+    values: dict[str, Any],
+) -> bool:
+    """Store an outcome on the row only while this claim holds (still `sending` with this
+    `claimed_at`); False when the claim was lost (taken again after its lease, or deleted)."""
+    result = conn.execute(
+        sa.update(table)
+        .where(table.c.id == row_id, table.c.status == sending, table.c.claimed_at == claimed_at)
+        .values(**values)
+    )
+    return bool(result.rowcount)
+
+
+class Worker:
+    """A daemon thread running `handle(ids)` in the app's context for the ids handed to it.
+
+    Daemon: a process that exits does not wait for a slow remote server; a row it was sending
+    stays `sending` and the scheduler takes it again after the lease.
+    """
+
+    def __init__(self, app: Flask, name: str, handle: Callable[[list[int]], object],
+                 log: logging.Logger) -> None:
+        self.app = app
+        self.pid = os.getpid()
+        self.handle = handle
+        self.log = log
+        self.queue: queue.SimpleQueue[list[int]] = queue.SimpleQueue()
+        self.pending = 0
+        self.changed = threading.Condition()
+        self.thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self.thread.start()
+
+    def submit(self, ids: list[int]) -> None:
+        with self.changed:
+            self.pending += 1
+        self.queue.put(ids)
+
+    def wait(self, timeout: float) -> bool:
+        """True once everything handed over so far is done (tests, shutdown)."""
+        with self.changed:
+            return self.changed.wait_for(lambda: self.pending == 0, timeout)
+
+    def _loop(self) -> None:
+        while True:
+            ids = self.queue.get()
+            try:
+                with self.app.app_context():
+                    self.handle(ids)
+            except Exception:
+                self.log.exception("%s: sending %d row(s) after commit failed; the scheduler "
+                                   "retries", self.thread.name, len(ids))
+            finally:
+                with self.changed:
+                    self.pending -= 1
+                    self.changed.notify_all()
+
+
+_worker_lock = threading.Lock()
+
+
+def worker_for(app: Flask, key: str, name: str, handle: Callable[[list[int]], object],
+               log: logging.Logger) -> Worker:
+    """The app's worker stored under `app.extensions[key]`, started on first use and again in
+    a forked child (a thread does not survive a fork)."""
+    with _worker_lock:
+        worker = app.extensions.get(key)
+        if worker is None or worker.pid != os.getpid():
+            worker = app.extensions[key] = Worker(app, name, handle, log)
+        return worker
+
+
+def wait_idle(app: Flask, key: str, timeout: float = 30.0) -> bool:
+    """Wait until the worker under `key` (if any) has done what it was handed; True if so."""
+    worker = app.extensions.get(key)
+    return worker is None or worker.wait(timeout)
+
+
+class Background:
+    """Rows sent right after the commit that wrote them, off the committing thread: the
+    session bookkeeping (app.after_commit) and the app's worker thread, under one `name`."""
+
+    def __init__(self, name: str, handle: Callable[[list[int]], object], log: logging.Logger,
+                 noun: str) -> None:
+        self.name = name
+        self.key = f"fgf.{name}.worker"
+        self.handle = handle
+        self.log = log
+        self.after_commit = AfterCommit(pending_key=f"feelgood.{name}.pending",
+                                        committed_key=f"feelgood.{name}.committed",
+                                        handle=self._hand_off, log=log, doing="handing over",
+                                        noun=noun)
+
+    def _hand_off(self, ids: list[int]) -> None:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        worker_for(app, self.key, f"fgf-{self.name}", self.handle, self.log).submit(ids)
+
+    def record(self, session: Any, row: Any) -> None:
+        """Send `row` (added to `session`, flushed) once the transaction commits; a rollback
+        drops it with the row."""
+        self.after_commit.record(session, row)
+
+    def listen(self) -> None:
+        self.after_commit.listen()
+
+    def wait(self, app: Flask, timeout: float = 30.0) -> bool:
+        return wait_idle(app, self.key, timeout)
