@@ -18,7 +18,9 @@ for every page. It also prints the workers' CPU time per request (from /proc) an
 (ceiling CPU per request / page CPU per request, median of the rounds): close to what the
 ratio would be on a machine doing nothing else, as other programs' load moves it much less.
 `--cache-seconds 0` measures the pages with the reading cache off; `--pages person,search`
-measures only those.
+measures only those. The API pages (`--pages api-stories,api-story,api-deep`) read with a
+bearer token: the first page of 50 stories, single stories, and pages 2..401 deep (keyset
+cursors; the deep pages should cost what the first does).
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ TARGET_RATIO = 0.25
 TARGET_P99_MS = 100.0
 PASSWORD = "bench-password-123"  # noqa: S105 - a throwaway database
 LOGIN_EMAIL = "bench@example.com"
+API_SECRET = "fgf_bench_" + "x" * 32  # noqa: S105 - the bench user's read token (API pages)
+API_DEPTHS = (1, 10, 100, 400)  # pages of 50 followed before the "api-deep" cursors
 BATCH = 10_000
 FIRST = ["Ada", "Ben", "Chloe", "Dev", "Ella", "Farid", "Grace", "Hugo", "Ines", "Jonas", "Kira",
          "Liam", "Mei", "Noah", "Omar", "Priya", "Quinn", "Rosa", "Sam", "Tara", "Uma", "Victor",
@@ -222,6 +226,13 @@ def seed(conn: sa.Connection, n_stories: int, n_users: int, n_editions: int) -> 
         + [f"{words[i]} {words[i * 7]}" for i in range(60, 300, 40)]
         + ["Noah", "Tanaka", "Priya Raman"]
     )
+    from app.models import AccessToken
+    from app.tokens.services import hash_token
+
+    _insert(conn, AccessToken.__table__, [{
+        "purpose": "personal", "name": "bench", "prefix": API_SECRET[:12],
+        "token_hash": hash_token(API_SECRET), "user_id": 1, "scopes": "read",
+        "created_at": now}])
     return Seeded(
         story_ids=rng.sample(range(1, n_stories + 1), 500),
         people=rng.sample(recognized, 300),
@@ -301,6 +312,7 @@ def server(url: str, workdir: Path, workers: int, cache_seconds: int) -> Iterato
         "BASE_URL": f"http://127.0.0.1:{port}",
         "SESSION_COOKIE_SECURE": "false",
         "LOGIN_RATE_LIMIT": "100000 per minute",
+        "API_RATE_LIMIT": "10000000 per minute",
         "INSTANCE_PATH": str(workdir / "instance"),
         "MAIL_BACKEND": "memory",
         "LOG_LEVEL": "WARNING",
@@ -365,6 +377,25 @@ def sign_in(port: int) -> str:
     return _session_cookie(resp)
 
 
+def deep_cursors(port: int) -> list[str]:
+    """URLs of story pages API_DEPTHS pages deep (50 a page), found by following the cursors
+    as a client would: the keyset page 400 deep should cost what the first one does."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Authorization": f"Bearer {API_SECRET}"}
+    url, urls = "/api/v1/stories?limit=50", []
+    for depth in range(1, max(API_DEPTHS) + 1):
+        conn.request("GET", url, headers=headers)
+        resp = conn.getresponse()
+        page = json.loads(resp.read())
+        if resp.status != 200 or not page["next_cursor"]:
+            raise RuntimeError(f"the API list ended at page {depth} ({resp.status})")
+        url = f"/api/v1/stories?limit=50&cursor={urlquote(page['next_cursor'])}"
+        if depth in API_DEPTHS:
+            urls.append(url)
+    conn.close()
+    return urls
+
+
 def _session_cookie(resp: http.client.HTTPResponse) -> str:
     for header, value in resp.getheaders():
         if header.lower() == "set-cookie" and value.startswith("session="):
@@ -377,7 +408,8 @@ def _session_cookie(resp: http.client.HTTPResponse) -> str:
 
 def _client(port, cookie, paths, start, end, offset, out, errors):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    headers = {"Cookie": cookie, "Connection": "keep-alive", "Accept": "text/html"}
+    headers = {"Cookie": cookie, "Connection": "keep-alive", "Accept": "text/html",
+               "Authorization": f"Bearer {API_SECRET}"}  # the API pages read with a token
     i = offset
     while True:
         t0 = time.perf_counter()
@@ -543,7 +575,8 @@ def main() -> int:
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     wanted = {"ceiling", *args.pages.split(",")}
-    if unknown := wanted - {"ceiling", "signed-in", "home", "story", "person", "search"}:
+    if unknown := wanted - {"ceiling", "signed-in", "home", "story", "person", "search",
+                            "api-stories", "api-story", "api-deep"}:
         parser.error(f"unknown pages: {', '.join(sorted(unknown))}")
 
     workdir = Path(tempfile.mkdtemp(prefix="fgf-bench-"))
@@ -559,6 +592,9 @@ def main() -> int:
                     "story": [f"/stories/{i}" for i in seeded.story_ids],
                     "person": [f"/people/{i}" for i in seeded.people],
                     "search": [f"/search?q={urlquote(q)}" for q in seeded.queries],
+                    "api-stories": ["/api/v1/stories?limit=50"],
+                    "api-story": [f"/api/v1/stories/{i}" for i in seeded.story_ids],
+                    "api-deep": deep_cursors(srv.port) if "api-deep" in wanted else [],
                 }
                 pages = {name: paths for name, paths in pages.items() if name in wanted}
                 results, cpu_ratios = measure_paired(pages, srv, cookies, args)
