@@ -557,6 +557,7 @@ def test_import_in_a_phone_sized_browser(browser, live_server, admin, make_user,
         sign_in(page, admin)
 
         def check(name: str) -> None:
+            page.wait_for_load_state("load")  # after a click: measured with the stylesheets in
             assert _violations(page) == [], name
             width = page.evaluate("document.documentElement.scrollWidth")
             assert width <= 390, f"{name} scrolls sideways ({width}px)"

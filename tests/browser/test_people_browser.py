@@ -19,6 +19,7 @@ PHONE = 390
 
 
 def _fits(page) -> None:
+    page.wait_for_load_state("load")  # after a click: measured with the stylesheets in
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE, f"the page is {width}px wide at {PHONE}px"
 
