@@ -104,6 +104,7 @@ def register_blueprints(app: Flask) -> None:
     from app import submissions
     from app import voice
     from app import webhooks
+    from app.api.reference import bp as api_reference_bp
     from app.api.views import bp as api_bp
     from app.branding.views import bp as branding_bp
     from app.engagement.views import bp as engagement_bp
@@ -134,6 +135,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(engagement_bp)
     app.register_blueprint(branding_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(api_reference_bp)
     app.register_blueprint(tokens_bp)
 
 

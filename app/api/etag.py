@@ -13,6 +13,9 @@ from flask import request
 
 from app.api.problems import ApiProblem
 
+HEADER_MAX = 1000  # If-None-Match / If-Match: a few dozen tags at most, never a megabyte
+
+
 
 def quote(value: str) -> str:
     return f'"{value}"'
@@ -20,6 +23,14 @@ def quote(value: str) -> str:
 
 def of_body(body: bytes) -> str:
     return quote(hashlib.sha256(body).hexdigest()[:32])
+
+
+def check_headers(names: tuple[str, ...]) -> None:
+    """The conditional headers are within HEADER_MAX (as the document says), else 422."""
+    errors = [{"detail": f"Use at most {HEADER_MAX} characters.", "parameter": name}
+              for name in names if len(request.headers.get(name, "")) > HEADER_MAX]
+    if errors:
+        raise ApiProblem(422, "A header is too long.", kind="validation", errors=errors)
 
 
 def _tags(header: str) -> list[str]:

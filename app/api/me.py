@@ -27,7 +27,7 @@ class MeOut(Out):
 
 
 @operation("GET", "/me", scope=READ, tag="Me", summary="The token's person and scopes",
-           response=MeOut)
+           response=MeOut, etag=True)
 def get_me() -> MeOut:
     """The person the token acts as, their role, and the scopes the token may use now (granted
     and allowed by the person's current role)."""

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from app.api.etag import HEADER_MAX
 from app.api.spec import OPERATIONS
 from app.api.spec import Operation
 from app.api.spec import statuses
@@ -91,10 +92,10 @@ def _operation(op: Operation, refs: dict[Any, Any], defs: dict[str, Any]) -> dic
         parameters += _query_parameters(op.query, defs)
     if op.etag:
         parameters.append({"name": "If-None-Match", "in": "header", "required": False,
-                           "schema": {"type": "string", "maxLength": 1000}})
+                           "schema": {"type": "string", "maxLength": HEADER_MAX}})
     if op.if_match:
         parameters.append({"name": "If-Match", "in": "header", "required": False,
-                           "schema": {"type": "string", "maxLength": 1000},
+                           "schema": {"type": "string", "maxLength": HEADER_MAX},
                            "description": "The ETag you read; or send `version` in the body."})
     responses: dict[str, Any] = {}
     for status in statuses(op):

@@ -55,7 +55,7 @@ def _rate_limit() -> str:
 
 def _rate_key() -> str:
     """Per token (its hash, so one busy integration does not slow another); per address for
-    requests without one."""
+    requests without one. One budget across all operations (`shared_limit`, scope "api")."""
     secret = auth.bearer()
     if secret:
         return "api:" + hash_token(secret)
@@ -151,11 +151,15 @@ def operation(
             errors=errors,
         )
 
+        conditional = (("If-None-Match",) if etag else ()) + (("If-Match",) if if_match else ())
+
         @wraps(view)
         def wrapped(**path_args: Any) -> Response:
             if scope is not None:
                 auth.authenticate(scope)
             kwargs = dict(path_args)
+            if conditional:
+                etags.check_headers(conditional)
             if query is not None:
                 kwargs["query"] = parse_query(query)
             if body is not None:
@@ -166,7 +170,7 @@ def operation(
             public(wrapped)
         else:
             wrapped._access = auth.ACCESS  # type: ignore[attr-defined]
-        limited = limiter.limit(_rate_limit, key_func=_rate_key)(wrapped)
+        limited = limiter.shared_limit(_rate_limit, scope="api", key_func=_rate_key)(wrapped)
         bp.add_url_rule(rule, view.__name__, limited, methods=[method])
         register(op)
         return limited

@@ -51,8 +51,8 @@ def statuses(operation: Operation) -> list[int]:
     if operation.body is not None:
         codes |= {400, 413, 415, 422}
     if operation.etag:
-        codes.add(304)
+        codes |= {304, 422}  # 422: an over-long If-None-Match
     if operation.if_match:
-        codes |= {409, 412, 428}
+        codes |= {409, 412, 422, 428}
     codes |= set(operation.errors)
     return sorted(codes)

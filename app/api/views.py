@@ -15,6 +15,8 @@ import time
 from flask import Response
 from flask import jsonify
 from flask import request
+from flask.globals import request_ctx
+from flask.sessions import SecureCookieSession
 
 from app.api import editions  # noqa: F401 - each registers its operations
 from app.api import insights  # noqa: F401
@@ -36,6 +38,36 @@ csrf.exempt(bp)  # no cookie is ever accepted here, so there is nothing for CSRF
 init_problem_handlers(bp)
 
 
+class _NoSession(SecureCookieSession):
+    """The session an API request sees: empty whatever cookie came, never saved, never marked
+    accessed (so no `Vary: Cookie`, no Set-Cookie, and a signed-in browser's cookie is neither
+    read nor touched — flask-login's after-request hook still looks at "the session")."""
+
+    @property
+    def accessed(self) -> bool:  # type: ignore[override]
+        return False
+
+    @accessed.setter
+    def accessed(self, value: bool) -> None:
+        pass
+
+    @property
+    def modified(self) -> bool:  # type: ignore[override]
+        return False
+
+    @modified.setter
+    def modified(self, value: bool) -> None:
+        pass
+
+
+@bp.before_app_request
+def no_session() -> None:
+    """Every /api/v1/ request (unknown URLs too) runs without the session cookie. (The web's
+    own JSON helpers, /api/preview and /api/colleagues, are session pages: left alone.)"""
+    if request.path.startswith(f"{bp.url_prefix}/") or request.path == bp.url_prefix:
+        request_ctx._session = _NoSession()
+
+
 @bp.after_request
 def api_headers(response: Response) -> Response:
     response.headers["Vary"] = "Authorization"
@@ -43,11 +75,16 @@ def api_headers(response: Response) -> Response:
     current = limiter.current_limit
     if current is not None:
         window = current.limit.get_expiry()
-        reset = max(0, math.ceil(current.reset_at - time.time()))
+        reset = min(window, max(0, math.ceil(current.reset_at - time.time())))
         response.headers["RateLimit-Limit"] = str(current.limit.amount)
         response.headers["RateLimit-Remaining"] = str(max(0, current.remaining))
         response.headers["RateLimit-Reset"] = str(reset)
         response.headers["RateLimit-Policy"] = f"{current.limit.amount};w={window}"
+        if response.status_code == 429:
+            response.headers["Retry-After"] = str(max(1, reset))
+        # Ours replace flask-limiter's X-RateLimit-* and its Retry-After on every answer: its
+        # after-request hook (which runs after this one) adds nothing without a current limit.
+        limiter.context.view_rate_limit = None
     return response
 
 

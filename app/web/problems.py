@@ -17,6 +17,18 @@ from flask import Response
 MEDIA_TYPE = "application/problem+json"
 API_PREFIX = "/api/"
 TYPE_BASE = "https://feelgoodfridays.invalid/problems/"  # documented, never fetched
+# What a problem says when its raiser gave no detail (an unknown URL, the rate limiter): every
+# problem tells the client what happened and what to do, not just the status phrase.
+DEFAULT_DETAILS = {
+    400: "The request could not be understood.",
+    401: "Send an API token: Authorization: Bearer <token>.",
+    403: "This token may not do this.",
+    404: "There is nothing at this URL (see /api/v1/openapi.json for the operations).",
+    405: "The method is not allowed for the requested URL.",
+    413: "The request body is too large.",
+    429: "Too many requests for this token: wait for the time in Retry-After, then go on.",
+    500: "Something went wrong on our side; it has been logged.",
+}
 
 
 def is_api_path(path: str) -> bool:
@@ -43,6 +55,7 @@ def problem(
         "title": title or phrase,
         "status": status,
     }
+    detail = detail or DEFAULT_DETAILS.get(status)
     if detail:
         body["detail"] = detail
     if errors:
