@@ -207,21 +207,28 @@ class Subscriber:
     name: str
     event_type: type[Event]
     handler: Callable[[Any], None]
+    # Asked when the event is emitted (in its transaction): False means "nothing to do for this
+    # one", so an event no subscriber wants costs no transactions after the commit.
+    when: Callable[[Any], bool] | None = None
 
 
 _subscribers: dict[str, dict[str, Subscriber]] = {}
 
 
 def subscribe(
-    event_type: type[E], *, name: str | None = None
+    event_type: type[E], *, name: str | None = None, when: Callable[[E], bool] | None = None
 ) -> Callable[[Callable[[E], None]], Callable[[E], None]]:
-    """Register the decorated function to run once per `event_type` event, after its commit."""
+    """Register the decorated function to run once per `event_type` event, after its commit.
+    `when(event)`, if given, is asked at emit: while it says False for every subscriber, the
+    event is recorded as dispatched at once (e.g. webhooks while no endpoint is registered).
+    When another subscriber wants the event, this one still runs (and may find nothing to do)."""
 
     def decorate(handler: Callable[[E], None]) -> Callable[[E], None]:
         key = name or f"{handler.__module__}.{handler.__qualname__}"
         if len(key) > 120:
             raise ValueError(f"subscriber name {key!r} is longer than 120 characters")
-        _subscribers.setdefault(event_type.name, {})[key] = Subscriber(key, event_type, handler)
+        _subscribers.setdefault(event_type.name, {})[key] = Subscriber(
+            key, event_type, handler, when)
         return handler
 
     return decorate
@@ -250,9 +257,10 @@ def emit(event: Event) -> DomainEvent:
     now = utcnow()
     row = DomainEvent(name=event.name, payload=event.payload(), created_at=now)
     session.add(row)
-    if not subscribers_for(event.name):
-        # Nobody listens (yet): the row is the record for later integrations, and there is
-        # nothing to dispatch, so no extra transactions after the commit.
+    if not any(s.when is None or s.when(event) for s in subscribers_for(event.name)):
+        # Nobody listens (yet), or nobody wants this one: the row is the record for later
+        # integrations, and there is nothing to dispatch, so no extra transactions after the
+        # commit.
         row.dispatched_at = now
         return row
     _after_commit.record(session, row)

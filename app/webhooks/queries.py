@@ -76,6 +76,12 @@ def deliveries_with_status(endpoint_id: int, status: WebhookDeliveryStatus,
         endpoint_id=endpoint_id, status=status).order_by(WebhookDelivery.id)))
 
 
+def any_active_endpoint() -> bool:
+    return db.session.scalar(
+        sa.select(WebhookEndpoint.id).where(WebhookEndpoint.active.is_(True)).limit(1)
+    ) is not None
+
+
 def endpoints_for(event_type: str) -> list[WebhookEndpoint]:
     """Active endpoints subscribed to `event_type`. `events` is a JSON list: filtered here, not
     in SQL (a handful of endpoints; JSON containment differs between the databases)."""

@@ -64,6 +64,11 @@ def _stories(ids: list[int]) -> list[Story]:
     return list(db.session.scalars(stmt.order_by(Story.id)))
 
 
+def _any_endpoint(_event: Event) -> bool:
+    """Asked at emit: while no endpoint is active, events cost no webhook transaction."""
+    return queries.any_active_endpoint()
+
+
 def _record(event_type: str, event: Event, build: Callable[[], dict[str, Any] | None]) -> None:
     endpoints = queries.endpoints_for(event_type)
     if not endpoints:
@@ -76,7 +81,7 @@ def _record(event_type: str, event: Event, build: Callable[[], dict[str, Any] | 
                                    data)
 
 
-@subscribe(EditionSent)
+@subscribe(EditionSent, when=_any_endpoint)
 def edition_sent(event: EditionSent) -> None:
     def build() -> dict[str, Any] | None:
         edition = db.session.get(Edition, event.edition_id)
@@ -93,7 +98,7 @@ def edition_sent(event: EditionSent) -> None:
     _record(catalog.EDITION_SENT, event, build)
 
 
-@subscribe(SubmissionPublished)
+@subscribe(SubmissionPublished, when=_any_endpoint)
 def item_published(event: SubmissionPublished) -> None:
     """story.published / quote.published (only while the item is still published)."""
     edition = db.session.get(Edition, event.edition_id)
@@ -115,7 +120,7 @@ def item_published(event: SubmissionPublished) -> None:
         _record(catalog.QUOTE_PUBLISHED, event, build_quote)
 
 
-@subscribe(ColleagueFeatured)
+@subscribe(ColleagueFeatured, when=_any_endpoint)
 def colleague_featured(event: ColleagueFeatured) -> None:
     def build() -> dict[str, Any] | None:
         user = db.session.get(User, event.user_id)
@@ -157,7 +162,7 @@ def _status_changed(event: Any) -> None:
 
 # One subscriber per status event, each under a stable name (its markers are stored by name).
 for _status_event in (SubmissionSubmitted, *_STATUS):
-    subscribe(_status_event,
+    subscribe(_status_event, when=_any_endpoint,
               name=f"{__name__}.status_{_status_event.name.removeprefix('submission.')}")(
         _status_changed)
 
