@@ -412,3 +412,32 @@ def test_an_unknown_channel_fails_the_subscriber_not_the_action(app, outbox, cap
     app.config.update(NOTIFICATION_CHANNELS="email", EVENTS_DISPATCH_DELAY_SECONDS=0)
     events_job(app)()  # configuration fixed: the retry sends it, once
     assert len(outbox) == 1
+
+
+def test_an_event_no_subscriber_wants_is_dispatched_at_emit(app):
+    """`when` is asked at emit: while every subscriber says no, the event is settled at once
+    and nothing runs after the commit; once one says yes, every subscriber runs."""
+    seen: list[tuple[str, int]] = []
+    asked: list[int] = []
+
+    def wants(event: Pinged) -> bool:
+        asked.append(event.value)
+        return event.value > 1
+
+    subscribe(Pinged, name="test.picky", when=wants)(lambda e: seen.append(("picky", e.value)))
+    try:
+        begin()
+        quiet = emit(Pinged(1))
+        db.session.commit()
+        assert asked == [1] and seen == []
+        assert quiet.dispatched_at is not None
+        assert db.session.scalar(sa.select(sa.func.count(EventDelivery.id))) == 0
+
+        begin()
+        loud = emit(Pinged(2))
+        db.session.commit()
+        assert asked == [1, 2] and seen == [("picky", 2)]
+        reload()
+        assert db.session.get(DomainEvent, loud.id).dispatched_at is not None
+    finally:
+        unsubscribe(Pinged, "test.picky")
