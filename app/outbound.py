@@ -1,10 +1,7 @@
-"""What every outbound delivery (webhooks; chat posts once switched over) shares: the backoff,
-the claim of one due row across processes, storing an outcome only while the claim holds, and
-the background thread that sends rows handed over after a commit.
-
-The answer of a remote server (`Answer`, `parse_retry_after`, `failure_text`, `response_text`)
-is re-exported from app.chat.providers.base, where it was first written, so that callers already
-import it from here.
+"""What every outbound delivery (chat posts, webhooks) shares: the remote server's answer
+(`Answer`, Retry-After, what a failure shows without leaking the URL), the backoff, the claim of
+one due row across processes, storing an outcome only while the claim holds, and the background
+thread that sends rows handed over after a commit.
 """
 
 from __future__ import annotations
@@ -13,12 +10,15 @@ import logging
 import math
 import os
 import queue
+import socket
+import ssl
 import threading
 from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
+from email.utils import parsedate_to_datetime
 from enum import Enum
 from typing import Any
 from typing import TypeVar
@@ -34,17 +34,110 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Row
 
 from app.after_commit import AfterCommit
-from app.chat.providers.base import Answer
-from app.chat.providers.base import failure_text
-from app.chat.providers.base import parse_retry_after
-from app.chat.providers.base import response_text
 from app.errors import ValidationError
-
-__all__ = ["Answer", "Background", "Outcome", "PassStats", "Worker", "claim_one", "due",
-           "failure_text", "insert_once", "next_delay", "parse_retry_after", "response_text",
-           "retry_delay", "run_pass", "split_url", "store_if_claimed", "wait_idle", "worker_for"]
+from app.models import utcnow
+from app.text import clean_text
 
 C = TypeVar("C")
+RESPONSE_TEXT_MAX = 1000  # what is kept of an answer (shown to admins)
+RETRY_AFTER_MAX = 86_400  # a Retry-After beyond a day is taken as a day
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a remote server said: status code (None: no answer, e.g. a timeout or refused
+    connection), its body (or the error) trimmed, and Retry-After in seconds when given."""
+
+    code: int | None
+    text: str
+    retry_after: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.code is not None and 200 <= self.code < 300
+
+    @property
+    def permanent(self) -> bool:
+        """A refusal retrying cannot fix: a redirect (3xx, never followed: a post goes only to
+        the saved URL), or the URL wrong, revoked or the body refused (4xx), except "try later"
+        answers (408 timeout, 425 too early, 429 rate limited)."""
+        return self.code is not None and 300 <= self.code < 500 and self.code not in (408, 425, 429)
+
+
+def trim(text: str | None, limit: int) -> str:
+    """One line, at most `limit` characters, ending in "…" when cut."""
+    line = clean_text(text)
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+def response_text(body: str | bytes | None) -> str:
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    return trim(body, RESPONSE_TEXT_MAX)
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """`exc` and what it wraps: chained exceptions, and exceptions passed as arguments or as a
+    `reason` (requests wraps urllib3's MaxRetryError, which wraps the socket error)."""
+    found: list[BaseException] = []
+    todo = [exc]
+    while todo and len(found) < 20:
+        current = todo.pop(0)
+        if any(current is seen for seen in found):
+            continue
+        found.append(current)
+        nested = [current.__cause__, current.__context__, getattr(current, "reason", None),
+                  *current.args]  # fmt: skip
+        todo += [e for e in nested if isinstance(e, BaseException)]
+    return found
+
+
+def failure_text(exc: BaseException) -> str:
+    """What a send that got no answer shows admins: the exception's class and a fixed reason.
+
+    Never the exception's own text: requests and urllib put the URL in it (e.g. "Max retries
+    exceeded with url: /workflows/…&sig=<secret>"), and the URL is the secret.
+    """
+    causes = _causes(exc)
+    reason = "no valid answer"
+    for cause in causes:
+        if isinstance(cause, TimeoutError | socket.timeout) or "Timeout" in type(cause).__name__:
+            reason = "timed out"
+        elif isinstance(cause, ConnectionRefusedError):
+            reason = "connection refused"
+        elif isinstance(cause, socket.gaierror):
+            reason = "host name not found"
+        elif isinstance(cause, ssl.SSLError | ssl.CertificateError):
+            reason = "TLS handshake failed (certificate or protocol)"
+        elif isinstance(cause, ConnectionError):
+            reason = "connection lost"
+        elif isinstance(cause, OSError) and isinstance(cause.errno, int) and cause.errno > 0:
+            reason = os.strerror(cause.errno)
+        else:
+            continue
+        break
+    return f"{type(exc).__name__}: {reason}"
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds from now: delta-seconds or an HTTP date (RFC 9110); None when
+    absent or unreadable; never negative, at most RETRY_AFTER_MAX."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = (when - utcnow()).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return min(max(seconds, 0.0), RETRY_AFTER_MAX)
 
 
 def split_url(value: str | None, *, field: str, url_max: int, empty: str,

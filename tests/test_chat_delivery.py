@@ -16,12 +16,12 @@ from werkzeug import Response
 
 from app.chat import delivery
 from app.chat.providers import get_provider
-from app.chat.providers.base import RETRY_AFTER_MAX
-from app.chat.providers.base import parse_retry_after
 from app.extensions import db
 from app.models import ChatDestination
 from app.models import ChatPost
 from app.models import ChatPostStatus
+from app.outbound import RETRY_AFTER_MAX
+from app.outbound import parse_retry_after
 from tests.fixtures.chat import bodies
 from tests.fixtures.chat import make_destination
 from tests.fixtures.chat import make_post
@@ -59,7 +59,7 @@ def test_a_post_is_sent_once_and_the_answer_recorded(chat_server, kind):
     stats = delivery.deliver_posts(T0)
     again = delivery.deliver_posts(T0 + timedelta(hours=1))
 
-    assert (stats.sent, again.processed) == (1, 0)
+    assert (stats.done, again.processed) == (1, 0)
     assert bodies(chat_server, "/hook") == [{"type": "message", "n": 1}]
     request = chat_server.log[0][0]
     assert request.headers["Content-Type"].startswith("application/json")
@@ -84,7 +84,7 @@ def test_429_waits_at_least_retry_after_then_succeeds(chat_server, slack):
 
     assert delivery.deliver_posts(T0 + timedelta(seconds=119)).processed == 0
     assert len(chat_server.log) == 1
-    assert delivery.deliver_posts(T0 + timedelta(seconds=120)).sent == 1
+    assert delivery.deliver_posts(T0 + timedelta(seconds=120)).done == 1
     row = _post(post_id)
     assert (row.status, row.attempts, len(chat_server.log)) == (S.SENT, 2, 2)
 
@@ -214,7 +214,7 @@ def test_a_failing_destination_does_not_hold_up_another(chat_server):
 
     stats = delivery.deliver_posts(T0)
 
-    assert (stats.sent, stats.deferred) == (1, 1)
+    assert (stats.done, stats.deferred) == (1, 1)
     assert _post(fine.id).status is S.SENT
     assert _post(first.id).attempts == 1
     # The down destination's next post waits for the next pass, uncharged.
@@ -233,7 +233,7 @@ def test_stale_claims_are_taken_again_fresh_ones_are_not(app, chat_server, slack
     row = _post(post_id)
     row.claimed_at = T0 - timedelta(seconds=delivery.lease_seconds() + 1)
     db.session.commit()
-    assert delivery.deliver_posts(T0).sent == 1
+    assert delivery.deliver_posts(T0).done == 1
     assert _post(post_id).status is S.SENT
 
 
@@ -284,7 +284,7 @@ def test_a_redirect_is_a_failure_and_never_followed(chat_server, kind, code):
 
     stats = delivery.deliver_posts(T0)
 
-    assert (stats.failed, stats.sent) == (1, 0)
+    assert (stats.failed, stats.done) == (1, 0)
     assert [request.path for request, _answer in chat_server.log] == ["/hook"]
     row = _post(post.id)
     assert (row.status, row.attempts, row.response_code, row.response_text) == (
@@ -298,7 +298,7 @@ def test_inactive_destinations_wait_but_test_posts_go(chat_server):
     waiting = make_post(off, key="edition:1")
     test = make_post(off, key="test:1", event="test")
     db.session.commit()
-    assert delivery.deliver_posts(T0).sent == 1
+    assert delivery.deliver_posts(T0).done == 1
     assert (_post(waiting.id).status, _post(test.id).status) == (S.PENDING, S.SENT)
 
 
@@ -309,7 +309,7 @@ def test_the_scheduler_job_is_registered_and_posts(app, chat_server, slack):
     assert job.every == "SCHEDULER_CHAT_SECONDS"
     chat_server.expect_request("/slack").respond_with_data("ok")
     stats = job.run(lambda: False)
-    assert stats.sent == 1 and len(chat_server.log) == 1
+    assert stats.done == 1 and len(chat_server.log) == 1
     assert job.run(lambda: True).processed == 0  # a stopping scheduler takes nothing
 
 
@@ -323,7 +323,7 @@ def test_the_job_prunes_sent_posts_past_the_keep_period_only(app, chat_server):
     failed = make_post(slack, key="c", status=S.FAILED, attempts=8, created_at=old)
     ids = (gone.id, kept.id, failed.id)
     db.session.commit()  # ends the test's snapshot: the job deletes on its own connection
-    delivery.run_chat(T0)
+    assert delivery.run_chat(T0).pruned == 1
     assert [db.session.get(ChatPost, i) is not None for i in ids] == [False, True, True]
 
 

@@ -227,15 +227,21 @@ LISTENERS = textwrap.dedent(
     TARGETS = ((Session, SessionEvents), (Mapper, MapperEvents), (Engine, ConnectionEvents))
     modules = [importlib.import_module(i.name) for i in pkgutil.walk_packages(app.__path__, "app.")]
     # (owner module, callable): module-level functions, and the methods of module-level
-    # objects of the app's own classes (the after-commit hooks of mail and events).
+    # objects of the app's own classes (the after-commit hooks of mail and events) and of the
+    # app objects they hold (app.outbound.Background's AfterCommit: chat and webhooks).
+    def app_object(value):
+        return type(value).__module__.startswith("app.") and not inspect.isclass(value)
+
     functions = []
     for m in modules:
         for value in vars(m).values():
             if inspect.isfunction(value) and value.__module__ == m.__name__:
                 functions.append((m.__name__, value))
-            elif type(value).__module__.startswith("app.") and not inspect.isclass(value):
-                methods = inspect.getmembers(value, inspect.ismethod)
-                functions += [(m.__name__, f) for _n, f in methods]
+            elif app_object(value):
+                held = [v for v in getattr(value, "__dict__", {}).values() if app_object(v)]
+                for obj in (value, *held):
+                    methods = inspect.getmembers(obj, inspect.ismethod)
+                    functions += [(m.__name__, f) for _n, f in methods]
 
     def ours():
         found = []
@@ -272,7 +278,7 @@ def test_importing_registers_no_listeners_create_app_does_once():
     attached, again = (int(n) for n in after_create.split())
     assert set(owners.split()) == {
         "app.chat.delivery", "app.database", "app.events", "app.mail", "app.reading.cache",
-        "app.reading.search",
+        "app.reading.search", "app.webhooks.delivery",
     }  # every feature that listens is attached by create_app, none by an import
     assert attached > 0
     assert again == 0  # a second app attaches nothing twice

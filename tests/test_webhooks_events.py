@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from app import events
+from app.database import begin_write
 from app.events import ChangesRequested
 from app.events import SubmissionRejected
 from app.events import SubmissionSubmitted
@@ -182,6 +183,7 @@ def test_two_identical_happenings_are_two_deliveries(app, webhook_server, editor
     story = factories.make_story(status=SubmissionStatus.SUBMITTED)
     db.session.commit()
     for _ in range(2):
+        begin_write()  # SQLite: queue for the lock (the first delivery's thread may hold it)
         events.emit(ChangesRequested(item_kind="story", item_id=story.id, actor_id=editor.id,
                                      note="Add a photo"))
         db.session.commit()

@@ -4,15 +4,15 @@ A post row is committed by the subscriber that reacts to an event (or by the adm
 test post"); whoever claims it afterwards posts it:
 
 * right after that commit, in the same process, on a background thread (one per app and
-  process): the subscriber only hands over ids, so a slow or failing chat service never delays
-  the send, the other subscribers of the event, or a web request;
+  process, app.outbound.Background): the subscriber only hands over ids, so a slow or failing
+  chat service never delays the send, the other subscribers of the event, or a web request;
 * the scheduler's "chat" job (every SCHEDULER_CHAT_SECONDS): whatever is due, including rows a
   dead process left in `sending` (claims older than `lease_seconds()` are taken again);
 * "Send a test post": the admin's request posts its one row after its commit and shows the answer.
 
-Claim: one atomic UPDATE pending → sending returning the row (PostgreSQL: a MATERIALIZED CTE
-with FOR UPDATE SKIP LOCKED, as in app/mail/outbox.py), so two processes never post the same
-row. Outcome, committed at once with the destination's last success / failure:
+Claim: one atomic UPDATE pending → sending returning the row (app.outbound.claim_one;
+PostgreSQL: FOR UPDATE SKIP LOCKED), so two processes never post the same row. Outcome,
+committed at once with the destination's last success / failure:
 
 * 2xx: sent;
 * a permanent refusal (a redirect, never followed; 4xx other than 408, 425, 429: wrong,
@@ -23,18 +23,15 @@ row. Outcome, committed at once with the destination's last success / failure:
   CHAT_RETRY_MAX_SECONDS; the destination's other posts wait for the next pass.
 
 The outcome is stored only by the current claimer (the row still `sending` with this claim's
-`claimed_at`): a claimer slower than the lease, whose row was taken again, records nothing.
-Stored answers and logs never hold the URL (the secret): providers report a failure without
-the exception's text, see `app.chat.providers.base.failure_text`.
+`claimed_at`, app.outbound.store_if_claimed): a claimer slower than the lease, whose row was
+taken again, records nothing. Stored answers and logs never hold the URL (the secret):
+providers report a failure without the exception's text, see `app.outbound.failure_text`.
+The backoff, the pass loop and the background thread are app.outbound's, shared with webhooks.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-import os
-import queue
-import threading
 from collections.abc import Callable
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,7 +43,6 @@ import sqlalchemy as sa
 from flask import Flask
 from flask import current_app
 
-from app.after_commit import AfterCommit
 from app.chat.providers import Answer
 from app.chat.providers import get_provider
 from app.extensions import db
@@ -54,26 +50,24 @@ from app.models import ChatDestination
 from app.models import ChatPost
 from app.models import ChatPostStatus
 from app.models import utcnow
+from app.outbound import Background
+from app.outbound import Outcome
+from app.outbound import PassStats
+from app.outbound import claim_one
+from app.outbound import due
+from app.outbound import next_delay
+from app.outbound import run_pass
+from app.outbound import store_if_claimed
 
 log = logging.getLogger(__name__)
 
 S = ChatPostStatus
-WORKER_KEY = "fgf.chat.worker"
 FAILURE_MAX = 1000
 _posts = ChatPost.__table__
 _destinations = ChatDestination.__table__
-
-
-@dataclass
-class ChatStats:
-    sent: int = 0
-    failed: int = 0  # given up now
-    deferred: int = 0  # to be retried
-    stopped: str | None = None
-
-    @property
-    def processed(self) -> int:
-        return self.sent + self.failed + self.deferred
+ChatStats = PassStats  # done = posts sent
+OUTCOMES = {S.SENT: Outcome.DONE, S.FAILED: Outcome.FAILED, S.PENDING: Outcome.DEFERRED,
+            None: Outcome.LOST}
 
 
 @dataclass(frozen=True)
@@ -93,51 +87,29 @@ def lease_seconds() -> int:
     return 3 * int(current_app.config["CHAT_TIMEOUT_SECONDS"]) + 60
 
 
-def retry_delay(attempts: int) -> int:
-    base = int(current_app.config["CHAT_RETRY_BASE_SECONDS"])
-    return min(base * 2 ** (attempts - 1), int(current_app.config["CHAT_RETRY_MAX_SECONDS"]))
-
-
 def deliver_posts(
     now: datetime | None = None,
     *,
     ids: Sequence[int] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> ChatStats:
-    """Claim and post what is due (only `ids` when given), one row at a time, in id order.
-
-    `now` fixes the clock (tests). A destination that fails or asks to slow down is left alone
-    for the rest of the pass, so an outage costs one timeout per pass, not one per post.
-    """
+    """Claim and post what is due (only `ids` when given), one row at a time, in id order
+    (app.outbound.run_pass: a destination that fails or asks to slow down is left alone for the
+    rest of the pass, so an outage costs one timeout per pass, not one per post).
+    `now` fixes the clock (tests)."""
     clock: Callable[[], datetime] = (lambda: now) if now is not None else utcnow
-    stats = ChatStats()
     if ids is not None and not ids:
-        return stats
+        return ChatStats()
     timeout = float(current_app.config["CHAT_TIMEOUT_SECONDS"])
-    resting: set[int] = set()
-    after_id = 0
-    while True:
-        if should_stop is not None and should_stop():
-            stats.stopped = "shutting down"
-            break
-        claimed = claim(clock(), after_id=after_id, ids=ids, resting=resting)
-        if claimed is None:
-            break
-        after_id = claimed.id
+
+    def attempt(claimed: Claimed) -> Outcome:
         answer = get_provider(claimed.kind).post(claimed.url, claimed.payload, timeout=timeout)
-        status = record(claimed, answer, clock())
-        if status is None:  # another claimer has it now
-            continue
-        if status is S.SENT:
-            stats.sent += 1
-        else:
-            resting.add(claimed.destination_id)
-            stats.failed += status is S.FAILED
-            stats.deferred += status is S.PENDING
-    if stats.processed and (stats.failed or stats.deferred or ids is None):
-        log.info("chat: %d post(s) sent, %d failed, %d deferred", stats.sent, stats.failed,
-                 stats.deferred)
-    return stats
+        return OUTCOMES[record(claimed, answer, clock())]
+
+    return run_pass(
+        lambda after_id, resting: claim(clock(), after_id=after_id, ids=ids, resting=resting),
+        attempt, lambda c: (c.id, c.destination_id), should_stop, log=log,
+        label="chat posts", quiet=ids is not None)
 
 
 def claim(
@@ -154,35 +126,21 @@ def claim(
     a URL before switching it on).
     """
     t, d = _posts, _destinations
-    due = sa.or_(
-        sa.and_(t.c.status == S.PENDING,
-                sa.or_(t.c.next_attempt_at.is_(None), t.c.next_attempt_at <= now)),
-        sa.and_(t.c.status == S.SENDING,
-                t.c.claimed_at < now - timedelta(seconds=lease_seconds())),
-    )  # fmt: skip
     active = sa.or_(t.c.event == "test", t.c.destination_id.in_(
         sa.select(d.c.id).where(d.c.active.is_(True)).scalar_subquery()))
-    pick = sa.select(t.c.id).where(due, active, t.c.id > after_id)
+    pick = sa.select(t.c.id).where(due(t, now, lease_seconds(), S.PENDING, S.SENDING), active,
+                                   t.c.id > after_id)
     if ids is not None:
         pick = pick.where(t.c.id.in_(list(ids)))
     if resting:
         pick = pick.where(t.c.destination_id.not_in(list(resting)))
-    pick = pick.order_by(t.c.id).limit(1)
     with db.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            picked = (pick.with_for_update(skip_locked=True).cte("picked")
-                      .prefix_with("MATERIALIZED"))  # fmt: skip
-            stmt = sa.update(t).where(t.c.id == picked.c.id)
-        else:
-            stmt = sa.update(t).where(t.c.id.in_(pick.scalar_subquery()))
-        row = conn.execute(stmt.values(status=S.SENDING, claimed_at=now).returning(
-            t.c.id, t.c.destination_id, t.c.payload, t.c.attempts, t.c.claimed_at)).first()
-        if row is None:
-            return None
-        target = conn.execute(
-            sa.select(d.c.webhook_url, d.c.kind).where(d.c.id == row.destination_id)
-        ).first()
-    if target is None:  # deleted meanwhile (its posts go with it)
+        row = claim_one(conn, t, pick.order_by(t.c.id).limit(1),
+                        {"status": S.SENDING, "claimed_at": now},
+                        (t.c.id, t.c.destination_id, t.c.payload, t.c.attempts, t.c.claimed_at))
+        target = None if row is None else conn.execute(
+            sa.select(d.c.webhook_url, d.c.kind).where(d.c.id == row.destination_id)).first()
+    if row is None or target is None:  # nothing due, or deleted meanwhile (its posts go too)
         return None
     return Claimed(row.id, row.destination_id, row.payload, row.attempts,
                    target.webhook_url, str(target.kind), row.claimed_at)
@@ -216,18 +174,13 @@ def record(claimed: Claimed, answer: Answer, at: datetime) -> ChatPostStatus | N
             status = S.FAILED
         else:
             status = S.PENDING
-            delay = (max(1, math.ceil(answer.retry_after)) if answer.retry_after is not None
-                     else retry_delay(attempts))  # fmt: skip
+            config = current_app.config
+            delay = next_delay(answer, attempts, int(config["CHAT_RETRY_BASE_SECONDS"]),
+                               int(config["CHAT_RETRY_MAX_SECONDS"]))
             values["next_attempt_at"] = at + timedelta(seconds=delay)
     values["status"] = status
     with db.engine.begin() as conn:
-        mine = conn.execute(
-            sa.update(_posts)
-            .where(_posts.c.id == claimed.id, _posts.c.status == S.SENDING,
-                   _posts.c.claimed_at == claimed.claimed_at)
-            .values(**values)
-        ).rowcount  # fmt: skip
-        if not mine:
+        if not store_if_claimed(conn, _posts, claimed.id, claimed.claimed_at, S.SENDING, values):
             log.info("chat post %d: claim lost (taken again after the lease, or deleted); "
                      "this outcome is not recorded", claimed.id)
             return None
@@ -249,7 +202,7 @@ def run_chat(
 ) -> ChatStats:
     """One tick of the scheduler's "chat" job: post what is due, then forget old sent posts."""
     stats = deliver_posts(now, should_stop=should_stop)
-    prune_posts(now)
+    stats.pruned = prune_posts(now)
     return stats
 
 
@@ -270,85 +223,21 @@ def prune_posts(now: datetime | None = None) -> int:
 # -- right after the commit, off the committing thread ------------------------------------------
 
 
-class _Worker:
-    """A daemon thread posting the ids it is handed, in this process, for one app.
-
-    Daemon: a process that exits does not wait for a slow chat service; a row it was posting
-    stays `sending` and the scheduler takes it again after the lease.
-    """
-
-    def __init__(self, app: Flask) -> None:
-        self.app = app
-        self.pid = os.getpid()
-        self.queue: queue.SimpleQueue[list[int]] = queue.SimpleQueue()
-        self.pending = 0
-        self.changed = threading.Condition()
-        self.thread = threading.Thread(target=self._loop, name="fgf-chat", daemon=True)
-        self.thread.start()
-
-    def submit(self, ids: list[int]) -> None:
-        with self.changed:
-            self.pending += 1
-        self.queue.put(ids)
-
-    def wait(self, timeout: float) -> bool:
-        """True once everything handed over so far is done (tests, shutdown)."""
-        with self.changed:
-            return self.changed.wait_for(lambda: self.pending == 0, timeout)
-
-    def _loop(self) -> None:
-        while True:
-            ids = self.queue.get()
-            try:
-                with self.app.app_context():
-                    deliver_posts(ids=ids)
-            except Exception:
-                log.exception("chat: posting %d post(s) after commit failed; the scheduler "
-                              "retries", len(ids))
-            finally:
-                with self.changed:
-                    self.pending -= 1
-                    self.changed.notify_all()
-
-
-_worker_lock = threading.Lock()
-
-
-def _worker(app: Flask) -> _Worker:
-    with _worker_lock:
-        worker = app.extensions.get(WORKER_KEY)
-        if worker is None or worker.pid != os.getpid():  # none yet, or inherited by a fork
-            worker = app.extensions[WORKER_KEY] = _Worker(app)
-        return worker
-
-
-def _hand_off(ids: list[int]) -> None:
-    _worker(current_app._get_current_object()).submit(ids)  # type: ignore[attr-defined]
+_background = Background("chat", lambda ids: deliver_posts(ids=ids), log, "chat post(s)")
 
 
 def wait_for_posts(app: Flask, timeout: float = 30.0) -> bool:
     """Wait until this process's background posting is idle; True if it is."""
-    worker = app.extensions.get(WORKER_KEY)
-    return worker is None or worker.wait(timeout)
-
-
-_after_commit = AfterCommit(
-    pending_key="feelgood.chat.pending",
-    committed_key="feelgood.chat.committed",
-    handle=_hand_off,
-    log=log,
-    doing="handing over",
-    noun="chat post(s)",
-)
+    return _background.wait(app, timeout)
 
 
 def post_after_commit(post: ChatPost) -> None:
     """Post `post` (added to the session, flushed) on the background thread once the current
     transaction commits; a rollback drops it with the row."""
-    _after_commit.record(db.session(), post)
+    _background.record(db.session(), post)
 
 
 def init_app(app: Flask) -> None:
     """Attach the session hooks (once per process); called while create_app registers the
     chat blueprint."""
-    _after_commit.listen()
+    _background.listen()

@@ -17,8 +17,6 @@ from uuid import uuid4
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app import audit
 from app.chat import delivery
@@ -35,6 +33,8 @@ from app.models import Team
 from app.models import User
 from app.models.chat import NAME_MAX
 from app.models.chat import URL_MAX
+from app.outbound import insert_once
+from app.outbound import split_url
 from app.text import clean_text
 
 S = ChatPostStatus
@@ -83,27 +83,10 @@ def check_url(value: str | None, kind: str) -> tuple[str, str | None]:
     development and tests: the server would post wherever an admin points it. Host names are
     not resolved (a name pointing inside is not caught; Slack and Teams URLs are public names).
     """
-    url = (value or "").strip()
-    if not url:
-        raise ValidationError("Paste the webhook URL.", field="webhook_url")
-    if len(url) > URL_MAX:
-        raise ValidationError(f"The URL is too long: at most {URL_MAX:,} characters.",
-                              field="webhook_url")
-    if not url.isascii() or any(c.isspace() or not c.isprintable() for c in url):
-        raise ValidationError("Paste the URL exactly as given: no spaces, line breaks or "
-                              "accented characters.", field="webhook_url")
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
-    except ValueError:
-        raise ValidationError("This is not a valid URL.", field="webhook_url") from None
-    host = parts.hostname
-    if parts.scheme not in ("https", "http") or not host:
-        raise ValidationError("Enter the full address, starting with https://.",
-                              field="webhook_url")
-    if parts.username is not None or parts.password is not None:
-        raise ValidationError("The URL must not contain a user name or password.",
-                              field="webhook_url")
+    url, parts = split_url(
+        value, field="webhook_url", url_max=URL_MAX, empty="Paste the webhook URL.",
+        credentials="The URL must not contain a user name or password.")
+    host = parts.hostname or ""
     local_allowed = bool(current_app.testing or current_app.debug)
     if parts.scheme == "http" and not (host in LOOPBACK and local_allowed):
         raise ValidationError("Use an https:// address: the URL is a secret and must not "
@@ -249,7 +232,10 @@ def record_posts(
         kind = str(destination.kind)
         if kind not in payloads:
             payloads[kind] = get_provider(kind).build(message)
-        post_id = _insert_once(destination.id, event, dedupe_key, payloads[kind])
+        post_id = insert_once(db.session, ChatPost.__table__, {
+            "destination_id": destination.id, "event": event, "dedupe_key": dedupe_key[:120],
+            "payload": payloads[kind], "status": S.PENDING, "attempts": 0,
+        }, ("destination_id", "dedupe_key"))  # fmt: skip
         if post_id is None:
             continue
         post = db.session.get(ChatPost, post_id)
@@ -257,19 +243,6 @@ def record_posts(
         delivery.post_after_commit(post)
         posts.append(post)
     return posts
-
-
-def _insert_once(destination_id: int, event: str, key: str, payload: dict[str, Any]) -> int | None:
-    table = ChatPost.__table__
-    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = (
-        insert(table)
-        .values(destination_id=destination_id, event=event, dedupe_key=key[:120],
-                payload=payload, status=S.PENDING, attempts=0)
-        .on_conflict_do_nothing(index_elements=["destination_id", "dedupe_key"])
-        .returning(table.c.id)
-    )
-    return db.session.execute(stmt).scalar_one_or_none()
 
 
 def record_test_post(destination: ChatDestination, *, actor: User) -> ChatPost:

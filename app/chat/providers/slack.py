@@ -17,15 +17,15 @@ from urllib.request import Request
 from slack_sdk.webhook import WebhookClient
 from slack_sdk.webhook import WebhookResponse
 
-from app.chat.providers.base import Answer
 from app.chat.providers.base import Message
 from app.chat.providers.base import Provider
-from app.chat.providers.base import failure_text
-from app.chat.providers.base import parse_retry_after
 from app.chat.providers.base import redact
-from app.chat.providers.base import response_text
-from app.chat.providers.base import trim
 from app.chat.providers.base import trim_lines
+from app.outbound import Answer
+from app.outbound import failure_text
+from app.outbound import parse_retry_after
+from app.outbound import response_text
+from app.outbound import trim
 
 # Block Kit limits (characters).
 HEADER_MAX = 150

@@ -14,15 +14,15 @@ from urllib.parse import SplitResult
 
 import requests
 
-from app.chat.providers.base import Answer
 from app.chat.providers.base import Message
 from app.chat.providers.base import Provider
-from app.chat.providers.base import failure_text
-from app.chat.providers.base import parse_retry_after
 from app.chat.providers.base import redact
-from app.chat.providers.base import response_text
-from app.chat.providers.base import trim
 from app.chat.providers.base import trim_lines
+from app.outbound import Answer
+from app.outbound import failure_text
+from app.outbound import parse_retry_after
+from app.outbound import response_text
+from app.outbound import trim
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
