@@ -61,7 +61,7 @@ def _summary(edition: Edition, counts: tuple[int, int]) -> dict[str, object]:
             "quotes": counts[1], "url": edition_url(edition.number)}
 
 
-@operation("GET", "/editions", scope=READ, tag="Editions",
+@operation("GET", "/editions", scope=READ, cached=True, tag="Editions",
            summary="Sent editions, newest first", query=PageQuery,
            response=Page[EditionSummaryOut])
 def list_editions(query: PageQuery) -> Page[EditionSummaryOut]:
@@ -74,7 +74,7 @@ def list_editions(query: PageQuery) -> Page[EditionSummaryOut]:
         next_cursor=after)
 
 
-@operation("GET", "/editions/<int:edition_id>", scope=READ, tag="Editions",
+@operation("GET", "/editions/<int:edition_id>", scope=READ, cached=True, tag="Editions",
            summary="One sent edition and its items", response=EditionOut, etag=True)
 def get_edition(edition_id: int) -> EditionOut:
     """A sent edition, its introduction and its stories and quotes in newsletter order."""

@@ -70,7 +70,7 @@ class PeopleQuery(PageQuery):
 
 
 @operation("GET", "/people", scope=READ, tag="People", summary="Active people, by name",
-           query=PeopleQuery, response=Page[PersonOut])
+           query=PeopleQuery, response=Page[PersonOut], cached=True)
 def list_people(query: PeopleQuery) -> Page[PersonOut]:
     """Active people by name, with their public profile and record."""
     rows, after = keyset(queries.active_people(query.team_id, query.q),
@@ -81,7 +81,7 @@ def list_people(query: PeopleQuery) -> Page[PersonOut]:
     return Page[PersonOut](data=[person_out(u, counts[u.id]) for u in rows], next_cursor=after)
 
 
-@operation("GET", "/people/<int:user_id>", scope=READ, tag="People",
+@operation("GET", "/people/<int:user_id>", scope=READ, cached=True, tag="People",
            summary="One person's public profile", response=PersonOut, etag=True)
 def get_person(user_id: int) -> PersonOut:
     """A person's public profile and record (the web's person page), former colleagues too."""

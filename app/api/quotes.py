@@ -93,7 +93,7 @@ class QuoteQuery(PageQuery):
 
 
 @operation("GET", "/quotes", scope=READ, tag="Quotes", summary="Published quotes, newest first",
-           query=QuoteQuery, response=Page[QuoteOut])
+           query=QuoteQuery, response=Page[QuoteOut], cached=True)
 def list_quotes(query: QuoteQuery) -> Page[QuoteOut]:
     """Published customer quotes, newest first."""
     statement = queries.published_quotes(query.team_id, query.published_after,
@@ -106,7 +106,7 @@ def list_quotes(query: QuoteQuery) -> Page[QuoteOut]:
                           next_cursor=after)
 
 
-@operation("GET", "/quotes/<int:quote_id>", scope=READ, tag="Quotes",
+@operation("GET", "/quotes/<int:quote_id>", scope=READ, cached=True, tag="Quotes",
            summary="One published quote", response=QuoteOut, etag=True)
 def get_quote(quote_id: int) -> QuoteOut:
     """A published quote; any other is 404, as a missing one."""

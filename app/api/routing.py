@@ -36,6 +36,7 @@ from app.api.spec import Operation
 from app.api.spec import register
 from app.auth.access import public
 from app.extensions import limiter
+from app.reading.cache import remember
 from app.tokens.services import hash_token
 
 JSON = "application/json"
@@ -96,32 +97,57 @@ def parse_body(model: type[BaseModel]) -> BaseModel:
         raise validation_problem(error, where="body") from None
 
 
-def _json(model: BaseModel, status: int) -> Response:
-    return Response(model.model_dump_json(by_alias=True), status=status, mimetype=JSON)
+@dataclass(frozen=True)
+class Rendered:
+    """An answer before its conditional part (If-None-Match): what a cached read keeps."""
+
+    status: int
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
+    etag: str | None = None
 
 
-def respond(result: Any, op: Operation) -> Response:
+def render(result: Any, op: Operation) -> Rendered | Response:
     if isinstance(result, Response):
         return result
     if result is None:
-        return Response(status=204)
+        return Rendered(204, b"")
     if isinstance(result, Created):
-        response = _json(result.resource, 201)
-        response.headers["Location"] = result.location
-        return response
-    response = _json(result, op.status)
+        body = result.resource.model_dump_json(by_alias=True).encode()
+        return Rendered(201, body, (("Location", result.location),))
+    body = result.model_dump_json(by_alias=True).encode()
+    headers: list[tuple[str, str]] = []
     following = getattr(result, "next_cursor", None) if op.paginated else None
     if following:
         args = request.args.to_dict(flat=False)
         args["cursor"] = [following]
-        response.headers["Link"] = f'<{request.base_url}?{urlencode(args, doseq=True)}>; rel="next"'
+        headers.append(("Link", f'<{request.base_url}?{urlencode(args, doseq=True)}>; rel="next"'))
+    tag = None
     if op.etag:
         key = getattr(result, "etag_key", None)
-        tag = etags.quote(key()) if callable(key) else etags.of_body(response.get_data())
-        if etags.not_modified(tag):
-            response = Response(status=304)
-        response.headers["ETag"] = tag
+        tag = etags.quote(key()) if callable(key) else etags.of_body(body)
+    return Rendered(op.status, body, tuple(headers), tag)
+
+
+def respond(rendered: Rendered | Response) -> Response:
+    if isinstance(rendered, Response):
+        return rendered
+    if rendered.etag is not None and etags.not_modified(rendered.etag):
+        response = Response(status=304)
+    elif rendered.status == 204:
+        response = Response(status=204)
+    else:
+        response = Response(rendered.body, status=rendered.status, mimetype=JSON)
+    for name, value in rendered.headers:
+        response.headers[name] = value
+    if rendered.etag is not None:
+        response.headers["ETag"] = rendered.etag
     return response
+
+
+def _cache_key() -> tuple[Any, ...]:
+    return ("api", request.host_url, request.path,
+            tuple(sorted(request.args.items(multi=True))))
 
 
 def operation(
@@ -139,7 +165,11 @@ def operation(
     if_match: bool = False,
     errors: tuple[int, ...] = (),
     description: str | None = None,
+    cached: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`cached=True`: the answer is the same for every token that may call the operation (public
+    content), so it is kept in the reading cache (app.reading.cache) until the content changes;
+    the token is still checked on every request."""
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         op = Operation(
             method=method, rule=rule, endpoint=view.__name__, summary=summary,
@@ -164,7 +194,9 @@ def operation(
                 kwargs["query"] = parse_query(query)
             if body is not None:
                 kwargs["body"] = parse_body(body)
-            return respond(view(**kwargs), op)
+            if cached:
+                return respond(remember(_cache_key(), lambda: render(view(**kwargs), op)))
+            return respond(render(view(**kwargs), op))
 
         if scope is None:
             public(wrapped)

@@ -72,7 +72,7 @@ class SearchHitOut(Out):
     quote: QuoteSummaryOut | None
 
 
-@operation("GET", "/search", scope=READ, tag="Search",
+@operation("GET", "/search", scope=READ, cached=True, tag="Search",
            summary="Search published stories and quotes", query=SearchQuery,
            response=Page[SearchHitOut])
 def search_content(query: SearchQuery) -> Page[SearchHitOut]:

@@ -182,7 +182,7 @@ class StoryQuery(PageQuery):
 
 
 @operation("GET", "/stories", scope=READ, tag="Stories", summary="Published stories, newest first",
-           query=StoryQuery, response=Page[StoryOut])
+           query=StoryQuery, response=Page[StoryOut], cached=True)
 def list_stories(query: StoryQuery) -> Page[StoryOut]:
     """Published stories, newest first, with their colleagues, team, touchpoint, tags and
     applause. Filters combine (all must hold); an unknown touchpoint or tag matches nothing."""
@@ -194,7 +194,7 @@ def list_stories(query: StoryQuery) -> Page[StoryOut]:
     return Page[StoryOut](data=[story_out(s, extras[s.id]) for s in rows], next_cursor=after)
 
 
-@operation("GET", "/stories/<int:story_id>", scope=READ, tag="Stories",
+@operation("GET", "/stories/<int:story_id>", scope=READ, cached=True, tag="Stories",
            summary="One published story", response=StoryOut, etag=True)
 def get_story(story_id: int) -> StoryOut:
     """A published story; any other (a draft, one under review, a rejected one) is 404, as a

@@ -18,7 +18,7 @@ from app.models import Touchpoint
 from app.tokens.scopes import READ
 
 
-@operation("GET", "/teams", scope=READ, tag="Teams", summary="Teams, by name",
+@operation("GET", "/teams", scope=READ, cached=True, tag="Teams", summary="Teams, by name",
            query=PageQuery, response=Page[TeamOut])
 def list_teams(query: PageQuery) -> Page[TeamOut]:
     rows, after = keyset(sa.select(Team), [(Team.name, False), (Team.id, False)], query,
@@ -26,7 +26,7 @@ def list_teams(query: PageQuery) -> Page[TeamOut]:
     return Page[TeamOut](data=[TeamOut.of(t) for t in rows], next_cursor=after)
 
 
-@operation("GET", "/touchpoints", scope=READ, tag="Touchpoints",
+@operation("GET", "/touchpoints", scope=READ, cached=True, tag="Touchpoints",
            summary="Active touchpoints, in the admins' order", query=PageQuery,
            response=Page[TouchpointOut])
 def list_touchpoints(query: PageQuery) -> Page[TouchpointOut]:
@@ -38,7 +38,7 @@ def list_touchpoints(query: PageQuery) -> Page[TouchpointOut]:
 
 
 @operation("GET", "/tags", scope=READ, tag="Tags", summary="Tags, by name", query=PageQuery,
-           response=Page[TagOut])
+           response=Page[TagOut], cached=True)
 def list_tags(query: PageQuery) -> Page[TagOut]:
     rows, after = keyset(sa.select(Tag), [(Tag.name, False), (Tag.id, False)], query,
                          scope="tags", key=lambda t: (t.name, t.id), session=db.session)
