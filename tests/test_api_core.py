@@ -33,6 +33,7 @@ from app.tokens.scopes import CURATE
 from app.tokens.scopes import SCOPES
 from tests.factories import make_tag
 from tests.fixtures.users import login
+from tests.querycount import count_queries
 
 PROBLEM = "application/problem+json"
 ALL = " ".join(SCOPES)
@@ -271,6 +272,18 @@ class _Sample(BaseModel):
     ("application/json", b'{"title": "' + b"a" * 11 + b'", "count": 99999999999999999999}',
      422, ["#/title", "#/count"]),
     ("application/json", b'{"title": 5, "count": "many"}', 422, ["#/title", "#/count"]),
+    # Valid JSON whose integer is longer than any field's: 422 pointing at it, not "not JSON".
+    ("application/json", b'{"title": "a", "count": ' + b"9" * 5000 + b"}", 422, ["#/count"]),
+    ("application/json", b'{"title": "a", "count": -' + b"9" * 21 + b"}", 422, ["#/count"]),
+    ("application/json", b'{"title": "a", "count": [1, ' + b"9" * 5000 + b"]}", 422,
+     ["#/count/1"]),
+    # Deeper than DEPTH_MAX (64), at any depth a parser would reach or not: 422, never a 500.
+    ("application/json", b'{"title": ' + b"[" * 64 + b"]" * 64 + b"}", 422, ["#/"]),
+    ("application/json", b'{"title": ' + b"[" * 3000 + b"]" * 3000 + b"}", 422, ["#/"]),
+    ("application/json", b"[" * 100_000 + b"]" * 100_000, 422, ["#/"]),
+    # NaN and Infinity are not JSON.
+    ("application/json", b'{"title": "a", "count": NaN}', 400, None),
+    ("application/json", b'{"title": "a", "count": -Infinity}', 400, None),
 ])
 def test_bodies_are_parsed_into_problems(app, content_type, data, status, errors):
     context = app.test_request_context("/api/v1/x", method="POST", data=data,
@@ -282,6 +295,28 @@ def test_bodies_are_parsed_into_problems(app, content_type, data, status, errors
         assert [e["pointer"] for e in raised.value.errors] == errors
     with app.test_request_context("/api/v1/x", method="POST", json={"title": "a", "count": 5}):
         assert parse_body(_Sample) == _Sample(title="a", count=5)
+
+
+def test_a_body_just_within_the_depth_limit_reaches_validation(app):
+    nested = b'{"title": ' + b"[" * 63 + b"]" * 63 + b', "count": 1}'
+    with app.test_request_context("/api/v1/x", method="POST", data=nested,
+                                  content_type="application/json"), \
+            pytest.raises(ApiProblem) as raised:
+        parse_body(_Sample)
+    assert raised.value.status == 422
+    assert [e["pointer"] for e in raised.value.errors] == ["#/title"]  # a list, not a string
+
+
+def test_deep_and_huge_bodies_are_problems_on_a_real_operation(api_as, employee):
+    api = api_as(employee, "read submit")
+    deep = b'{"title": ' + b"[" * 3000 + b"]" * 3000 + b"}"
+    body = _problem(api.post("/api/v1/stories", data=deep, content_type="application/json"),
+                    422)
+    assert body["errors"] == [{"detail": "Nested too deeply.", "pointer": "#/"}]
+    huge = b'{"text": "Lovely service", "source": "email", "nps_score": ' + b"9" * 5000 + b"}"
+    body = _problem(api.post("/api/v1/quotes", data=huge, content_type="application/json"), 422)
+    assert body["errors"] == [{"detail": "The number is too large (more than 20 digits).",
+                               "pointer": "#/nps_score"}]
 
 
 def _body_operations():
@@ -326,6 +361,33 @@ def test_rate_limit_per_token_with_ratelimit_headers(api_as, employee):
     assert response.status_code == 200
     assert response.headers["RateLimit-Remaining"] == "2"
     _problem(first.get("/api/v1/teams"), 429)  # the budget is the token's, across operations
+
+
+@pytest.mark.app_config(API_RATE_LIMIT="3 per minute")
+def test_invented_tokens_share_the_addresss_budget(client):
+    """Unknown tokens are counted per address: inventing one buys no fresh budget."""
+    statuses = [client.get("/api/v1/me", headers={"Authorization": f"Bearer fgf_invented_{i}"})
+                .status_code for i in range(4)]
+    assert statuses == [401, 401, 401, 429]
+
+
+@pytest.mark.app_config(API_RATE_LIMIT="3 per minute")
+def test_a_real_token_keeps_its_budget_after_invented_ones(client, api_as, employee):
+    for i in range(3):
+        client.get("/api/v1/me", headers={"Authorization": f"Bearer fgf_invented_{i}"})
+    response = api_as(employee, "read").get("/api/v1/me")
+    assert response.status_code == 200
+    assert response.headers["RateLimit-Remaining"] == "2"
+
+
+def test_the_token_is_looked_up_once_per_request(api_as, employee):
+    api = api_as(employee, "read")
+    api.get("/api/v1/me")  # the first use records last_used_at (a write)
+    with count_queries() as queries:
+        assert api.get("/api/v1/me").status_code == 200
+    lookups = [q for q in queries.statements
+               if "FROM access_tokens" in q and "token_hash" in q]
+    assert len(lookups) == 1, lookups
 
 
 # Cursors ----------------------------------------------------------------------------------------

@@ -171,6 +171,26 @@ def test_bad_parameters_are_422_problems(app, reader, query):
     assert body["errors"], body
 
 
+@pytest.mark.parametrize("path", ["/api/v1/stories", "/api/v1/quotes", "/api/v1/search"])
+@pytest.mark.parametrize("query", [
+    "published_after=0001-01-01T00:00:00%2B23:59",
+    "published_before=0001-01-01T00:00:00%2B00:01",
+    "published_before=9999-12-31T23:59:59-23:59",
+    "published_after=9999-12-31T23:59:00-00:01",
+])
+def test_times_carried_out_of_the_calendar_by_their_offset_are_422(app, reader, path, query):
+    body = _problem(reader.get(f"{path}?q=care&{query}"), 422)
+    name = query.split("=")[0]
+    assert body["errors"] == [{"detail": "Value error, The time is out of range (years 1 to "
+                                         "9999 in UTC).", "parameter": name}]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/stories", "/api/v1/quotes", "/api/v1/search"])
+def test_the_calendars_edges_in_utc_are_fine(app, reader, path):
+    query = "published_after=0001-01-01T00:00:00Z&published_before=9999-12-31T23:59:59%2B00:00"
+    assert _ok(reader.get(f"{path}?q=care&{query}"))["data"] == []
+
+
 def test_control_characters_in_filters_are_removed_not_a_500(app, reader):
     story = factories.make_story(status=S.PUBLISHED, tags=["care"])
     db.session.commit()

@@ -5,6 +5,7 @@ serious problem."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -182,3 +183,23 @@ def test_every_python_example_is_valid_python(app):
         assert op.curl.startswith(f"curl -X {op.method} 'http://localhost/api/v1")
         if any(p.name == "If-Match" for p in op.parameters):
             assert "If-Match" in op.curl and '"If-Match": ETAG' in op.python
+
+
+@pytest.mark.parametrize("path", ["/stories", "/quotes"])
+def test_the_submit_examples_work_as_pasted(app, employee, api_token, path):
+    """The page's curl and Python bodies for sharing a story or a quote are accepted (201)."""
+    tags, _schemas, _spec = reference("http://localhost/api/v1")
+    [op] = [op for tag in tags for op in tag.operations
+            if op.method == "POST" and op.path == path]
+    [python_body] = re.findall(r"^    json=(.*),$", op.python, re.MULTILINE)
+    [curl_body] = re.findall(r"^  -d '(.*)'$", op.curl, re.MULTILINE)
+    assert json.loads(python_body) == json.loads(curl_body)
+    assert "…" not in curl_body
+    response = app.test_client().post(
+        "/api/v1" + path, data=curl_body, content_type="application/json",
+        headers={"Authorization": f"Bearer {api_token(employee, 'submit')}"})
+    assert response.status_code == 201, response.get_data(as_text=True)
+
+
+def test_no_schema_is_named_after_its_module():
+    assert not [name for name in document()["components"]["schemas"] if "__" in name]

@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
+from app.models import AccessToken
 from app.models import AuditEvent
 from app.models import DomainEvent
 from app.models import Edition
@@ -29,6 +30,7 @@ from app.models import Tag
 from app.models import Touchpoint
 from app.submissions.rules import org_today
 from app.submissions.services import snapshot
+from app.tokens.services import hash_token
 from tests.querycount import count_queries
 
 S = SubmissionStatus
@@ -314,6 +316,53 @@ def test_who_may_read_a_submission(app, employee, editor, make_user, make_story,
     # An editor's token without `curate` reads as the person only.
     plain = api_as(editor, "read")
     assert plain.get(f"/api/v1/submissions/stories/{others_submitted.id}").status_code == 404
+
+
+def test_scope_implications(app, employee, editor, admin, make_user, make_story, api_as):
+    """`curate` includes `read` (a curator reads the item they decide on); `admin` is every
+    scope its person's role allows; `submit` alone reads nothing."""
+    story = make_story(make_user(), status=S.SUBMITTED)
+    db.session.commit()
+    item = f"/api/v1/submissions/stories/{story.id}"
+    curator = api_as(editor, "curate")
+    assert curator.get("/api/v1/me").get_json()["token"]["scopes"] == ["read", "curate"]
+    tag = etag_of(curator, item)
+    assert curator.post(f"{item}/approve", json={}, headers={"If-Match": tag}).status_code == 200
+    assert curator.post("/api/v1/stories", json=story_body()).status_code == 403
+    assert api_as(employee, "submit").get(item).status_code == 403
+
+    administrator = api_as(admin, "admin")
+    assert administrator.get("/api/v1/me").get_json()["token"]["scopes"] == [
+        "read", "submit", "curate", "admin"]
+    assert administrator.get("/api/v1/submissions/stories?status=approved").status_code == 200
+    assert administrator.get("/api/v1/insights").status_code == 200
+    assert administrator.post("/api/v1/stories", json=story_body()).status_code == 201
+
+
+def test_a_decision_through_the_api_is_audited_as_made_through_the_api(
+        app, editor, make_user, make_story, api_as, api_token, login_as):
+    through_api, on_the_web = (make_story(make_user(), status=S.SUBMITTED) for _ in range(2))
+    db.session.commit()
+    secret = api_token(editor, "curate")
+    token_id = db.session.scalar(sa.select(AccessToken.id).where(
+        AccessToken.token_hash == hash_token(secret)))
+    response = app.test_client().post(
+        f"/api/v1/submissions/stories/{through_api.id}/approve",
+        json={"version": through_api.version}, headers={"Authorization": f"Bearer {secret}"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    response = login_as(editor).post(f"/review/story/{on_the_web.id}/approve",
+                                     data={"version": str(on_the_web.version)})
+    assert response.status_code == 302
+
+    def approval(story: Story) -> AuditEvent:
+        return db.session.scalars(sa.select(AuditEvent).where(
+            AuditEvent.object_type == "story", AuditEvent.object_id == story.id,
+            AuditEvent.action.like("%approve%"))).one()
+
+    api_event, web_event = approval(through_api), approval(on_the_web)
+    assert api_event.actor_id == web_event.actor_id == editor.id
+    assert (api_event.details["via"], api_event.details["token_id"]) == ("api", token_id)
+    assert "via" not in web_event.details and "token_id" not in web_event.details
 
 
 # -- my submissions ------------------------------------------------------------------------------

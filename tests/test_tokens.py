@@ -102,6 +102,22 @@ def test_a_token_loses_a_scope_when_its_person_loses_the_role(editor):
     assert scopes.effective(token) == frozenset()
 
 
+def test_scopes_imply_others_only_while_the_person_may_use_them(make_user, admin, editor):
+    """`curate` includes `read`; `admin` every scope the role allows; one the person lost
+    implies nothing (a demoted administrator's `admin` token can do nothing)."""
+    curating, _ = _personal(editor, wanted=("curate",))
+    assert scopes.effective(curating) == {"curate", "read"}
+    assert not scopes.grants(curating, "submit") and not scopes.grants(curating, "admin")
+    everything, _ = _personal(admin, wanted=("admin",))
+    assert scopes.effective(everything) == {"read", "submit", "curate", "admin"}
+    admin.role = Role.EDITOR
+    db.session.commit()
+    assert scopes.effective(everything) == frozenset()
+    editor.role = Role.EMPLOYEE
+    db.session.commit()
+    assert scopes.effective(curating) == frozenset()
+
+
 def test_a_service_token_acting_as_an_employee_cannot_curate(admin, employee, editor):
     with pytest.raises(ValidationError, match="curate"):
         services.create_service_token(actor=admin, name="Bot", acts_as=employee,
@@ -114,7 +130,7 @@ def test_a_service_token_acting_as_an_employee_cannot_curate(admin, employee, ed
     db.session.commit()
     assert secret.startswith("fgf_svc_") and token.prefix == secret[:12]
     assert (token.purpose, token.user_id, token.created_by_id) == ("service", editor.id, admin.id)
-    assert scopes.effective(token) == {"curate"}
+    assert scopes.effective(token) == {"curate", "read"}  # curate includes read
     event = db.session.scalar(sa.select(AuditEvent))
     assert (event.action, event.actor_id, event.details["acts_as"]) == (
         "api_token.create", admin.id, editor.id)

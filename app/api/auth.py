@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import g
 from flask import request
 
+from app import audit
 from app.api.problems import ApiProblem
 from app.database import SAFE_METHODS
 from app.models import AccessToken
@@ -22,6 +23,7 @@ from app.tokens.usage import note_use
 ACCESS = "api-token"  # the routes' access marker (tests/test_routes_access.py)
 SECRET_MAX = 200
 REALM = 'Bearer realm="Feel Good Fridays API"'
+_PRESENTED = "feelgood.api.presented"
 
 
 def bearer() -> str | None:
@@ -39,11 +41,22 @@ def _unauthorized(detail: str, error: str | None = None) -> ApiProblem:
     return ApiProblem(401, detail, kind="unauthorized", headers={"WWW-Authenticate": challenge})
 
 
+def presented() -> AccessToken | None:
+    """The usable token the request presents (not revoked, not expired), or None; looked up
+    once per request, so the rate limiter's key (app.api.routing) and `authenticate` share one
+    query. Kept with the request itself, not on `g`: an app context (and its `g`) can outlive a
+    request (tests push one around many), a request's environ cannot."""
+    if _PRESENTED not in request.environ:
+        secret = bearer()
+        request.environ[_PRESENTED] = (
+            queries.api_token_for_secret(hash_token(secret)) if secret is not None else None)
+    return request.environ[_PRESENTED]
+
+
 def authenticate(scope: str) -> AccessToken:
-    secret = bearer()
-    if secret is None:
+    if bearer() is None:
         raise _unauthorized("Send an API token: Authorization: Bearer <token>.")
-    token = queries.api_token_for_secret(hash_token(secret))
+    token = presented()
     if token is None or token.user is None or not token.user.is_active:
         raise _unauthorized("The token is unknown, revoked or expired.", "invalid_token")
     if not scopes.grants(token, scope):
@@ -57,6 +70,7 @@ def authenticate(scope: str) -> AccessToken:
     if token is None:
         raise _unauthorized("The token is unknown, revoked or expired.", "invalid_token")
     g.api_token = token
+    audit.through_api(token.id)
     return token
 
 

@@ -96,28 +96,31 @@ def keyset(
     scope: str,
     key: Callable[[Any], Sequence[Any]],
     session: Any,
+    rows: bool = False,
 ) -> tuple[list[Any], str | None]:
     """One page of `statement`, ordered by `order` ((column, descending) pairs, the last one
     unique), after `query.cursor`; `key(row)` gives a row's values of those columns. Returns
-    the rows and the next cursor (None on the last page). Reads one row more than the page to
-    know whether another page follows."""
+    the entities (`rows=True`: the result rows, for a statement of several columns) and the
+    next cursor (None on the last page). Reads one row more than the page to know whether
+    another page follows."""
     size = page_size(query)
     columns = [column for column, _ in order]
     descending = [desc for _, desc in order]
     if query.cursor:
         values = decode(query.cursor, scope, len(columns))
-        statement = statement.where(_after(columns, descending, values))
+        statement = statement.where(after_clause(columns, descending, values))
     statement = statement.order_by(
         *[column.desc() if desc else column.asc() for column, desc in order]
     ).limit(size + 1)
-    rows = list(session.execute(statement).scalars().unique())
-    if len(rows) <= size:
-        return rows, None
-    rows = rows[:size]
-    return rows, encode(key(rows[-1]), scope)
+    result = session.execute(statement)
+    found = list(result.all() if rows else result.scalars().unique())
+    if len(found) <= size:
+        return found, None
+    found = found[:size]
+    return found, encode(key(found[-1]), scope)
 
 
-def _after(columns: Sequence[Any], descending: Sequence[bool], values: Sequence[Any]):
+def after_clause(columns: Sequence[Any], descending: Sequence[bool], values: Sequence[Any]):
     """Rows strictly after `values` in the order: an OR of "equal up to i, beyond at i" (works
     for mixed directions and on both databases, unlike a row-value comparison)."""
     clauses = []

@@ -18,6 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm import selectinload
 
+from app.editions.queries import QUOTE_LOAD
+from app.editions.queries import STORY_LOAD
 from app.extensions import db
 from app.models import Comment
 from app.models import Edition
@@ -270,3 +272,68 @@ def person(user_id: int) -> User | None:
     return db.session.scalar(
         sa.select(User).where(User.id == user_id).options(joinedload(User.team))
     )
+
+
+# --------------------------------------------------------------------------- submissions
+# The write side's reads (app/api/submissions.py): one's own items in any status, the review
+# queue, and an item for review, with everything their full representation touches.
+
+_STORY_EDITIONS = selectinload(Story.edition_items).selectinload(EditionItem.edition)
+_QUOTE_EDITIONS = selectinload(Quote.edition_items).selectinload(EditionItem.edition)
+# The author's card includes their team.
+_STORY_FULL = (*STORY_LOAD, _STORY_EDITIONS, joinedload(Story.author).selectinload(User.team))
+_QUOTE_FULL = (*QUOTE_LOAD, _QUOTE_EDITIONS, joinedload(Quote.author).selectinload(User.team))
+
+
+def submission(model: type[Story] | type[Quote], item_id: int) -> Story | Quote | None:
+    """A story or quote in any status, fully loaded (who may see it is the view's rule)."""
+    options = _STORY_FULL if model is Story else _QUOTE_FULL
+    return db.session.scalars(
+        sa.select(model).where(model.id == item_id).options(*options)
+    ).unique().one_or_none()
+
+
+def review_queue(model: type[Story] | type[Quote], status: SubmissionStatus,
+                 team_id: int | None) -> sa.Select:
+    """Items sent to the editors, in `status` (optionally one team's), fully loaded; keyset
+    order: (submitted_at, id) ascending, oldest first like the review page."""
+    statement = sa.select(model).where(model.status == status, model.submitted_at.is_not(None))
+    if team_id is not None:
+        statement = statement.where(model.team_id == team_id)
+    return statement.options(*(_STORY_FULL if model is Story else _QUOTE_FULL))
+
+
+def my_submissions(
+    user_id: int, status: SubmissionStatus | None, kind: str | None
+) -> tuple[sa.Select, list[tuple[sa.ColumnElement, bool]]]:
+    """One person's stories and quotes (`kind` None: both) as (kind, id, created_at) rows, and
+    the keyset order for them (newest first): pass both to app.api.pagination.keyset with
+    `rows=True`, then `submissions_by_ref` for the items."""
+    selects = []
+    for model in (Story, Quote):
+        if kind not in (None, model.kind):
+            continue
+        select = sa.select(
+            sa.literal(model.kind, sa.String(8)).label("kind"), model.id.label("id"),
+            model.created_at.label("created_at"),
+        ).where(model.author_id == user_id)
+        if status is not None:
+            select = select.where(model.status == status)
+        selects.append(select)
+    union = (selects[0] if len(selects) == 1 else sa.union_all(*selects)).subquery()
+    order = [(union.c.created_at, True), (union.c.kind, True), (union.c.id, True)]
+    return sa.select(union.c.kind, union.c.id, union.c.created_at), order
+
+
+def submissions_by_ref(refs: Sequence[tuple[str, int]]) -> list[Story | Quote]:
+    """The items named by (kind, id) pairs, in that order, with their editions (two queries
+    at most, whatever the number)."""
+    found: dict[tuple[str, int], Story | Quote] = {}
+    for model, load in ((Story, _STORY_EDITIONS), (Quote, _QUOTE_EDITIONS)):
+        ids = [i for k, i in refs if k == model.kind]
+        if ids:
+            for item in db.session.scalars(
+                sa.select(model).where(model.id.in_(ids)).options(load)
+            ):
+                found[(model.kind, item.id)] = item
+    return [found[ref] for ref in refs if ref in found]

@@ -31,13 +31,13 @@ from app.api import auth
 from app.api import etag as etags
 from app.api.blueprint import bp
 from app.api.problems import ApiProblem
+from app.api.problems import pointer
 from app.api.problems import validation_problem
 from app.api.spec import Operation
 from app.api.spec import register
 from app.auth.access import public
 from app.extensions import limiter
 from app.reading.cache import remember
-from app.tokens.services import hash_token
 
 JSON = "application/json"
 
@@ -55,11 +55,12 @@ def _rate_limit() -> str:
 
 
 def _rate_key() -> str:
-    """Per token (its hash, so one busy integration does not slow another); per address for
-    requests without one. One budget across all operations (`shared_limit`, scope "api")."""
-    secret = auth.bearer()
-    if secret:
-        return "api:" + hash_token(secret)
+    """Per token (its hash, so one busy integration does not slow another) when the request
+    presents a usable one; per address otherwise, so inventing tokens buys no fresh budget.
+    One budget across all operations (`shared_limit`, scope "api")."""
+    token = auth.presented()
+    if token is not None:
+        return "api:" + token.token_hash
     return "api-anonymous:" + (request.remote_addr or "")
 
 
@@ -79,15 +80,70 @@ def parse_query(model: type[BaseModel]) -> BaseModel:
         raise validation_problem(error, where="query") from None
 
 
+DEPTH_MAX = 64  # nesting levels a body may have (no operation needs more than three)
+DIGITS_MAX = 20  # an integer's digits (every integer field is far smaller: app.numbers)
+ERRORS_MAX = 20  # field errors listed in one answer
+
+
+class _HugeInt:
+    """An integer literal too long to be a value of any field: kept as a marker while parsing
+    (Python's int-digits limit would make it "not JSON", which it is) and refused with its
+    pointer once the body is parsed."""
+
+
+_HUGE = _HugeInt()
+
+
+def _parse_int(text: str) -> int | _HugeInt:
+    return _HUGE if len(text.lstrip("-")) > DIGITS_MAX else int(text)
+
+
+def _refuse_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON (Python's decoder would take them)."""
+    raise ValueError(name)
+
+
+def _too_deep() -> ApiProblem:
+    return ApiProblem(422, f"The body is nested too deeply (at most {DEPTH_MAX} levels).",
+                      kind="validation",
+                      errors=[{"detail": "Nested too deeply.", "pointer": "#/"}])
+
+
+def _check_shape(data: Any) -> None:
+    """Refuse a body nested deeper than DEPTH_MAX or holding a huge integer (422, pointing at
+    each such number). Walks iteratively, so a deep body cannot exhaust the stack here."""
+    errors: list[dict[str, str]] = []
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(data, ())]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, dict | list) and len(path) >= DEPTH_MAX:
+            raise _too_deep()  # the body itself is level 1
+        if isinstance(value, dict):
+            stack.extend((item, (*path, key)) for key, item in value.items())
+        elif isinstance(value, list):
+            stack.extend((item, (*path, index)) for index, item in enumerate(value))
+        elif value is _HUGE and len(errors) < ERRORS_MAX:
+            errors.append({"detail": f"The number is too large (more than {DIGITS_MAX} "
+                                     "digits).", "pointer": pointer(path)})
+    if errors:
+        errors.sort(key=lambda error: error["pointer"])
+        raise ApiProblem(422, "The request body is not valid.", kind="validation",
+                         errors=errors)
+
+
 def parse_body(model: type[BaseModel]) -> BaseModel:
     if request.mimetype != JSON:
         raise ApiProblem(415, "Send the body as JSON (Content-Type: application/json).",
                          kind="unsupported-media-type")
     raw = request.get_data(cache=True)
     try:
-        data = json.loads(raw.decode("utf-8")) if raw else None
+        data = json.loads(raw.decode("utf-8"), parse_int=_parse_int,
+                          parse_constant=_refuse_constant) if raw else None
+    except RecursionError:
+        raise _too_deep() from None
     except (ValueError, UnicodeDecodeError):
         raise ApiProblem(400, "The body is not valid JSON (UTF-8).", kind="malformed") from None
+    _check_shape(data)
     if not isinstance(data, dict):
         raise ApiProblem(422, "The body must be a JSON object.", kind="validation",
                          errors=[{"detail": "Expected an object.", "pointer": "#/"}])

@@ -52,10 +52,14 @@ def _iso(value: object) -> object:
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    """A time without a zone is taken as UTC (every stored time is)."""
+    """A time without a zone is taken as UTC (every stored time is). Near year 1 or 9999 an
+    offset can carry it out of the calendar: that is the client's invalid value (422)."""
     if value is None:
         return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("The time is out of range (years 1 to 9999 in UTC).") from None
 
 
 def _text(value: str | None) -> str | None:

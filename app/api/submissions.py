@@ -19,23 +19,18 @@ from typing import Annotated
 from typing import Any
 from typing import Literal
 
-import sqlalchemy as sa
 from flask import url_for
 from pydantic import AfterValidator
 from pydantic import BeforeValidator
 from pydantic import Field
-from sqlalchemy.orm import joinedload
-from sqlalchemy.orm import selectinload
 
 from app.api import etag as etags
+from app.api import queries
 from app.api.auth import current
 from app.api.auth import current_token
 from app.api.pagination import Page
 from app.api.pagination import PageQuery
-from app.api.pagination import decode
-from app.api.pagination import encode
 from app.api.pagination import keyset
-from app.api.pagination import page_size
 from app.api.routing import Created
 from app.api.routing import operation
 from app.api.schemas import In
@@ -43,17 +38,13 @@ from app.api.schemas import Out
 from app.api.schemas import PersonRef
 from app.api.schemas import TeamOut
 from app.api.schemas import TouchpointOut
-from app.editions.queries import QUOTE_LOAD
-from app.editions.queries import STORY_LOAD
 from app.errors import NotFound
 from app.errors import ValidationError
 from app.extensions import db
-from app.models import EditionItem
 from app.models import Quote
 from app.models import QuoteSource
 from app.models import Story
 from app.models import SubmissionStatus
-from app.models import User
 from app.numbers import INT_MAX
 from app.review import services as review
 from app.review.queries import get_item
@@ -102,8 +93,10 @@ def _json_date(value: Any) -> Any:
     return value
 
 
-def _text(maximum: int, description: str) -> Any:
-    return Field(max_length=maximum, description=description)
+def _text(maximum: int, description: str, example: str) -> Any:
+    """A required text field; its example is what the reference page's copy-paste request
+    sends, so it must pass the rules (and hold no quote mark: curl's body is in '…')."""
+    return Field(max_length=maximum, description=description, examples=[example])
 
 
 Text = Annotated[str, AfterValidator(_no_nul)]
@@ -115,9 +108,11 @@ Text = Annotated[str, AfterValidator(_no_nul)]
 class StoryIn(In):
     """A story, as the "Share a story" form collects it (no cover picture through the API)."""
 
-    title: Text = _text(TITLE_MAX, "3 to 150 characters.")
+    title: Text = _text(TITLE_MAX, "3 to 150 characters.", "The parcel that came back in time")
     body: Text = _text(BODY_MAX, "Markdown, 20 to 20,000 characters; rendered and sanitized "
-                                 "as on the web.")
+                                 "as on the web.",
+                       "Mara found the lost parcel on Friday evening and drove it to the "
+                       "customer herself, so the wedding dress arrived in time.")
     colleague_ids: list[STRICT_ID] = Field(
         default_factory=list, max_length=MAX_COLLEAGUES,
         description="Colleagues recognized, by person id (active accounts; see /people).")
@@ -156,8 +151,10 @@ class StoryIn(In):
 class QuoteIn(In):
     """A customer quote, as the "Share a quote" form collects it."""
 
-    text: Text = _text(QUOTE_MAX, "What the customer said, 5 to 2,000 characters (Markdown).")
-    source: QuoteSource = Field(description="Where the quote came from.")
+    text: Text = _text(QUOTE_MAX, "What the customer said, 5 to 2,000 characters (Markdown).",
+                       "You made a stressful day so much easier. Thank you!")
+    source: QuoteSource = Field(description="Where the quote came from.",
+                                examples=[QuoteSource.EMAIL])
     received_on: Annotated[date | None, BeforeValidator(_json_date)] = Field(
         None, description="When it was received (YYYY-MM-DD, not in the future); default today.")
     anonymous: bool = Field(False, strict=True, description="Keep the customer anonymous.")
@@ -210,7 +207,7 @@ class EditionRefOut(Out):
     sent_at: datetime | None
 
 
-class ColleagueOut(Out):
+class SubmissionColleagueOut(Out):
     """A recognized colleague: an account (`id`) or a name typed for someone without one."""
 
     id: int | None
@@ -256,7 +253,7 @@ class StorySubmissionOut(SubmissionBase):
     title: str
     body: str = Field(description="As written (Markdown).")
     body_html: str = Field(description="Rendered and sanitized.")
-    colleagues: list[ColleagueOut]
+    colleagues: list[SubmissionColleagueOut]
     touchpoint: TouchpointOut | None
     tags: list[str]
     customer_name: str | None
@@ -270,7 +267,7 @@ class StorySubmissionOut(SubmissionBase):
         return cls(
             **cls.common(story), title=story.title, body=story.body_md,
             body_html=story.body_html,
-            colleagues=[ColleagueOut(id=r.user_id, name=r.display_name)
+            colleagues=[SubmissionColleagueOut(id=r.user_id, name=r.display_name)
                         for r in story.recognitions],
             touchpoint=TouchpointOut.of(story.touchpoint) if story.touchpoint else None,
             tags=[t.name for t in story.tags], customer_name=story.customer_name,
@@ -327,24 +324,11 @@ class MySubmissionOut(Out):
 
 # -- loading -------------------------------------------------------------------------------------
 
-_EDITIONS = selectinload(Story.edition_items).selectinload(EditionItem.edition)
-_QUOTE_EDITIONS = selectinload(Quote.edition_items).selectinload(EditionItem.edition)
-# Everything a full representation touches (the author's card includes their team).
-_STORY_FULL = (*STORY_LOAD, _EDITIONS, joinedload(Story.author).selectinload(User.team))
-_QUOTE_FULL = (*QUOTE_LOAD, _QUOTE_EDITIONS, joinedload(Quote.author).selectinload(User.team))
-
-
-def _load(model: type[Story] | type[Quote], item_id: int) -> Story | Quote | None:
-    options = _STORY_FULL if model is Story else _QUOTE_FULL
-    return db.session.scalars(
-        sa.select(model).where(model.id == item_id).options(*options)
-    ).unique().one_or_none()
-
 
 def _viewable(model: type[Story] | type[Quote], item_id: int) -> Story | Quote:
     """The author's own item (any status), or for a curating token anything ever submitted;
     others' items do not exist for anyone else (404, like the web)."""
-    item = _load(model, item_id)
+    item = queries.submission(model, item_id)
     if item is not None and item.author_id == current().id:
         return item
     if item is None or item.submitted_at is None or not scopes.grants(current_token(), CURATE):
@@ -384,7 +368,7 @@ def submit_story(body: StoryIn) -> Created:
     except InvalidInput as error:
         raise _mapped(error, STORY_FIELDS) from None
     db.session.commit()
-    story = _load(Story, story.id)
+    story = queries.submission(Story, story.id)
     return Created(StorySubmissionOut.of(story), _location(story))
 
 
@@ -398,7 +382,7 @@ def submit_quote(body: QuoteIn) -> Created:
     except InvalidInput as error:
         raise _mapped(error, QUOTE_FIELDS) from None
     db.session.commit()
-    quote = _load(Quote, quote.id)
+    quote = queries.submission(Quote, quote.id)
     return Created(QuoteSubmissionOut.of(quote), _location(quote))
 
 
@@ -423,47 +407,12 @@ def list_my_submissions(query: MineQuery) -> Page[MySubmissionOut]:
     """The token person's own stories and quotes with their status (and the editors' note when
     changes were requested or the item was rejected), newest first."""
     user_id = current().id
-    models = [m for m in (Story, Quote) if query.kind in (None, m.kind)]
-    selects = []
-    for model in models:
-        select = sa.select(
-            sa.literal(model.kind, sa.String(8)).label("kind"), model.id.label("id"),
-            model.created_at.label("created_at"),
-        ).where(model.author_id == user_id)
-        if query.status is not None:
-            select = select.where(model.status == query.status)
-        selects.append(select)
-    union = (selects[0] if len(selects) == 1 else sa.union_all(*selects)).subquery()
-    scope = f"mine|{user_id}|{query.status}|{query.kind}"
-    order = [union.c.created_at, union.c.kind, union.c.id]
-    statement = sa.select(union.c.kind, union.c.id, union.c.created_at)
-    if query.cursor:
-        values = decode(query.cursor, scope, len(order))
-        statement = statement.where(sa.or_(*(
-            sa.and_(*[order[j] == values[j] for j in range(i)], order[i] < values[i])
-            for i in range(len(order))
-        )))
-    size = page_size(query)
-    rows = db.session.execute(
-        statement.order_by(*[column.desc() for column in order]).limit(size + 1)
-    ).all()
-    items = _load_many([(row.kind, row.id) for row in rows[:size]])
-    last = items[-1] if items else None
-    after = (encode((last.created_at, last.kind, last.id), scope)
-             if len(rows) > size and last is not None else None)
+    statement, order = queries.my_submissions(user_id, query.status, query.kind)
+    rows, after = keyset(statement, order, query, rows=True,
+                         scope=f"mine|{user_id}|{query.status}|{query.kind}",
+                         key=lambda row: (row.created_at, row.kind, row.id), session=db.session)
+    items = queries.submissions_by_ref([(row.kind, row.id) for row in rows])
     return Page[MySubmissionOut](data=[_mine(item) for item in items], next_cursor=after)
-
-
-def _load_many(refs: list[tuple[str, int]]) -> list[Story | Quote]:
-    found: dict[tuple[str, int], Story | Quote] = {}
-    for model, load in ((Story, _EDITIONS), (Quote, _QUOTE_EDITIONS)):
-        ids = [i for k, i in refs if k == model.kind]
-        if ids:
-            for item in db.session.scalars(
-                sa.select(model).where(model.id.in_(ids)).options(load)
-            ):
-                found[(model.kind, item.id)] = item
-    return [found[ref] for ref in refs if ref in found]
 
 
 def _mine(item: Story | Quote) -> MySubmissionOut:
@@ -499,16 +448,10 @@ class QueueQuery(PageQuery):
 
 
 def _queue(model: type[Story] | type[Quote], query: QueueQuery) -> tuple[list[Any], str | None]:
-    statement = sa.select(model).where(
-        model.status == SubmissionStatus(query.status.value), model.submitted_at.is_not(None))
-    if query.team_id is not None:
-        statement = statement.where(model.team_id == query.team_id)
-    options = _STORY_FULL if model is Story else _QUOTE_FULL
-    rows, after = keyset(
-        statement.options(*options), [(model.submitted_at, False), (model.id, False)], query,
-        scope=f"queue|{model.kind}|{query.status}|{query.team_id}",
-        key=lambda item: (item.submitted_at, item.id), session=db.session)
-    return rows, after
+    statement = queries.review_queue(model, SubmissionStatus(query.status.value), query.team_id)
+    return keyset(statement, [(model.submitted_at, False), (model.id, False)], query,
+                  scope=f"queue|{model.kind}|{query.status}|{query.team_id}",
+                  key=lambda item: (item.submitted_at, item.id), session=db.session)
 
 
 @operation("GET", "/submissions/stories", scope=CURATE, tag=REVIEW_TAG,
@@ -560,7 +503,7 @@ def _decide(kind: str, item_id: int, body: Decision,
     seen = etags.require_match(current_etag, item.version, body.version)
     decide(item, seen)
     db.session.commit()
-    return _out(_load(type(item), item_id))
+    return _out(queries.submission(type(item), item_id))
 
 
 def _noted(field: str, decide):

@@ -2,7 +2,8 @@
 
 A token may use a scope when it was granted the scope *and* the person it acts as may use it
 now: a token made by an editor who later became an employee loses `curate` at once, and a
-deactivated person's tokens stop working.
+deactivated person's tokens stop working. Some scopes include others (`curate` includes
+`read`, `admin` every scope the person's role allows): IMPLIES, applied by `grants` alone.
 """
 
 from __future__ import annotations
@@ -19,8 +20,15 @@ SCOPES: tuple[str, ...] = (READ, SUBMIT, CURATE, ADMIN)
 DESCRIPTIONS = {
     READ: "Read published stories, quotes, editions, people, teams and search.",
     SUBMIT: "Submit stories and quotes as the token's person.",
-    CURATE: "Review submissions (approve, request changes, reject) and read the insights.",
-    ADMIN: "Everything an administrator may do through the API.",
+    CURATE: "Review submissions (approve, request changes, reject) and read the insights; "
+            "includes read.",
+    ADMIN: "Every other scope its person's role allows (read, submit and curate).",
+}
+# What a scope brings with it (decided here only, by `grants`): a curator reads the items they
+# decide on; an administrator's token does whatever its person may.
+IMPLIES: dict[str, frozenset[str]] = {
+    CURATE: frozenset({READ}),
+    ADMIN: frozenset(SCOPES),
 }
 _BY_ROLE: dict[Role, frozenset[str]] = {
     Role.EMPLOYEE: frozenset({READ, SUBMIT}),
@@ -48,14 +56,17 @@ def allowed_for(user: User) -> frozenset[str]:
 
 
 def grants(token: AccessToken, scope: str) -> bool:
-    """Whether the token may use `scope` now (granted, and allowed to its active person)."""
+    """Whether the token may use `scope` now: its person is active and may use the scope, and
+    the token was granted it or a scope implying it (IMPLIES) that the person may still use —
+    a demoted administrator's `admin` token implies nothing."""
     user = token.user
-    return (
-        user is not None
-        and user.is_active
-        and scope in parse(token.scopes)
-        and scope in allowed_for(user)
-    )
+    if user is None or not user.is_active:
+        return False
+    allowed = allowed_for(user)
+    if scope not in allowed:
+        return False
+    usable = parse(token.scopes) & allowed
+    return scope in usable or any(scope in IMPLIES.get(held, ()) for held in usable)
 
 
 def effective(token: AccessToken) -> frozenset[str]:
