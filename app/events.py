@@ -134,6 +134,18 @@ class SubmissionPublished(Event, name="submission.published"):
 
 
 @dataclass(frozen=True)
+class SubmissionWithdrawn(Event, name="submission.withdrawn"):
+    """The author took a draft or an item under review back (it is now "withdrawn").
+    `previous_status`: draft, submitted or changes_requested, which a later reader of the row
+    cannot tell."""
+
+    item_kind: str
+    item_id: int
+    actor_id: int
+    previous_status: str
+
+
+@dataclass(frozen=True)
 class ColleagueFeatured(Event, name="colleague.featured"):
     """A story naming a colleague's account went out (one event per colleague and story)."""
 

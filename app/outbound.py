@@ -1,15 +1,35 @@
-"""What every outbound delivery (chat posts, webhooks) shares: the remote server's answer
-(`Answer`, Retry-After, what a failure shows without leaking the URL), the backoff, the claim of
-one due row across processes, storing an outcome only while the claim holds, and the background
-thread that sends rows handed over after a commit.
+"""What every outbound delivery (chat posts, webhooks) shares: where a server may post (the
+address rule), the remote server's answer (`Answer`, Retry-After, what a failure shows without
+leaking the URL), the backoff, the claim of one due row across processes, storing an outcome
+only while the claim holds, and the background thread that sends rows handed over after a commit.
+
+The address rule (`host_refusal`, `address_refusal`) is the one check of where this server may
+send a POST an admin configured: webhook and chat URLs when saved, and every webhook attempt
+again right before its request. The host is resolved with `socket.getaddrinfo` and refused when
+ANY of its addresses is unspecified (0.0.0.0/8, ::), link-local (169.254/16, fe80::/10: cloud
+metadata lives there), multicast, reserved or broadcast, a known cloud metadata address or name
+(metadata.google.internal, …), loopback unless the caller allows it (development and tests post
+to a loopback server), or private / not globally routable unless the caller allows it (webhooks
+do: an intranet page is a typical receiver; chat's providers are public services). IPv6 forms
+that carry an IPv4 address (::ffff:a.b.c.d, 64:ff9b::/96 NAT64, 6to4, Teredo) are judged by that
+IPv4 address, and an IPv4 address written in any other form than four decimal numbers
+(`2852039166`, `0x7f.1`, `0`, `0177.0.0.1`) is refused outright.
+
+Limit left: resolve-then-connect. The HTTP client resolves the name again when it connects, so a
+name whose DNS answer changes between the check and the connection (DNS rebinding, TTL 0) can
+still reach a refused address once. Closing that needs connecting to the checked address itself
+(pinning it, with the Host header and TLS name kept); the check still stops every static record
+and literal address, and a name that does not resolve at save time is checked at each send.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import os
 import queue
+import re
 import socket
 import ssl
 import threading
@@ -41,6 +61,22 @@ from app.text import clean_text
 C = TypeVar("C")
 RESPONSE_TEXT_MAX = 1000  # what is kept of an answer (shown to admins)
 RETRY_AFTER_MAX = 86_400  # a Retry-After beyond a day is taken as a day
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# Cloud instance metadata services, by name and by address (those not link-local already).
+METADATA_NAMES = frozenset({
+    "metadata", "metadata.google.internal", "metadata.goog", "metadata.azure.internal",
+    "instance-data", "instance-data.ec2.internal", "metadata.tencentyun.com",
+    "metadata.platformequinix.com", "metadata.packet.net",
+})  # fmt: skip
+METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
+    "fd00:ec2::254",  # AWS IMDS over IPv6 (a unique-local address)
+    "100.100.100.200",  # Alibaba Cloud (shared address space)
+    "168.63.129.16",  # Azure's host agent ("wireserver")
+))  # fmt: skip
+_THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_NUMERIC_HOST_RE = re.compile(r"^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+))*$", re.I)
 
 
 @dataclass(frozen=True)
@@ -164,6 +200,123 @@ def split_url(value: str | None, *, field: str, url_max: int, empty: str,
     if parts.username is not None or parts.password is not None:
         raise ValidationError(credentials, field=field)
     return url, parts
+
+
+def _embedded(address: IPAddress) -> IPAddress:
+    """The IPv4 address an IPv6 one carries (mapped, NAT64, 6to4, Teredo client), else itself:
+    ::ffff:169.254.169.254 is judged as 169.254.169.254."""
+    if isinstance(address, ipaddress.IPv4Address):
+        return address
+    if address in _NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return (address.ipv4_mapped or address.sixtofour
+            or (address.teredo[1] if address.teredo else None) or address)
+
+
+def _why_refused(address: IPAddress, *, loopback: bool, private: bool) -> str | None:
+    inner = _embedded(address)
+    if inner in METADATA_ADDRESSES:
+        return "a cloud metadata address"
+    if inner.is_unspecified or inner in _THIS_NETWORK:
+        return "an unspecified address"
+    if inner.is_loopback:
+        return None if loopback else "this server (loopback)"
+    if inner.is_link_local:
+        return "link-local (where cloud metadata lives)"
+    if inner.is_multicast:
+        return "a multicast address"
+    if inner.is_reserved or (isinstance(inner, ipaddress.IPv6Address) and inner.is_site_local):
+        return "a reserved address"
+    if not private and (inner.is_private or not inner.is_global):
+        return "inside the company network (a private address)"
+    return None
+
+
+def _shown(address: IPAddress) -> str:
+    inner = _embedded(address)
+    return str(address) if inner == address else f"{address} ({inner})"
+
+
+def address_refusal(address: IPAddress, *, loopback: bool, private: bool) -> str | None:
+    """Why this server may not POST to `address` ("169.254.169.254 is link-local …"), or None
+    when it may.
+
+    Always refused: unspecified (0.0.0.0/8, ::), cloud metadata addresses, link-local,
+    multicast, reserved (IPv4 240/4 with the broadcast address, IPv6 reserved blocks,
+    site-local). Loopback only with `loopback`; private and other addresses that are not
+    globally routable (10/8, 192.168/16, 100.64/10, fc00::/7, …) only with `private`.
+    """
+    why = _why_refused(address, loopback=loopback, private=private)
+    return None if why is None else f"{_shown(address)} is {why}"
+
+
+def _literal(name: str) -> IPAddress | None:
+    """The IP address `name` is written as (an IPv6 zone such as %eth0 dropped), else None."""
+    try:
+        return ipaddress.ip_address(name.partition("%")[0])
+    except ValueError:
+        return None
+
+
+def resolve(host: str, port: int | None) -> list[IPAddress] | None:
+    """Every address `host` resolves to (socket.getaddrinfo), or None when it does not."""
+    try:
+        found = socket.getaddrinfo(host, port or 443, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError, ValueError):
+        return None
+    addresses = [a for info in found if (a := _literal(str(info[4][0]))) is not None]
+    return addresses or None
+
+
+def host_refusal(host: str, *, loopback: bool, private: bool, port: int | None = None,
+                 unresolved: str | None = None) -> str | None:
+    """Why this server may not POST to `host` (a URL's host name or IP address), or None.
+
+    An IP address, or every address a name resolves to, goes through `address_refusal`; a
+    known metadata name, "localhost" (without `loopback`) and an IPv4 address not written as
+    four decimal numbers are refused without asking DNS. A name that does not resolve gives
+    `unresolved` (None at save time: it is checked again before each send).
+    """
+    name = host.lower().rstrip(".")
+    if not name:
+        return "the address has no host"
+    literal = _literal(name)
+    if literal is None and _NUMERIC_HOST_RE.match(name):
+        try:
+            meant: IPAddress | None = ipaddress.IPv4Address(socket.inet_aton(name))
+        except OSError:
+            meant = None
+        why = meant and _why_refused(meant, loopback=loopback, private=private)
+        if why:
+            return f"{host} means {meant}, which is {why}"
+        written = f"{host} means {meant}" if meant is not None else f"{host} is not an address"
+        return f"{written}: write an IP address as four decimal numbers"
+    if name in METADATA_NAMES:
+        return f"{host} is a cloud metadata service"
+    if literal is not None:
+        return address_refusal(literal, loopback=loopback, private=private)
+    if name == "localhost" or name.endswith(".localhost"):
+        return None if loopback else f"{host} is this server (loopback)"
+    addresses = resolve(name, port)
+    if addresses is None:
+        return unresolved
+    for address in dict.fromkeys(addresses):
+        why = _why_refused(address, loopback=loopback, private=private)
+        if why is not None:
+            return f"{host} resolves to {_shown(address)}, which is {why}"
+    return None
+
+
+def url_refusal(url: str, *, loopback: bool, private: bool,
+                unresolved: str | None = None) -> str | None:
+    """`host_refusal` for a URL's host (and port); an unreadable URL is refused."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (80 if parts.scheme == "http" else 443)
+    except ValueError:
+        return "the URL cannot be read"
+    return host_refusal(parts.hostname or "", loopback=loopback, private=private, port=port,
+                        unresolved=unresolved)
 
 
 def retry_delay(attempts: int, base: int, maximum: int) -> int:

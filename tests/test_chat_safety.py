@@ -151,24 +151,70 @@ PUBLIC = [
 ]
 
 
+# Refused everywhere, development and tests included (app.outbound's address rule).
+NEVER = [
+    "https://169.254.169.254/latest/meta-data/", "https://[fd00:ec2::254]/latest/meta-data/",
+    "https://[fe80::1]/hook", "https://[fe80::1%25eth0]/hook",
+    "https://[::ffff:169.254.169.254]/hook", "https://0.0.0.0/hook", "https://[::]/hook",
+    "https://127.1/hook", "https://2130706433/hook", "https://0x7f.1/hook",
+    "https://0177.0.0.1/hook", "https://2852039166/hook", "https://0/hook",
+    "https://224.0.0.1/hook", "https://240.0.0.1/hook", "https://255.255.255.255/hook",
+    "https://metadata.google.internal/computeMetadata/v1/",
+]
+LOCAL = [u for u in INTERNAL if u not in NEVER]
+
+
 @pytest.mark.app_config(TESTING=False, DEBUG=False)
 def test_internal_addresses_are_refused_outside_development_and_tests(app):
     assert not (app.testing or app.debug)
-    for url in INTERNAL:
-        with pytest.raises(ValidationError, match="inside the company network") as refused:
+    for url in INTERNAL + NEVER:
+        with pytest.raises(ValidationError, match="cannot receive chat posts") as refused:
             services.check_url(url, "slack")
         assert refused.value.field == "webhook_url"
     for url in PUBLIC:
         assert services.check_url(url, "teams")[0] == url
 
     app.config["DEBUG"] = True  # a developer's own machine: a local stand-in is fine
-    for url in INTERNAL:
+    for url in LOCAL:
         assert services.check_url(url, "slack")[0] == url
+    for url in NEVER:  # … but never cloud metadata or an address in disguise
+        with pytest.raises(ValidationError, match="cannot receive chat posts"):
+            services.check_url(url, "slack")
 
 
-def test_internal_addresses_are_allowed_in_tests(app):
+def test_metadata_and_disguised_addresses_are_refused_in_tests_too(app):
     assert app.testing
-    assert services.check_url("https://169.254.169.254/hook", "slack")[0].startswith("https://")
+    for url in NEVER:
+        with pytest.raises(ValidationError, match="cannot receive chat posts"):
+            services.check_url(url, "slack")
+    with pytest.raises(ValidationError, match=r"2852039166 means 169\.254\.169\.254, which is "
+                                              r"link-local"):
+        services.check_url("https://2852039166/hook", "slack")
+    assert services.check_url("https://127.0.0.1:8443/hook", "slack")[0].startswith("https://127")
+
+
+@pytest.mark.app_config(TESTING=False, DEBUG=False)
+def test_names_are_resolved_and_every_address_checked(app, monkeypatch):
+    real = socket.getaddrinfo
+    answers = {"hooks.example.com": ["52.1.2.3", "10.0.0.7"],
+               "evil.example.com": ["169.254.169.254"], "fine.example.com": ["52.1.2.3"]}
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host in answers:
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port)) for a in answers[host]]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    with pytest.raises(ValidationError, match="hooks.example.com resolves to 10.0.0.7, which is "
+                                              "inside the company network"):
+        services.check_url("https://hooks.example.com/services/x", "slack")
+    with pytest.raises(ValidationError, match="which is link-local"):
+        services.check_url("https://evil.example.com/x", "slack")
+    assert services.check_url("https://fine.example.com/x", "slack")[0].endswith("/x")
+    app.config["DEBUG"] = True  # private allowed on a developer's machine, metadata never
+    assert services.check_url("https://hooks.example.com/services/x", "slack")[0]
+    with pytest.raises(ValidationError, match="which is link-local"):
+        services.check_url("https://evil.example.com/x", "slack")
 
 
 @pytest.mark.app_config(TESTING=False, DEBUG=False)
@@ -179,7 +225,8 @@ def test_the_form_refuses_the_metadata_address_and_keeps_the_input(admin_client)
         "team": "", "active": "y"})
     page = response.get_data(as_text=True)
     assert response.status_code == 200
-    assert "This address is inside the company network or on this server" in page
+    assert ("This address cannot receive chat posts: 169.254.169.254 is link-local (where cloud "
+            "metadata lives). Use the public webhook URL Slack or Teams gave you.") in page
     assert f'value="{url}"' in page and 'value="Sneaky"' in page
     db.session.commit()
     assert db.session.scalars(sa.select(ChatDestination)).all() == []

@@ -24,6 +24,7 @@ from tests.fixtures.webhooks import make_delivery
 from tests.fixtures.webhooks import make_endpoint
 from tests.fixtures.webhooks import received
 from tests.fixtures.webhooks import verified
+from tests.test_webhooks_delivery import answering
 
 S = WebhookDeliveryStatus
 SECRET_RE = re.compile(r"whsec_[A-Za-z0-9+/=]{40,}")
@@ -88,6 +89,26 @@ def test_admin_adds_an_endpoint_and_sees_the_secret_once(admin_client):
     ("https://example.com:99999999/x", "not a valid URL"),
     ("http://169.254.169.254/latest", "cannot receive webhooks"),
     ("http://[::]/x", "cannot receive webhooks"),
+    # The same addresses in the forms a resolver takes (review: all were accepted).
+    ("http://2852039166/", "2852039166 means 169.254.169.254, which is link-local"),
+    ("http://0xa9.0xfe.0xa9.0xfe/", "means 169.254.169.254, which is link-local"),
+    ("http://169.16689662/", "means 169.254.169.254, which is link-local"),
+    ("http://0xa9fe.0xa9fe/", "is not an address: write an IP address as four decimal"),
+    ("http://0x7f.1/", "0x7f.1 means 127.0.0.1: write an IP address as four decimal numbers"),
+    ("http://0177.0.0.1/", "write an IP address as four decimal numbers"),
+    ("http://0/", "0 means 0.0.0.0, which is an unspecified address"),
+    ("http://0.0.0.0:8080/", "0.0.0.0 is an unspecified address"),
+    ("http://[::ffff:169.254.169.254]/", "(169.254.169.254) is link-local"),
+    ("http://[::ffff:a9fe:a9fe]/", "(169.254.169.254) is link-local"),
+    ("http://[64:ff9b::a9fe:a9fe]/", "(169.254.169.254) is link-local"),
+    ("http://[fe80::1%25eth0]/x", "fe80::1 is link-local"),
+    ("http://metadata.google.internal/computeMetadata/v1/", "is a cloud metadata service"),
+    ("http://METADATA.GOOGLE.INTERNAL./x", "is a cloud metadata service"),
+    ("http://[fd00:ec2::254]/latest", "fd00:ec2::254 is a cloud metadata address"),
+    ("http://224.0.0.1/x", "is a multicast address"),
+    ("http://[ff02::1]/x", "is a multicast address"),
+    ("http://255.255.255.255/x", "is a reserved address"),
+    ("http://240.0.0.1/x", "is a reserved address"),
 ])
 def test_bad_urls_are_form_errors_with_the_text_kept(admin_client, url, message):
     page = admin_client.post("/admin/webhooks/new", data=_form(
@@ -100,6 +121,46 @@ def test_bad_urls_are_form_errors_with_the_text_kept(admin_client, url, message)
     if url.strip() and len(url) < 100 and url.isprintable():
         assert f'value="{html.escape(url.strip(), quote=True)}"' in page.get_data(as_text=True)
     assert _endpoints() == [] and _audit() == []
+
+
+@pytest.fixture
+def fake_dns(monkeypatch) -> dict[str, list[str]]:
+    return answering(monkeypatch)
+
+
+def test_a_name_is_refused_when_any_of_its_addresses_is(admin_client, fake_dns):
+    fake_dns.update({"169.254.169.254.nip.io": ["169.254.169.254"],
+                     "mixed.example.com": ["93.184.216.34", "fe80::1"],
+                     "mapped.example.com": ["::ffff:169.254.169.254"],
+                     "intranet.example.com": ["10.1.2.3", "fd12:3456::1"],
+                     "public.example.com": ["93.184.216.34", "2606:2800:220:1::1"]})
+    for host, reason in (
+            ("169.254.169.254.nip.io", "resolves to 169.254.169.254, which is link-local"),
+            ("mixed.example.com", "resolves to fe80::1, which is link-local"),
+            ("mapped.example.com",
+             "resolves to ::ffff:a9fe:a9fe (169.254.169.254), which is link-local")):
+        page = admin_client.post("/admin/webhooks/new", data=_form(url=f"https://{host}/x"))
+        assert f"This address cannot receive webhooks: {host} {reason}" in _text(page), host
+    assert _endpoints() == []
+    for host in ("intranet.example.com", "public.example.com", "unknown.invalid"):
+        admin_client.post("/admin/webhooks/new", data=_form(url=f"https://{host}/x"))
+    assert [e.url for e in _endpoints()] == [  # private allowed; unresolved: checked at send
+        "https://intranet.example.com/x", "https://public.example.com/x",
+        "https://unknown.invalid/x"]
+
+
+@pytest.mark.parametrize("require_https", [False, True])
+def test_loopback_only_while_https_is_not_required(app, admin_client, fake_dns, require_https):
+    app.config["WEBHOOK_REQUIRE_HTTPS"] = require_https
+    fake_dns["me.example.com"] = ["127.0.0.1"]
+    loopback = ["https://127.0.0.1:8443/x", "https://localhost/x", "https://[::1]/x",
+                "https://127.5.5.5/x", "https://me.example.com/x", "https://app.localhost/x"]
+    for url in loopback:
+        text = _text(admin_client.post("/admin/webhooks/new", data=_form(url=url)))
+        assert ("is this server (loopback)" in text) is require_https, url
+    admin_client.post("/admin/webhooks/new", data=_form(url="https://10.0.0.5/x"))
+    assert [e.url for e in _endpoints()] == (
+        ["https://10.0.0.5/x"] if require_https else [*loopback, "https://10.0.0.5/x"])
 
 
 @pytest.mark.parametrize("events", [[], ["nope"], ["edition.sent", "x" * 10_000]])
@@ -328,3 +389,25 @@ def test_the_python_snippet_on_the_secret_page_verifies_a_real_delivery(admin_cl
     assert verify(signing.new_secret(), body, headers) is False
     old = signing.headers(endpoint.secret, "msg_1", int(time.time()) - 600, body)
     assert verify(endpoint.secret, body, old) is False
+
+
+def test_the_delivery_page_shows_what_the_last_attempt_sent_and_no_made_up_signature(
+        admin_client, webhook_server):
+    webhook_server.expect_request("/hook").respond_with_data("ok")
+    endpoint = make_endpoint(webhook_server.url_for("/hook"))
+    row = make_delivery(endpoint)
+    never = make_delivery(endpoint, key="never")
+    db.session.commit()
+    from app.webhooks import delivery
+
+    assert delivery.deliver(ids=[row.id]).done == 1
+    [request] = received(webhook_server, "/hook")
+    admin_client.post(f"/admin/webhooks/{endpoint.id}/rotate", data={})  # a new secret now
+
+    page = _text(admin_client.get(f"/admin/webhooks/{endpoint.id}/deliveries/{row.id}"))
+    assert f"webhook-id: {request.headers['webhook-id']}" in page
+    assert f"webhook-timestamp: {request.headers['webhook-timestamp']}" in page  # as sent
+    assert "webhook-signature: (not stored)" in page and "signed anew" in page
+    assert "v1," not in page and request.headers["webhook-signature"] not in page
+    untried = _text(admin_client.get(f"/admin/webhooks/{endpoint.id}/deliveries/{never.id}"))
+    assert "Headers of the last attempt" not in untried and "Not tried yet" in untried

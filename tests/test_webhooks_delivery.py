@@ -5,6 +5,7 @@ and pruning."""
 
 from __future__ import annotations
 
+import socket
 import time
 from datetime import UTC
 from datetime import datetime
@@ -198,16 +199,30 @@ def test_a_refused_connection_is_recorded_without_the_url(app, hook):
     assert "secret-path" not in row.response_text and "hush" not in row.response_text
 
 
-@pytest.mark.parametrize("code", [301, 302, 307, 308])
-def test_redirects_are_not_followed(webhook_server, hook, code):
-    _endpoint_id, row_id, _secret = hook
+@pytest.mark.parametrize("code", [300, 301, 302, 303, 307, 308, 399])
+def test_a_redirect_fails_at_once_never_followed_nor_retried(webhook_server, hook, code):
+    endpoint_id, row_id, _secret = hook
     webhook_server.expect_request("/hook").respond_with_data(
         "moved", status=code, headers={"Location": webhook_server.url_for("/elsewhere")})
     webhook_server.expect_request("/elsewhere").respond_with_data("ok")
-    delivery.deliver(T0)
+    stats = delivery.deliver(T0)
+    assert (stats.failed, stats.deferred) == (1, 0)
     row = _row(row_id)
-    assert (row.status, row.response_code) == (S.PENDING, code)
+    assert (row.status, row.attempts, row.response_code, row.next_attempt_at) == (
+        S.FAILED, 1, code, None)
     assert received(webhook_server, "/elsewhere") == []
+    assert delivery.deliver(T0 + timedelta(days=2)).processed == 0  # never tried again
+    assert len(received(webhook_server, "/hook")) == 1
+    endpoint = _endpoint(endpoint_id)
+    assert endpoint.active is True and endpoint.last_failure == f"{code} moved"
+
+
+@pytest.mark.parametrize("code", [400, 404, 499, 500])
+def test_other_refusals_are_still_retried(webhook_server, hook, code):
+    _endpoint_id, row_id, _secret = hook
+    webhook_server.expect_request("/hook").respond_with_data("no", status=code)
+    delivery.deliver(T0)
+    assert (_row(row_id).status, _row(row_id).attempts) == (S.PENDING, 1)
 
 
 def test_one_failing_endpoint_does_not_hold_up_another(webhook_server):
@@ -283,3 +298,94 @@ def test_created_at_default_is_now(webhook_server):
     row = make_delivery(endpoint)
     db.session.commit()
     assert abs((_row(row.id).created_at - utcnow()).total_seconds()) < 60
+
+
+# -- the address rule, again right before each attempt (app.outbound) ----------------------------
+
+
+@pytest.fixture
+def fake_dns(monkeypatch) -> dict[str, list[str]]:
+    return answering(monkeypatch)
+
+
+def answering(monkeypatch) -> dict[str, list[str]]:
+    """socket.getaddrinfo answering the names put in the returned dict with their addresses,
+    every other name as before (also used by test_webhooks_admin)."""
+    answers: dict[str, list[str]] = {}
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if isinstance(host, str) and host.lower() in answers:
+            return [(socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "",
+                     (a, port or 0)) for a in answers[host.lower()]]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return answers
+
+
+def _point(endpoint_id: int, url: str) -> None:
+    """Store a URL as an older version (or a changed DNS record) may have left it."""
+    db.session.execute(sa.update(WebhookEndpoint).where(WebhookEndpoint.id == endpoint_id)
+                       .values(url=url))
+    db.session.commit()
+
+
+@pytest.mark.app_config(WEBHOOK_REQUIRE_HTTPS=True)
+def test_in_production_a_loopback_receiver_is_refused_without_a_request(webhook_server, hook):
+    endpoint_id, row_id, _secret = hook
+    webhook_server.expect_request("/hook").respond_with_data("ok")
+
+    stats = delivery.deliver(T0)
+
+    assert received(webhook_server, "/hook") == []
+    assert (stats.done, stats.deferred) == (0, 1)
+    row = _row(row_id)
+    assert (row.status, row.attempts, row.response_code, row.response_ms) == (
+        S.PENDING, 1, None, 0)
+    assert row.response_text == "Not sent: 127.0.0.1 is this server (loopback)."
+    assert row.last_attempt_at == T0 and row.next_attempt_at > T0  # retried like no answer
+    assert _endpoint(endpoint_id).last_failure == row.response_text
+
+
+def test_a_name_that_now_points_at_metadata_is_refused_at_send(webhook_server, hook, fake_dns):
+    """The name also resolves to the loopback receiver (first): without the check, the POST
+    would go there."""
+    endpoint_id, row_id, _secret = hook
+    webhook_server.expect_request("/hook").respond_with_data("ok")
+    port = webhook_server.port
+    fake_dns["rebound.example.com"] = ["127.0.0.1", "169.254.169.254"]
+    _point(endpoint_id, f"http://rebound.example.com:{port}/hook")
+
+    delivery.deliver(T0)
+
+    assert received(webhook_server, "/hook") == []
+    row = _row(row_id)
+    assert (row.status, row.attempts, row.response_code) == (S.PENDING, 1, None)
+    assert row.response_text == ("Not sent: rebound.example.com resolves to 169.254.169.254, "
+                                 "which is link-local (where cloud metadata lives).")
+
+    fake_dns["rebound.example.com"] = ["127.0.0.1"]  # the record fixed: the retry goes out
+    assert delivery.deliver(row.next_attempt_at).done == 1
+    assert len(received(webhook_server, "/hook")) == 1
+
+
+@pytest.mark.parametrize(("url", "reason"), [
+    ("http://2852039166/latest/", "2852039166 means 169.254.169.254, which is link-local"),
+    ("http://0/", "0 means 0.0.0.0, which is an unspecified address"),
+    ("http://0x7f.1/", "0x7f.1 means 127.0.0.1: write an IP address as four decimal numbers"),
+    ("http://[::ffff:169.254.169.254]/", "::ffff:a9fe:a9fe (169.254.169.254) is link-local"),
+    ("http://metadata.google.internal/computeMetadata/v1/",
+     "metadata.google.internal is a cloud metadata service"),
+    ("http://[::]:1/", ":: is an unspecified address"),
+    ("http://nowhere.invalid/", "the host name is not found"),
+])
+def test_a_stored_url_the_rule_refuses_is_never_requested(hook, url, reason):
+    endpoint_id, row_id, _secret = hook
+    _point(endpoint_id, url)
+    started = time.monotonic()
+    delivery.deliver(T0)
+    assert time.monotonic() - started < 5  # no connection was tried (no timeout waited)
+    row = _row(row_id)
+    assert (row.status, row.attempts, row.response_code) == (S.PENDING, 1, None)
+    assert row.response_text.startswith(f"Not sent: {reason}")

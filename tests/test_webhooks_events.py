@@ -197,3 +197,57 @@ def test_two_identical_happenings_are_two_deliveries(app, webhook_server, editor
     bodies = [verified(r, endpoint.secret)["data"] for r in received(webhook_server, "/status")]
     assert bodies == [{"item_kind": "story", "item_id": story.id, "old_status": "submitted",
                        "new_status": "changes_requested", "edition_id": None}] * 2
+
+
+def test_a_withdrawal_is_a_status_change_from_each_of_its_three_sources(
+        app, webhook_server, employee, employee_client):
+    """draft / submitted / changes_requested → withdrawn: the old status comes from the event
+    (the row says only "withdrawn" afterwards), emitted with the change."""
+    webhook_server.expect_request("/status").respond_with_data("ok")
+    endpoint = make_endpoint(webhook_server.url_for("/status"),
+                             events=["submission.status_changed"])
+    draft = factories.make_story(employee, status=SubmissionStatus.DRAFT)
+    waiting = factories.make_quote(employee, status=SubmissionStatus.SUBMITTED)
+    sent_back = factories.make_story(employee, status=SubmissionStatus.CHANGES_REQUESTED)
+    db.session.commit()
+
+    for path in (f"/stories/{draft.id}/withdraw", f"/quotes/{waiting.id}/withdraw",
+                 f"/stories/{sent_back.id}/withdraw"):
+        assert employee_client.post(path).status_code == 302
+        assert wait_for_deliveries(app, 30)
+    assert employee_client.post(f"/stories/{draft.id}/withdraw").status_code == 302  # no-op
+
+    recorded = [(e.name, e.payload) for e in db.session.scalars(
+        sa.select(DomainEvent).where(DomainEvent.name == "submission.withdrawn")
+        .order_by(DomainEvent.id))]
+    assert recorded == [
+        ("submission.withdrawn", {"item_kind": kind, "item_id": item.id,
+                                  "actor_id": employee.id, "previous_status": old})
+        for kind, item, old in (("story", draft, "draft"), ("quote", waiting, "submitted"),
+                                ("story", sent_back, "changes_requested"))]
+    bodies = [verified(r, endpoint.secret)["data"] for r in received(webhook_server, "/status")]
+    assert bodies == [
+        {"item_kind": "story", "item_id": draft.id, "old_status": "draft",
+         "new_status": "withdrawn", "edition_id": None},
+        {"item_kind": "quote", "item_id": waiting.id, "old_status": "submitted",
+         "new_status": "withdrawn", "edition_id": None},
+        {"item_kind": "story", "item_id": sent_back.id, "old_status": "changes_requested",
+         "new_status": "withdrawn", "edition_id": None},
+    ]
+    assert [(r.event_type, r.status) for r in _rows()] == [
+        ("submission.status_changed", S.DELIVERED)] * 3
+
+
+def test_a_refused_withdrawal_emits_nothing(app, employee, make_user):
+    from app.errors import DomainError
+    from app.submissions import services as submissions
+
+    story = factories.make_story(employee, status=SubmissionStatus.APPROVED)
+    intruder = make_user(email="intruder@example.com")
+    db.session.commit()
+    for actor in (employee, intruder):
+        with pytest.raises(DomainError):
+            submissions.withdraw(story, actor)
+        db.session.rollback()
+    assert db.session.scalars(sa.select(DomainEvent).where(
+        DomainEvent.name == "submission.withdrawn")).all() == []

@@ -7,9 +7,6 @@ events only say that it changed.
 
 from __future__ import annotations
 
-import ipaddress
-import re
-import socket
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,11 +32,11 @@ from app.models.chat import NAME_MAX
 from app.models.chat import URL_MAX
 from app.outbound import insert_once
 from app.outbound import split_url
+from app.outbound import url_refusal
 from app.text import clean_text
 
 S = ChatPostStatus
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
-_IPV4_LEGACY_RE = re.compile(r"^(0x[0-9a-f]+|[0-9]+)(\.(0x[0-9a-f]+|[0-9]+)){0,3}$", re.I)
 EDITION_SENT = "edition_sent"
 COLLEAGUE_FEATURED = "colleague_featured"
 STORY_PUBLISHED = "story_published"
@@ -78,10 +75,12 @@ def check_url(value: str | None, kind: str) -> tuple[str, str | None]:
     """The URL to store and a warning when it does not look like the platform's (or None).
 
     https only; http only to this machine (127.0.0.1, localhost) in development and tests.
-    Hosts inside the company network or this machine (private, loopback, link-local — cloud
-    metadata at 169.254.169.254 —, reserved IP addresses, "localhost") are refused outside
-    development and tests: the server would post wherever an admin points it. Host names are
-    not resolved (a name pointing inside is not caught; Slack and Teams URLs are public names).
+    Where it points is app.outbound's address rule (the host resolved): link-local (cloud
+    metadata at 169.254.169.254), metadata names, unspecified, multicast, reserved addresses
+    and IPv4 addresses in odd forms ("2130706433") are always refused; loopback, private and
+    other non-public addresses ("localhost", 10.0.0.5) too outside development and tests, since
+    Slack and Teams are public services. Checked when saved (a name that resolves elsewhere
+    later is not caught: see app.outbound).
     """
     url, parts = split_url(
         value, field="webhook_url", url_max=URL_MAX, empty="Paste the webhook URL.",
@@ -91,36 +90,11 @@ def check_url(value: str | None, kind: str) -> tuple[str, str | None]:
     if parts.scheme == "http" and not (host in LOOPBACK and local_allowed):
         raise ValidationError("Use an https:// address: the URL is a secret and must not "
                               "travel unencrypted.", field="webhook_url")
-    if not local_allowed and is_internal_host(host):
-        raise ValidationError("This address is inside the company network or on this server: "
-                              "use the public webhook URL Slack or Teams gave you.",
-                              field="webhook_url")
+    refused = url_refusal(url, loopback=local_allowed, private=local_allowed)
+    if refused is not None:
+        raise ValidationError(f"This address cannot receive chat posts: {refused}. Use the "
+                              "public webhook URL Slack or Teams gave you.", field="webhook_url")
     return url, get_provider(kind).url_warning(parts)
-
-
-def is_internal_host(host: str) -> bool:
-    """True for "localhost" (and *.localhost) and for IP addresses that are not public:
-    private, loopback, link-local, shared, reserved, multicast, unspecified, also written as
-    an IPv4-mapped IPv6 address or in the short / numeric forms the resolver accepts
-    ("127.1", "2130706433", "0x7f.1")."""
-    name = host.lower().rstrip(".")
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        address = ipaddress.ip_address(name.partition("%")[0])
-    except ValueError:
-        if not _IPV4_LEGACY_RE.match(name):
-            return False  # a host name
-        try:
-            address = ipaddress.IPv4Address(socket.inet_aton(name))
-        except OSError:
-            return True  # digits the resolver does not take: not a public host either
-    if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or address.sixtofour or (
-            address.teredo[1] if address.teredo else None)
-        if embedded is not None:
-            address = embedded
-    return not address.is_global or address.is_multicast
 
 
 def _check(data: DestinationData, destination: ChatDestination | None) -> tuple[dict, str | None]:

@@ -25,6 +25,7 @@ from app.errors import Conflict
 from app.errors import IllegalTransition
 from app.errors import PermissionDenied
 from app.events import SubmissionSubmitted
+from app.events import SubmissionWithdrawn
 from app.events import emit
 from app.extensions import db
 from app.models import Quote
@@ -361,9 +362,13 @@ def submit(item: Story | Quote, actor: User, *, expected_version: int) -> Story 
 
 
 def withdraw(item: Story | Quote, actor: User) -> Story | Quote:
-    """The author takes a draft or an item under review back; it never reaches the newsletter."""
+    """The author takes a draft or an item under review back; it never reaches the newsletter.
+    SubmissionWithdrawn is emitted with the change (e.g. webhooks report the status change)."""
     _require_author_in_hand(item, actor, "withdraw", "can't be withdrawn")
+    previous = item.status
     transition_submission(item, S.WITHDRAWN, actor=actor)
     item.updated_at = utcnow()
     _flush(item)
+    emit(SubmissionWithdrawn(item_kind=item.kind, item_id=item.id, actor_id=actor.id,
+                             previous_status=previous.value))
     return item

@@ -53,8 +53,9 @@ EVENT_TYPES: dict[str, EventType] = {e.name: e for e in (
     EventType(COLLEAGUE_FEATURED, "Colleague featured",
               "A published story names a colleague (one delivery per colleague and story)."),
     EventType(STATUS_CHANGED, "Submission status changed",
-              "A story or quote was submitted, sent back for changes, approved, rejected or "
-              "published: ids and statuses only (title and links once published)."),
+              "A story or quote was submitted, sent back for changes, approved, rejected, "
+              "published or withdrawn by its author: ids and statuses only (title and links "
+              "once published)."),
 )}  # fmt: skip
 LABELS = {**{name: e.label for name, e in EVENT_TYPES.items()}, TEST: "Test delivery"}
 

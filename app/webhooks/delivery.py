@@ -10,13 +10,18 @@ replay); whoever claims it afterwards sends it:
 * "Send a test delivery": the admin's request sends its row after its commit, showing the answer.
 
 Claim: one UPDATE pending → sending (PostgreSQL: FOR UPDATE SKIP LOCKED), so two processes never
-send the same row. Each attempt is a POST of the stored body with fresh Standard Webhooks headers
-(same `webhook-id`, this attempt's timestamp), redirects not followed. Outcome, stored with the
-endpoint's last success / failure only while the claim holds:
+send the same row. Each attempt first checks the URL's host again with app.outbound's address
+rule (resolved now: a name that came to point at cloud metadata or, in production, at this
+machine is refused without a request, a failed attempt saying why), then POSTs the stored body
+with fresh Standard Webhooks headers (same `webhook-id`, this attempt's timestamp, which is also
+the attempt's recorded `last_attempt_at`). Outcome, stored with the endpoint's last success /
+failure only while the claim holds:
 
 * 2xx: delivered;
 * 410 Gone: the receiver asks to stop: failed, and the endpoint switched off;
-* anything else (a redirect, 4xx, 5xx, a timeout, no connection): pending again after
+* a redirect (3xx): failed at once; it is never followed (a delivery goes only to the URL the
+  admin saved) and asking again gets the same answer (as chat posts);
+* anything else (4xx, 5xx, a timeout, no connection, an address refused): pending again after
   Retry-After when given, else WEBHOOK_RETRY_BASE_SECONDS doubling up to
   WEBHOOK_RETRY_MAX_SECONDS; once the next try would fall beyond WEBHOOK_RETRY_WINDOW_SECONDS
   after the row was created, failed (replayable from the admin page).
@@ -56,6 +61,7 @@ from app.outbound import parse_retry_after
 from app.outbound import response_text
 from app.outbound import run_pass
 from app.outbound import store_if_claimed
+from app.outbound import url_refusal
 from app.webhooks import signing
 from app.webhooks.catalog import TEST
 
@@ -102,6 +108,12 @@ def lease_seconds() -> int:
     return 3 * int(current_app.config["WEBHOOK_TIMEOUT_SECONDS"]) + 60
 
 
+def loopback_allowed() -> bool:
+    """Loopback receivers (this machine) only while WEBHOOK_REQUIRE_HTTPS is off: development
+    and tests; in production a receiver is never the app's own host."""
+    return not current_app.config["WEBHOOK_REQUIRE_HTTPS"]
+
+
 def encode(payload: dict[str, Any]) -> bytes:
     """The body's bytes: compact JSON, UTF-8, keys in their stored order."""
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
@@ -113,12 +125,18 @@ def request_headers(claimed_secret: str, message_id: str, at: int, body: bytes) 
 
 
 def send(url: str, secret: str, message_id: str, payload: dict[str, Any], *,
-         timeout: float, now: float | None = None) -> Sent:
-    """POST one attempt; never raises for network trouble (an Answer with code None)."""
+         timeout: float, now: float | None = None, loopback: bool = False) -> Sent:
+    """POST one attempt; never raises for network trouble (an Answer with code None). The
+    host is checked first (app.outbound's rule; loopback only with `loopback`): a refused or
+    unresolvable one is an Answer with code None saying why, and no request is made."""
     body = encode(payload)
     headers = request_headers(secret, message_id, int(now if now is not None else time.time()),
                               body)
     started = time.monotonic()
+    refused = url_refusal(url, loopback=loopback, private=True,
+                          unresolved="the host name is not found")
+    if refused is not None:
+        return Sent(Answer(None, f"Not sent: {refused}."), 0, headers)
     try:
         # Redirects are not followed: a delivery goes only to the URL the admin saved.
         with requests.post(url, data=body, headers=headers, timeout=timeout,
@@ -145,11 +163,14 @@ def deliver(
     if ids is not None and not ids:
         return WebhookStats()
     timeout = float(current_app.config["WEBHOOK_TIMEOUT_SECONDS"])
+    loopback = loopback_allowed()
 
     def attempt(claimed: Claimed) -> Outcome:
+        # One time for the attempt: its signed webhook-timestamp is its last_attempt_at.
+        at = clock()
         sent = send(claimed.url, claimed.secret, claimed.message_id, claimed.payload,
-                    timeout=timeout, now=clock().timestamp())
-        return OUTCOMES[record(claimed, sent, clock())]
+                    timeout=timeout, now=at.timestamp(), loopback=loopback)
+        return OUTCOMES[record(claimed, sent, at)]
 
     return run_pass(lambda after_id, resting: claim(clock(), after_id, ids, resting), attempt,
                     lambda c: (c.id, c.endpoint_id), should_stop, log=log,
@@ -189,12 +210,16 @@ def describe(answer: Answer) -> str:
     return f"{answer.code} {answer.text}".strip()
 
 
+def is_redirect(answer: Answer) -> bool:
+    return answer.code is not None and 300 <= answer.code < 400
+
+
 def _outcome(claimed: Claimed, answer: Answer, attempts: int,
              at: datetime) -> tuple[WebhookDeliveryStatus, datetime | None]:
     """The new status and, when pending, the next try."""
     if answer.ok:
         return S.DELIVERED, None
-    if answer.code == GONE:
+    if answer.code == GONE or is_redirect(answer):
         return S.FAILED, None
     config = current_app.config
     delay = next_delay(answer, attempts, int(config["WEBHOOK_RETRY_BASE_SECONDS"]),
@@ -235,6 +260,9 @@ def record(claimed: Claimed, sent: Sent, at: datetime) -> WebhookDeliveryStatus 
                      .values(updated_at=_endpoints.c.updated_at, **seen))  # fmt: skip
     if answer.code == GONE:
         log.warning("webhook endpoint %d answered 410 Gone: switched off", claimed.endpoint_id)
+    elif is_redirect(answer):
+        log.warning("webhook delivery %d failed: the endpoint answered %d, a redirect, which is "
+                    "never followed", claimed.id, answer.code)
     elif status is S.FAILED:
         log.warning("webhook delivery %d failed for good after %d attempt(s): %s", claimed.id,
                     attempts, seen["last_failure"])

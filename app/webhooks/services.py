@@ -1,14 +1,15 @@
 """Webhook endpoints (admins register them) and the deliveries recorded for them.
 
 The signing secret is kept (every delivery is signed with it) but shown only once, on the page
-right after it is created or rotated; audit events never hold it. Unlike chat URLs, endpoints
-inside the company network are allowed (an intranet page is a typical receiver); link-local
-addresses (cloud metadata at 169.254.169.254) are not.
+right after it is created or rotated; audit events never hold it. Where an endpoint may point
+is app.outbound's address rule, checked here and again before each attempt: unlike chat URLs,
+endpoints inside the company network are allowed (an intranet page is a typical receiver);
+link-local (cloud metadata at 169.254.169.254), metadata names, unspecified, multicast and
+reserved addresses are not, nor loopback while WEBHOOK_REQUIRE_HTTPS is on (production).
 """
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -31,6 +32,7 @@ from app.models.webhooks import DESCRIPTION_MAX
 from app.models.webhooks import URL_MAX
 from app.outbound import insert_once
 from app.outbound import split_url
+from app.outbound import url_refusal
 from app.text import clean_text
 from app.webhooks import catalog
 from app.webhooks import delivery
@@ -58,23 +60,18 @@ def host_of(url: str) -> str:
 
 def check_url(value: str | None) -> str:
     """The URL to store: http(s) with a host, no user name or password, https when
-    WEBHOOK_REQUIRE_HTTPS, no link-local or unspecified address, at most URL_MAX characters."""
+    WEBHOOK_REQUIRE_HTTPS, at most URL_MAX characters, and a host the address rule allows
+    (loopback as `delivery.loopback_allowed`; private addresses allowed)."""
     url, parts = split_url(
         value, field="url", url_max=URL_MAX, empty="Enter the endpoint's URL.",
         credentials="The URL must not contain a user name or password: deliveries are signed, "
                     "the receiver checks the signature.")
-    host = parts.hostname or ""
     if parts.scheme == "http" and current_app.config["WEBHOOK_REQUIRE_HTTPS"]:
         raise ValidationError("Use an https:// address: deliveries must not travel "
                               "unencrypted.", field="url")
-    try:
-        address = ipaddress.ip_address(host.partition("%")[0])
-    except ValueError:
-        address = None
-    if address is not None and (address.is_link_local or address.is_unspecified
-                                or address.is_multicast):
-        raise ValidationError("This address cannot receive webhooks (link-local, multicast "
-                              "or unspecified).", field="url")
+    refused = url_refusal(url, loopback=delivery.loopback_allowed(), private=True)
+    if refused is not None:
+        raise ValidationError(f"This address cannot receive webhooks: {refused}.", field="url")
     return url
 
 

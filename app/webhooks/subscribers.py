@@ -25,6 +25,7 @@ from app.events import SubmissionApproved
 from app.events import SubmissionPublished
 from app.events import SubmissionRejected
 from app.events import SubmissionSubmitted
+from app.events import SubmissionWithdrawn
 from app.events import subscribe
 from app.extensions import db
 from app.jobs import scheduled
@@ -145,6 +146,8 @@ _STATUS: dict[type[Event], tuple[str | None, str]] = {
 def _status_changed(event: Any) -> None:
     if isinstance(event, SubmissionSubmitted):
         old, new = ("changes_requested" if event.resubmitted else "draft"), "submitted"
+    elif isinstance(event, SubmissionWithdrawn):  # from one of three: the event says which
+        old, new = event.previous_status, SubmissionStatus.WITHDRAWN.value
     else:
         old, new = _STATUS[type(event)]
     model = {"story": Story, "quote": Quote}.get(event.item_kind)
@@ -161,7 +164,7 @@ def _status_changed(event: Any) -> None:
 
 
 # One subscriber per status event, each under a stable name (its markers are stored by name).
-for _status_event in (SubmissionSubmitted, *_STATUS):
+for _status_event in (SubmissionSubmitted, SubmissionWithdrawn, *_STATUS):
     subscribe(_status_event, when=_any_endpoint,
               name=f"{__name__}.status_{_status_event.name.removeprefix('submission.')}")(
         _status_changed)

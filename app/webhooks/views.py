@@ -207,12 +207,17 @@ def _delivery(endpoint_id: int, delivery_id: int) -> WebhookDelivery:
 @bp.route("/<int:endpoint_id>/deliveries/<int:delivery_id>")
 @admins_only
 def delivery_detail(endpoint_id: int, delivery_id: int):
+    """The delivery and what its last attempt carried: the webhook-id and that attempt's
+    webhook-timestamp (its `last_attempt_at`, the same clock reading). The signature is not
+    stored (each attempt signs anew, with the secret of the moment), so none is shown: one
+    made now could differ from the one sent, after a rotation."""
     row = _delivery(endpoint_id, delivery_id)
     body = delivery.encode(row.payload)
     headers = None
     if row.last_attempt_at is not None:
-        headers = delivery.request_headers(row.endpoint.secret, row.message_id,
-                                           int(row.last_attempt_at.timestamp()), body)
+        headers = {"Content-Type": "application/json", "User-Agent": delivery.USER_AGENT,
+                   "webhook-id": row.message_id,
+                   "webhook-timestamp": str(int(row.last_attempt_at.timestamp()))}
     return render_template("webhooks/delivery.html", **_context(
         endpoint=row.endpoint, delivery=row, headers=headers, size=len(body),
         pretty=json.dumps(row.payload, indent=2, ensure_ascii=False)))
