@@ -18,22 +18,12 @@ from app.models import User
 from app.tokens import queries
 from app.tokens import scopes
 from app.tokens.services import hash_token
+from app.tokens.usage import bearer
 from app.tokens.usage import note_use
 
 ACCESS = "api-token"  # the routes' access marker (tests/test_routes_access.py)
-SECRET_MAX = 200
 REALM = 'Bearer realm="Feel Good Fridays API"'
 _PRESENTED = "feelgood.api.presented"
-
-
-def bearer() -> str | None:
-    """The token in `Authorization: Bearer <token>`, or None."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, credentials = header.partition(" ")
-    credentials = credentials.strip()
-    if scheme.lower() != "bearer" or not credentials or len(credentials) > SECRET_MAX:
-        return None
-    return credentials
 
 
 def _unauthorized(detail: str, error: str | None = None) -> ApiProblem:

@@ -214,6 +214,11 @@ class SubmissionColleagueOut(Out):
     name: str
 
 
+
+def version_tag(kind: str, item_id: int, version: int) -> str:
+    """A submission's ETag (unquoted): its version, the optimistic lock the review checks."""
+    return f"{kind}-{item_id}-v{version}"
+
 class SubmissionBase(Out):
     id: int
     status: SubmissionStatus
@@ -231,7 +236,7 @@ class SubmissionBase(Out):
         description="The sent edition it appeared in, else the one it is lined up for.")
 
     def etag_key(self) -> str:
-        return f"{self.kind}-{self.id}-v{self.version}"  # type: ignore[attr-defined]
+        return version_tag(self.kind, self.id, self.version)  # type: ignore[attr-defined]
 
     @staticmethod
     def common(item: Story | Quote) -> dict[str, Any]:
@@ -499,7 +504,7 @@ def _decide(kind: str, item_id: int, body: Decision,
             decide: Callable[[Story | Quote, int], None]) -> Out:
     """Load for review, check the version the curator saw, decide, commit, answer the item."""
     item = get_item(kind, item_id)
-    current_etag = etags.quote(f"{item.kind}-{item.id}-v{item.version}")
+    current_etag = etags.quote(version_tag(item.kind, item.id, item.version))
     seen = etags.require_match(current_etag, item.version, body.version)
     decide(item, seen)
     db.session.commit()

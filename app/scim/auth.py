@@ -19,18 +19,11 @@ from app.database import SAFE_METHODS
 from app.models import AccessToken
 from app.scim import queries
 from app.scim import services
+from app.tokens.usage import bearer
 from app.tokens.usage import note_use
 
 F = TypeVar("F", bound=Callable)
 ACCESS = "scim-token"
-
-
-def _bearer() -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, credentials = header.partition(" ")
-    if scheme.lower() != "bearer" or not credentials.strip() or len(credentials) > 200:
-        return None
-    return credentials.strip()
 
 
 def current_token() -> AccessToken:
@@ -40,7 +33,7 @@ def current_token() -> AccessToken:
 def scim_token_required(view: F) -> F:
     @wraps(view)
     def wrapped(*args, **kwargs):
-        secret = _bearer()
+        secret = bearer()
         token = queries.token_by_hash(services.hash_token(secret)) if secret else None
         if token is None:
             raise UnauthorizedException(detail="A valid SCIM bearer token is required.")

@@ -3,11 +3,7 @@ list of every API token (keyset-paginated, filtered), and one token by id."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
-from dataclasses import field
 from datetime import UTC
 from datetime import datetime
 from typing import Any
@@ -15,6 +11,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
+from app.admin.queries import Page
+from app.admin.queries import keyset_page
 from app.errors import NotFound
 from app.extensions import db
 from app.models import AccessToken
@@ -32,7 +30,6 @@ KINDS = ("all", PERSONAL, SERVICE)
 STATUSES = ("all", ACTIVE, REVOKED, EXPIRED)
 PER_PAGE = 25
 INACTIVE_SHOWN = 50  # a person's list shows this many revoked or expired tokens, newest first
-MAX_CURSOR_LENGTH = 200
 
 
 def api_token_for_secret(token_hash: str) -> AccessToken | None:
@@ -112,35 +109,6 @@ class Filters:
         return cls(kind if kind in KINDS else "all", status if status in STATUSES else "all")
 
 
-@dataclass(frozen=True)
-class Page:
-    items: list[AccessToken] = field(default_factory=list)
-    next_cursor: str | None = None
-    prev_cursor: str | None = None
-
-
-def _encode(direction: str, token: AccessToken) -> str:
-    raw = json.dumps([direction, token.created_at.isoformat(), token.id], separators=(",", ":"))
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def _decode(cursor: str | None) -> tuple[str, datetime, int] | None:
-    """("after" | "before", created_at, id), or None for a missing or tampered cursor."""
-    if not cursor or len(cursor) > MAX_CURSOR_LENGTH:
-        return None
-    try:
-        direction, created, token_id = json.loads(
-            base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        )
-        moment = datetime.fromisoformat(created)
-        if (direction not in ("after", "before") or moment.tzinfo is None
-                or isinstance(token_id, bool) or not isinstance(token_id, int)):
-            return None
-        return direction, moment.astimezone(UTC), bounded_int(token_id)
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, OverflowError):
-        return None
-
-
 def _filtered(filters: Filters, now: datetime) -> sa.Select[Any]:
     stmt = sa.select(AccessToken).options(
         joinedload(AccessToken.user), joinedload(AccessToken.created_by)
@@ -160,37 +128,20 @@ def _filtered(filters: Filters, now: datetime) -> sa.Select[Any]:
     return stmt
 
 
-def api_tokens(filters: Filters, cursor: str | None = None, per_page: int = PER_PAGE) -> Page:
+def api_tokens(filters: Filters, cursor: str | None = None,
+               per_page: int = PER_PAGE) -> Page[AccessToken]:
     """A page of every API token (personal and service), newest first. Keyset-paginated on
-    (created_at, id), so a page costs the same at any depth and none is skipped or repeated
-    when tokens are made between clicks; a malformed cursor gives the first page."""
-    stmt = _filtered(filters, utcnow())
-    position = _decode(cursor)
-    backwards = position is not None and position[0] == "before"
-    # Newest first; stepping back reads the other way from the cursor, then flips the page.
-    ascending = backwards
-    columns = (AccessToken.created_at, AccessToken.id)
-    if position is not None:
-        _, moment, token_id = position
-        if ascending:
-            beyond = sa.or_(AccessToken.created_at > moment,
-                            sa.and_(AccessToken.created_at == moment, AccessToken.id > token_id))
-        else:
-            beyond = sa.or_(AccessToken.created_at < moment,
-                            sa.and_(AccessToken.created_at == moment, AccessToken.id < token_id))
-        stmt = stmt.where(beyond)
-    order = [c.asc() if ascending else c.desc() for c in columns]
-    rows = list(db.session.scalars(stmt.order_by(*order).limit(per_page + 1)).unique())
-    more = len(rows) > per_page
-    rows = rows[:per_page]
-    if backwards:
-        rows.reverse()
-    if not rows:
-        return Page()
-    has_next = True if backwards else more
-    has_prev = more if backwards else position is not None
-    return Page(
-        items=rows,
-        next_cursor=_encode("after", rows[-1]) if has_next else None,
-        prev_cursor=_encode("before", rows[0]) if has_prev else None,
+    (created_at, id) like the audit log, so a page costs the same at any depth and none is
+    skipped or repeated when tokens are made between clicks; a malformed cursor gives the first
+    page."""
+    return keyset_page(
+        _filtered(filters, utcnow()),
+        (AccessToken.created_at, AccessToken.id),
+        cursor,
+        per_page=per_page,
+        descending=True,
+        parse_key=lambda key: (datetime.fromisoformat(key[0]).astimezone(UTC),
+                               bounded_int(key[1])),
+        row_key=lambda row: (row.AccessToken.created_at.isoformat(), row.AccessToken.id),
+        row_item=lambda row: row.AccessToken,
     )

@@ -1,11 +1,26 @@
-"""Noting that a bearer token was used (its `last_used_at`), for the API and SCIM guards."""
+"""What the API and SCIM guards share: reading the bearer token off the request, and noting
+that a token was used (its `last_used_at`)."""
 
 from __future__ import annotations
+
+from flask import request
 
 from app.database import begin_write
 from app.extensions import db
 from app.models import AccessToken
 from app.tokens.services import touch
+
+SECRET_MAX = 200  # longer than any token this app makes; bounds the hashing of junk
+
+
+def bearer() -> str | None:
+    """The token in `Authorization: Bearer <token>`, or None."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    credentials = credentials.strip()
+    if scheme.lower() != "bearer" or not credentials or len(credentials) > SECRET_MAX:
+        return None
+    return credentials
 
 
 def note_use(token: AccessToken, *, reads: bool) -> AccessToken | None:
