@@ -201,6 +201,27 @@ class Config:
     WEBHOOK_REQUIRE_HTTPS = env_bool("WEBHOOK_REQUIRE_HTTPS", False)
 
     LOG_LEVEL = env("LOG_LEVEL", "INFO")
+    # Run it in production (issue 17). Logs: "text" (one readable line) or "json" (one JSON
+    # object per line, the production default); the request id travels in REQUEST_ID_HEADER.
+    LOG_FORMAT = env("LOG_FORMAT", "text")
+    REQUEST_ID_HEADER = env("REQUEST_ID_HEADER", "X-Request-ID")
+    SENTRY_DSN = env("SENTRY_DSN")  # error reporting with sentry-sdk when set
+    SENTRY_ENVIRONMENT = env("SENTRY_ENVIRONMENT", "production")
+    # The scheduler's heartbeat (a row per process) and when readiness calls it missing.
+    SCHEDULER_HEARTBEAT_SECONDS = env_int("SCHEDULER_HEARTBEAT_SECONDS", 60)
+    SCHEDULER_STALE_SECONDS = env_int("SCHEDULER_STALE_SECONDS", 300)
+    # Prometheus /metrics: a bearer token and/or an allow-list of addresses (CIDR, comma-separated).
+    METRICS_TOKEN = env("METRICS_TOKEN")
+    METRICS_ALLOW = env("METRICS_ALLOW", "127.0.0.1/32,::1/128")
+    SCHEDULER_METRICS_PORT = env_int("SCHEDULER_METRICS_PORT", 0)  # 0: no metrics port
+    SCHEDULER_METRICS_HOST = env("SCHEDULER_METRICS_HOST", "127.0.0.1")
+    # Backups (`flask backup`): the PostgreSQL client programs used.
+    BACKUP_PG_DUMP = env("BACKUP_PG_DUMP", "pg_dump")
+    BACKUP_PG_RESTORE = env("BACKUP_PG_RESTORE", "pg_restore")
+    # Nightly housekeeping: retention of audit entries, delivery rows and per-person data.
+    SCHEDULER_RETENTION_SECONDS = env_int("SCHEDULER_RETENTION_SECONDS", 24 * 3600)
+    # Flask-Limiter: a prefix for the keys in shared storage (Redis) several apps may use.
+    RATELIMIT_KEY_PREFIX = env("RATELIMIT_KEY_PREFIX", "fgf")
 
     @classmethod
     def validate(cls) -> None:
@@ -230,6 +251,7 @@ class Production(Config):
     BASE_URL = env("BASE_URL")
     MAIL_BACKEND = env("MAIL_BACKEND", "smtp")
     WEBHOOK_REQUIRE_HTTPS = env_bool("WEBHOOK_REQUIRE_HTTPS", True)
+    LOG_FORMAT = env("LOG_FORMAT", "json")
 
     @classmethod
     def validate(cls) -> None:

@@ -31,6 +31,7 @@ def create_app(config: str | type | None = None, **overrides) -> Flask:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     register_logging(app)
+    register_operations(app)
     register_extensions(app)
     register_url_converters(app)
     register_blueprints(app)
@@ -60,6 +61,15 @@ def _resolve_config(config: str | type | None) -> type:
 def register_logging(app: Flask) -> None:
     level = getattr(logging, str(app.config["LOG_LEVEL"]).upper(), logging.INFO)
     app.logger.setLevel(level)
+
+
+def register_operations(app: Flask) -> None:
+    """What an operator watches: request ids, structured logs, error reporting, metrics."""
+    from app import metrics
+    from app import ops
+
+    ops.init_app(app)
+    metrics.init_app(app)
 
 
 def register_extensions(app: Flask) -> None:
@@ -95,9 +105,12 @@ def register_blueprints(app: Flask) -> None:
     from app import imports
     from app import insights
     from app import main
+    from app import metrics
     from app import newsletter
+    from app import ops
     from app import people
     from app import photos
+    from app import privacy
     from app import reading
     from app import review
     from app import scim
@@ -129,6 +142,9 @@ def register_blueprints(app: Flask) -> None:
         voice,
         chat,
         webhooks,
+        ops,
+        metrics,
+        privacy,
     ):
         app.register_blueprint(package.bp)
     app.register_blueprint(voice.hooks_bp)

@@ -56,6 +56,7 @@ from sqlalchemy.engine import Row
 from app.after_commit import AfterCommit
 from app.errors import ValidationError
 from app.models import utcnow
+from app.signals import outbound_attempted
 from app.text import clean_text
 
 C = TypeVar("C")
@@ -383,6 +384,7 @@ def run_pass(
     *,
     log: logging.Logger,
     label: str,
+    channel: str,
     quiet: bool = False,
 ) -> PassStats:
     """Claim and attempt rows one at a time, in id order, until none is due.
@@ -391,6 +393,7 @@ def run_pass(
     groups; `key(row)` is (row id, group: its endpoint or destination). A group that fails is
     left alone for the rest of the pass, so an outage costs one timeout per pass, not one per
     row. Logged at the end unless `quiet` and all went well (a single row sent after a commit).
+    Each attempt's outcome is signalled as `channel` (app.signals.outbound_attempted).
     """
     stats = PassStats()
     resting: set[int] = set()
@@ -404,6 +407,7 @@ def run_pass(
             break
         after_id, group = key(claimed)
         outcome = attempt(claimed)
+        outbound_attempted.send(channel, outcome=outcome)
         if outcome is Outcome.DONE:
             stats.done += 1
         elif outcome is not Outcome.LOST:

@@ -60,6 +60,17 @@ def _between(low: int, high: int, unit: str) -> Callable[[Any], int]:
     return check
 
 
+def _rate(value: Any) -> float:
+    """Messages per second: 0 (no limit) or 0.01–10,000 (a fraction: one every few seconds)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValidationError("Use a number of messages per second, e.g. 14 or 0.5.") from None
+    if number != number or not (number == 0 or 0.01 <= number <= 10_000):  # NaN too
+        raise ValidationError("Use 0 (no limit) or between 0.01 and 10,000 messages per second.")
+    return round(number, 2)
+
+
 def _hours(limit: int) -> Callable[[Any], int]:
     return _between(0, limit, "hours")
 
@@ -227,6 +238,30 @@ SETTINGS: dict[str, SettingSpec] = {
     "brand_logo": SettingSpec(lambda: None, _brand_logo, "Logo"),
     "brand_accent": SettingSpec(lambda: DEFAULT_ACCENT, _brand_accent, "Accent colour"),
     "brand_footer": SettingSpec(lambda: "", _brand_footer, "Footer text"),
+    # The mail relay's limits (app/newsletter/pacing.py): messages per second across every
+    # sender (0: as fast as the server answers) and at most `send_cap_messages` (0: no cap) in
+    # any `send_cap_window_hours`, counted from delivery rows.
+    "send_rate_per_second": SettingSpec(lambda: 0.0, _rate, "Messages per second"),
+    "send_cap_messages": SettingSpec(
+        lambda: 0, _between(0, 100_000_000, "messages"), "Messages per window (0: no cap)"
+    ),
+    "send_cap_window_hours": SettingSpec(
+        lambda: 24, _between(1, 168, "hours"), "Cap window (hours)"
+    ),
+    # People's data (app/privacy): what erasing a person does, and how long records are kept
+    # (0: for ever). Per-person reading data has its own setting above.
+    "erasure_account": SettingSpec(
+        lambda: "anonymize", _choice("anonymize", "remove"), "An erased person's account"
+    ),
+    "erasure_stories": SettingSpec(
+        lambda: "keep", _choice("keep", "remove"), "An erased person's stories and quotes"
+    ),
+    "retention_audit_days": SettingSpec(
+        lambda: 730, _between(0, 3650, "days"), "Days the audit log is kept"
+    ),
+    "retention_delivery_days": SettingSpec(
+        lambda: 400, _between(0, 3650, "days"), "Days per-recipient delivery rows are kept"
+    ),
 }
 
 

@@ -109,7 +109,7 @@ def deliver_posts(
     return run_pass(
         lambda after_id, resting: claim(clock(), after_id=after_id, ids=ids, resting=resting),
         attempt, lambda c: (c.id, c.destination_id), should_stop, log=log,
-        label="chat posts", quiet=ids is not None)
+        label="chat posts", channel="chat", quiet=ids is not None)
 
 
 def claim(

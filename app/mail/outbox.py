@@ -48,6 +48,7 @@ from app.mail.message import envelope_recipients
 from app.models import OutboxMessage
 from app.models import OutboxStatus
 from app.models import utcnow
+from app.signals import mail_answered
 
 log = logging.getLogger(__name__)
 
@@ -213,6 +214,7 @@ class _Sender:
                 claimed_at = time.monotonic()
             try:
                 result = _send_one(backend, row)
+                mail_answered.send("notification", result=result)
             except BaseException:
                 with contextlib.suppress(Exception):  # the original error matters more
                     _release(conn, [r.id for r in rows[index:]], None)

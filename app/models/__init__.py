@@ -30,6 +30,8 @@ from app.models.events import EventDelivery
 from app.models.events import EventDeliveryStatus
 from app.models.notifications import ApplauseNotice
 from app.models.notifications import NotificationPreference
+from app.models.ops import SchedulerHeartbeat
+from app.models.ops import SendPacing
 from app.models.outbox import OutboxMessage
 from app.models.outbox import OutboxStatus
 from app.models.tokens import AccessToken
@@ -78,6 +80,8 @@ __all__ = [
     "Recognition",
     "Revision",
     "Role",
+    "SchedulerHeartbeat",
+    "SendPacing",
     "Scale",
     "Setting",
     "Story",

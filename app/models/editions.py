@@ -159,4 +159,6 @@ class Delivery(Base):
         sa.UniqueConstraint("edition_id", "email"),
         sa.Index("ix_deliveries_edition_status", "edition_id", "status"),
         sa.Index("ix_deliveries_status_next_attempt", "status", "next_attempt_at"),
+        # The relay's sliding-window cap counts messages sent since a moment (pacing.py).
+        sa.Index("ix_deliveries_sent_at", "sent_at"),
     )

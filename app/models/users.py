@@ -79,6 +79,8 @@ class User(UserMixin, Base):
     oidc_subject: Mapped[str | None] = mapped_column(sa.String(255))
     # Profile photo: the stored files' common name (sizes are derived), None for initials.
     photo_key: Mapped[str | None] = mapped_column(sa.String(64))
+    # Set when the person was erased (app/privacy): the row is a "former colleague" shell.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     team: Mapped[Team | None] = relationship(back_populates="members")
     manager: Mapped[User | None] = relationship(remote_side="User.id", foreign_keys=[manager_id])

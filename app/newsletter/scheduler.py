@@ -42,6 +42,7 @@ from app.extensions import db
 from app.jobs import registered_jobs
 from app.mail.outbox import run_outbox
 from app.newsletter import jobs
+from app.signals import scheduler_job_finished
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +50,17 @@ log = logging.getLogger(__name__)
 def _run_in_app(app: Flask, name: str, job: Callable[[], object]) -> Callable[[], None]:
     def run() -> None:
         with app.app_context():
+            started, failed = time.monotonic(), False
             try:
                 job()
             except Exception:
+                failed = True
                 db.session.rollback()
                 log.exception("scheduler job %s failed; it runs again at the next tick", name)
             finally:
                 db.session.remove()
+                scheduler_job_finished.send(name, seconds=time.monotonic() - started,
+                                            failed=failed)
 
     return run
 

@@ -100,6 +100,7 @@ from app.newsletter.recipients import RecipientReport
 from app.newsletter.recipients import iter_recipients
 from app.newsletter.schedule import iso_week
 from app.settings import get_setting
+from app.signals import mail_answered
 from app.workflow import edition_sources
 from app.workflow import transition_edition
 from app.workflow import transition_submission
@@ -419,6 +420,7 @@ class _BatchSender:
                 claimed_at = time.monotonic()
             self.recorder.check()  # never send what could not be recorded
             result = self._send_one(backend, row)
+            mail_answered.send("edition", result=result)
             if result.session:
                 # The server failed, not this recipient: nobody is charged an attempt. This row
                 # and the rest of the batch go back to pending as they were; the pass stops.
@@ -462,7 +464,7 @@ class _BatchSender:
         elif result.status is SendStatus.PERMANENT or attempts >= self.max_attempts:
             status, error = DeliveryStatus.FAILED, _error(result)
             self.stats.failed += 1
-            log.warning("delivery %s to %s failed: %s", row.id, row.email, error)
+            log.warning("delivery %s failed: %s", row.id, error)  # no address: personal data
         else:
             delay = min(self.retry_base * 2 ** (attempts - 1), self.retry_max)
             status, error = DeliveryStatus.PENDING, _error(result)

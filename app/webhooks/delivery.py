@@ -174,7 +174,8 @@ def deliver(
 
     return run_pass(lambda after_id, resting: claim(clock(), after_id, ids, resting), attempt,
                     lambda c: (c.id, c.endpoint_id), should_stop, log=log,
-                    label="webhooks (delivered)", quiet=ids is not None)
+                    label="webhooks (delivered)", channel="webhooks",
+                    quiet=ids is not None)
 
 
 def claim(now: datetime, after_id: int = 0, ids: Sequence[int] | None = None,

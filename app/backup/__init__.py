@@ -1,0 +1,1 @@
+"""`flask backup create|restore`: online backups that restore (issue 17)."""

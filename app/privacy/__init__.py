@@ -1,0 +1,5 @@
+"""People's data: erasure, "download my data", retention (issue 17). Filled in by app/privacy/*."""
+
+from flask import Blueprint
+
+bp = Blueprint("privacy", __name__)
