@@ -21,3 +21,8 @@ scheduler_job_finished = _signals.signal("scheduler-job-finished")
 
 # sender: the outgoing integration ("chat", "webhooks"); outcome=app.outbound.Outcome.
 outbound_attempted = _signals.signal("outbound-attempted")
+
+# sender: the Flask app; scheduler_id=str (host:pid:started). Sent by `flask scheduler run` when
+# its jobs start, and when it stops after a signal (not after a crash: heartbeats expire).
+scheduler_started = _signals.signal("scheduler-started")
+scheduler_stopped = _signals.signal("scheduler-stopped")

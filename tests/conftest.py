@@ -31,6 +31,12 @@ pytest_plugins = [
     "tests.fixtures.chat",
     "tests.fixtures.api",
     "tests.fixtures.webhooks",
+    "tests.fixtures.ops",
+    "tests.fixtures.metrics",
+    "tests.fixtures.backup",
+    "tests.fixtures.privacy",
+    "tests.fixtures.pacing",
+    "tests.fixtures.scaleout",
 ]
 
 

@@ -24,7 +24,9 @@ harmless: claims are atomic and delivery and outbox rows are shared, never dupli
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -43,6 +45,8 @@ from app.jobs import registered_jobs
 from app.mail.outbox import run_outbox
 from app.newsletter import jobs
 from app.signals import scheduler_job_finished
+from app.signals import scheduler_started
+from app.signals import scheduler_stopped
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +126,9 @@ def run(app: Flask) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     scheduler.start()
+    scheduler_id = f"{socket.gethostname()}:{os.getpid()}:{int(time.time())}"
+    with app.app_context():
+        scheduler_started.send(app, scheduler_id=scheduler_id)
     log.info("scheduler started: %s", ", ".join(
         f"{job.id} every {job.trigger.interval.total_seconds():g} s"
         for job in scheduler.get_jobs()))
@@ -130,3 +137,5 @@ def run(app: Flask) -> None:
     log.info("scheduler stopping (signal %s)", requested[0])
     stop.set()
     scheduler.shutdown(wait=True)  # running jobs see `stop` and end after their current batch
+    with app.app_context():
+        scheduler_stopped.send(app, scheduler_id=scheduler_id)
