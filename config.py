@@ -222,6 +222,18 @@ class Config:
     SCHEDULER_RETENTION_SECONDS = env_int("SCHEDULER_RETENTION_SECONDS", 24 * 3600)
     # Flask-Limiter: a prefix for the keys in shared storage (Redis) several apps may use.
     RATELIMIT_KEY_PREFIX = env("RATELIMIT_KEY_PREFIX", "fgf")
+    # Shared storage unreachable: each process counts alone in memory until it answers again
+    # (sign-in keeps working, still limited), and gives up on a silent Redis after a second
+    # instead of hanging the request (docs/deployment.md, "Several instances").
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = env_bool("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    RATELIMIT_STORAGE_OPTIONS = {
+        "socket_connect_timeout": env_int("RATELIMIT_STORAGE_TIMEOUT_SECONDS", 1),
+        "socket_timeout": env_int("RATELIMIT_STORAGE_TIMEOUT_SECONDS", 1),
+    }
+    # Reverse proxies in front of the app that set X-Forwarded-For/-Proto/-Host (nginx: 1).
+    # 0 trusts none: behind a proxy every visitor would share the proxy's address, and the
+    # per-address rate limits (sign-in) would count the whole company as one visitor.
+    PROXY_COUNT = env_int("PROXY_COUNT", 0)
 
     @classmethod
     def validate(cls) -> None:

@@ -10,6 +10,7 @@ a click still redirects and the image still loads, they are just not counted.
 from __future__ import annotations
 
 import base64
+import logging
 
 from flask import Blueprint
 from flask import Response
@@ -55,6 +56,8 @@ NO_STORE = "no-store, no-cache, must-revalidate, private, max-age=0"
 # opens the message, so it is a real open; other providers' proxies are not told apart.
 PRIVACY_PROXY_AGENTS = frozenset({"Mozilla/5.0"})
 
+log = logging.getLogger(__name__)
+
 
 def _may_record(tag: str) -> bool:
     """One more recorded click or open of this message from this address within the limit?
@@ -65,8 +68,12 @@ def _may_record(tag: str) -> bool:
     if not limiter.enabled:
         return True
     rule = current_app.config["ENGAGEMENT_RATE_LIMIT"]
-    return limiter.limiter.hit(parse_limit(rule), "engagement", get_remote_address(),
-                               tag[:TAG_KEY_LENGTH])
+    try:
+        return limiter.limiter.hit(parse_limit(rule), current_app.config["RATELIMIT_KEY_PREFIX"],
+                                   "engagement", get_remote_address(), tag[:TAG_KEY_LENGTH])
+    except Exception:  # noqa: BLE001 - the shared storage (Redis) is down: never refuse a reader
+        log.warning("engagement rate limit storage unreachable; the read is counted")
+        return True
 
 
 def _is_privacy_proxy() -> bool:

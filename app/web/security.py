@@ -24,6 +24,14 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 
 def init_security(app: Flask) -> None:
+    hops = int(app.config.get("PROXY_COUNT") or 0)
+    if hops:
+        # The proxy's X-Forwarded-For/-Proto/-Host, trusted for exactly `hops` proxies: the
+        # per-address limits (sign-in) then count each visitor, not the proxy.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
     @app.after_request
     def set_security_headers(response: Response) -> Response:
         # A view may set a stricter, purpose-built policy (e.g. the dev outbox's email frame).
