@@ -101,6 +101,8 @@ class Config:
     RATELIMIT_STORAGE_URI = env("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = env("LOGIN_RATE_LIMIT", "10 per minute")
+    # "Download my data" (app/privacy): ZIPs per person and hour (building one reads everything).
+    DATA_EXPORT_RATE_LIMIT = env("DATA_EXPORT_RATE_LIMIT", "5 per hour")
     # Requests per minute one SCIM token (or, without a token, one address) may make; generous,
     # since an identity provider's first sync sends one request per person and group.
     SCIM_RATE_LIMIT = env("SCIM_RATE_LIMIT", "1200 per minute")

@@ -249,7 +249,9 @@ def test_patch_without_path_and_put(scim):
     assert db.session.get(User, int(created["id"])).email == "jo.bloggs@example.com"
 
 
-def test_delete_deactivates_and_keeps_the_row_and_its_stories(scim, make_story):
+def test_delete_erases_the_person_and_keeps_their_stories(scim, make_story):
+    """DELETE erases (app/privacy, default settings: the account becomes an anonymous shell,
+    stories stay by "A former colleague"); the same userName later is a new account."""
     created = new_user(scim, "gone@example.com", externalId="ext-gone")
     person = db.session.get(User, int(created["id"]))
     story = make_story(author=person)
@@ -265,18 +267,35 @@ def test_delete_deactivates_and_keeps_the_row_and_its_stories(scim, make_story):
     db.session.expire_all()
     person = db.session.get(User, int(created["id"]))
     assert person is not None and person.is_active_user is False and person.external_id is None
+    assert person.erased_at is not None and person.display_name == "A former colleague"
+    assert person.email == f"erased-{person.id}@erased.invalid"
     assert story.author_id == person.id
     assert "gone@example.com" not in recipients()
+    erased = db.session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "user.erase"))
+    assert erased.object_id == person.id and erased.details["via"] == "scim"
+    assert "gone@example.com" not in str(
+        [e.details for e in db.session.scalars(sa.select(AuditEvent))])
 
-    # The provider creating the same person again brings the account (and its stories) back.
+    # The provider creating the same person again makes a new account: never the erased one.
     again = new_user(scim, "gone@example.com")
-    assert again["id"] == created["id"] and again["active"] is True
+    assert again["id"] != created["id"] and again["active"] is True
+    assert_error(scim.get(f"/Users/{created['id']}"), 404)
 
 
-def test_an_admin_reactivating_a_deleted_person_shows_them_to_the_provider(scim, admin_client):
+def test_an_erased_person_stays_hidden_even_if_reactivated(scim, admin_client):
     created = new_user(scim, "back@example.com")
     assert scim.delete(f"/Users/{created['id']}").status_code == 204
     assert_error(scim.get(f"/Users/{created['id']}"), 404)
+    admin_client.post(f"/admin/users/{created['id']}/reactivate")
+    assert_error(scim.get(f"/Users/{created['id']}"), 404)
+
+
+def test_an_admin_reactivating_a_deactivated_person_shows_them_to_the_provider(scim,
+                                                                               admin_client):
+    created = new_user(scim, "back@example.com")
+    response = scim.patch(f"/Users/{created['id']}",
+                          {"op": "replace", "path": "active", "value": False})
+    assert response.status_code == 200 and response.json["active"] is False
     reactivated = admin_client.post(f"/admin/users/{created['id']}/reactivate")
     assert reactivated.status_code == 302
     assert scim.get(f"/Users/{created['id']}").json["active"] is True

@@ -153,6 +153,8 @@ def deactivate_user(user: User, *, actor: User) -> None:
 
 
 def reactivate_user(user: User, *, actor: User) -> None:
+    if user.erased_at is not None:
+        raise Conflict("This person was erased: the account cannot be reactivated.")
     if user.is_active_user:
         raise Conflict(f"{user.display_name} is already active.")
     user.is_active_user = True

@@ -52,6 +52,7 @@ USER_PAGES = (
     "admin.user",
     "admin.invite",
     "admin.deactivate_user",
+    "privacy.erase",
     "admin.teams",
     "admin.rename_team",
     "people.edit",

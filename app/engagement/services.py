@@ -100,15 +100,19 @@ def applaud_from_email(story_id: int, token: str) -> ApplauseTarget:
     return target
 
 
-def anonymize_person_events(*, before: datetime | None, limit: int = 5000) -> int:
+def anonymize_person_events(*, before: datetime | None, user_id: int | None = None,
+                            limit: int = 5000) -> int:
     """Anonymize up to `limit` messages' per-person events: every row of a message (edition and
     tag) that has a row recorded before `before` (None: all of them) loses its user and gets a
     new random tag, the same for the whole message, so unique counts stay exactly as they were
     while nobody can be linked to them (the new tag is drawn at random, not derived from the
-    old one). Returns how many messages were anonymized; the caller commits."""
+    old one). `user_id` limits it to one person's messages (their erasure). Returns how many
+    messages were anonymized; the caller commits."""
     due = EVENTS.c.tag.like("d%")
     if before is not None:
         due = sa.and_(due, EVENTS.c.at < before)
+    if user_id is not None:
+        due = sa.and_(due, EVENTS.c.user_id == user_id)
     groups = db.session.execute(
         sa.select(EVENTS.c.edition_id, EVENTS.c.tag).where(due).distinct()
         .order_by(EVENTS.c.edition_id, EVENTS.c.tag).limit(limit)

@@ -1,10 +1,12 @@
 """Reads for SCIM: which people and teams a provisioning client sees, by id, filter and page.
 
-A SCIM DELETE deactivates a person (their stories and recognitions stay) or detaches a team, and
-from then on the resource answers 404 as RFC 7644 §3.6 requires. Which rows were "deleted" is
-read from the audit trail (app/audit.py), not from a column: the deletion's audit event, unless
-a later one brought the row back (an admin reactivating the person, the provider creating the
-same userName or group again). A person who is active is never hidden, whatever the trail says.
+A SCIM DELETE erases a person (app/privacy/erasure.py: `erased_at` set, or the row gone) or
+detaches a team, and from then on the resource answers 404 as RFC 7644 §3.6 requires; an erased
+person is never shown again. Teams (and people deleted before erasure existed, when DELETE only
+deactivated) are "deleted" when the audit trail (app/audit.py) says so, not a column: the
+deletion's audit event, unless a later one brought the row back (an admin reactivating the
+person, the provider creating the same userName or group again). A person who is active is
+never hidden, whatever the trail says, unless erased.
 """
 
 from __future__ import annotations
@@ -53,10 +55,13 @@ def _last_event(object_type: str, id_column: Any, actions: tuple[str, ...]) -> A
 def _user_visible() -> Any:
     deleted_at = _last_event("user", User.id, (USER_DELETED,))
     revived_at = _last_event("user", User.id, USER_REVIVED)
-    return sa.or_(
-        User.is_active_user.is_(True),
-        deleted_at.is_(None),
-        deleted_at < sa.func.coalesce(revived_at, 0),
+    return sa.and_(
+        User.erased_at.is_(None),  # erased (app/privacy): gone for good, whatever else happens
+        sa.or_(
+            User.is_active_user.is_(True),
+            deleted_at.is_(None),
+            deleted_at < sa.func.coalesce(revived_at, 0),
+        ),
     )
 
 

@@ -29,6 +29,7 @@ from app.models import Team
 from app.models import User
 from app.models import utcnow
 from app.models.users import new_security_stamp
+from app.privacy.erasure import erase_person
 from app.scim import queries
 from app.text import clean_text
 from app.tokens.services import hash_token  # the one hashing of bearer tokens (tests use it)
@@ -239,12 +240,11 @@ def _deactivate(user: User, *, token: AccessToken, action: str) -> None:
 
 
 def delete_user(user: User, *, token: AccessToken) -> None:
-    """SCIM DELETE: the person is deactivated and leaves SCIM (404 from now on); the row, their
-    stories and recognitions stay. Their externalId is released for someone else."""
-    if user.is_active_user:
-        _deactivate(user, token=token, action="user.deactivate")
-    user.external_id = None
-    audit.record(None, queries.USER_DELETED, user, **_details(token, email=user.email))
+    """SCIM DELETE: the person is erased (app/privacy/erasure.py, under the admins' privacy
+    settings) and answers 404 from then on; the same userName later makes a new account, never
+    the erased one back. A provider that only offboards sends `active: false` instead (a
+    deactivation, reversible). Never the last active administrator (409)."""
+    erase_person(user, actor=None, via="scim", token_name=token.name)
 
 
 # Teams -------------------------------------------------------------------------------------------
