@@ -1,5 +1,6 @@
-"""Command-line entry points: `flask users ...`, `flask demo seed`, `flask mail outbox`, and the
-newsletter's `flask editions ...` and `flask scheduler ...` (app.newsletter.cli).
+"""Command-line entry points: `flask users ...`, `flask demo seed`, `flask mail outbox`, the
+newsletter's `flask editions ...` and `flask scheduler ...` (app.newsletter.cli), and
+`flask backup ...` (app.backup.cli).
 
 Commands are thin: they parse arguments and call the same service functions the web views use.
 """
@@ -13,6 +14,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from app.auth.services import create_user
+from app.backup.cli import backup_cli
 from app.demo import seed_demo
 from app.errors import DomainError
 from app.extensions import db
@@ -78,5 +80,6 @@ def init_cli(app: Flask) -> None:
     app.cli.add_command(mail_cli)
     app.cli.add_command(editions_cli)
     app.cli.add_command(scheduler_cli)
+    app.cli.add_command(backup_cli)
     app.cli.add_command(people_cli)
     app.cli.add_command(voice_cli)
