@@ -3,6 +3,7 @@
     .venv/bin/python bench/send.py                          # 20,000 recipients, temp SQLite DB
     .venv/bin/python bench/send.py --recipients 100000      # the memory target
     .venv/bin/python bench/send.py --database-url postgresql://postgres@127.0.0.1:5432/postgres
+    .venv/bin/python bench/send.py --recipients 1000 --rate 50 --senders 2   # paced
 
 Seeds N active recipients and a realistic edition (four stories, two quotes, ~20 KB of HTML) in a
 throwaway database (a temp SQLite file, or a fresh database on the given PostgreSQL server,
@@ -20,6 +21,11 @@ each process's peak RSS (VmHWM from /proc, ru_maxrss as a cross-check). With --r
 platform sends R editions, each between two baseline runs, and the median ratio counts: on a
 shared machine the speed drifts between runs. Targets: send-phase ratio >= 0.8; platform peak
 RSS < 200 MB at 100,000 recipients.
+
+Paced (--rate R, and/or --cap N with --window-hours H; --senders S): the relay limits are set
+as an admin would, S platform processes start on the same edition at the same instant (one
+claims it, the others join), and it prints the achieved rate against the setting, the busiest
+second at the sink, and the messages each sender sent. No baseline: the point is the limit.
 """
 
 from __future__ import annotations
@@ -73,11 +79,19 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=1,
                         help="platform runs, each between two baseline runs (median ratio)")
-    parser.add_argument("--child", choices=["seed", "platform", "baseline"], help=argparse.SUPPRESS)
+    parser.add_argument("--rate", type=float, default=0.0,
+                        help="paced run: send_rate_per_second (messages per second)")
+    parser.add_argument("--cap", type=int, default=0, help="paced run: send_cap_messages")
+    parser.add_argument("--window-hours", type=int, default=24, help="paced run: cap window")
+    parser.add_argument("--senders", type=int, default=1, help="paced run: sender processes")
+    parser.add_argument("--child", choices=["seed", "platform", "baseline", "paced"],
+                        help=argparse.SUPPRESS)
     parser.add_argument("--job", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return _child(args.child, json.loads(args.job))
+    if args.rate or args.cap:
+        return _paced_main(args)
 
     load = os.getloadavg()[0]
     with _database(args.database_url) as url:
@@ -103,6 +117,57 @@ def main() -> int:
             if "message_file" in job:
                 Path(job["message_file"]).unlink(missing_ok=True)
     _report(args, platforms, baselines, count, [load, os.getloadavg()[0]])
+    return 0
+
+
+def _paced_main(args) -> int:
+    """S senders at once within the relay limits; the sink's receive times say how fast."""
+    with _database(args.database_url) as url:
+        print(f"seeding {args.recipients:,} recipients in {_redact(url)} ...", flush=True)
+        job = {"url": url, "batch_size": args.batch_size, "recipients": args.recipients,
+               "rounds": 1, "limits": {"send_rate_per_second": args.rate,
+                                       "send_cap_messages": args.cap,
+                                       "send_cap_window_hours": args.window_hours}}
+        job["edition_id"] = _run_child("seed", job)["edition_ids"][0]
+        sink, port = _start_sink()
+        job.update(port=port, start_at=time.time() + 4)
+        try:
+            children = [
+                subprocess.Popen([sys.executable, __file__, "--child", "paced", "--job",
+                                  json.dumps({**job, "worker": f"w{i}"})],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for i in range(args.senders)
+            ]
+            results = []
+            for child in children:
+                out, err = child.communicate()
+                if child.returncode != 0:
+                    sys.exit(f"paced sender failed:\n{err[-4000:]}")
+                results.append(json.loads(out.strip().splitlines()[-1]))
+        finally:
+            sink.terminate()
+            count = sink.communicate(timeout=30)[0].strip().splitlines()[-1]
+    sent = sum(r["sent"] for r in results)
+    times = sorted(t for r in results for t in r["times"])
+    span = times[-1] - times[0]
+    busiest, first = 0, 0
+    for last, at in enumerate(times):  # the most answers within any one second
+        while at - times[first] >= 1.0:
+            first += 1
+        busiest = max(busiest, last - first + 1)
+    print()
+    print(f"recipients {args.recipients:,}, {args.senders} sender(s), batch size "
+          f"{args.batch_size}, rate {args.rate:g}/s, cap {args.cap or 'none'}"
+          f"{f' per {args.window_hours} h' if args.cap else ''}, {os.cpu_count()} CPUs")
+    print(f"sent                    {sent:,} ({', '.join(str(r['sent']) for r in results)} "
+          f"per sender)")
+    print(f"first to last message   {span:.2f} s")
+    if args.rate and span > 0:
+        achieved = sent / span
+        print(f"achieved rate           {achieved:.2f} msg/s = {achieved / args.rate:.3f} of the "
+              f"setting ({args.rate:g}/s; messages / first-to-last)")
+    print(f"busiest second          {busiest} messages (any one-second window, all senders)")
+    print(f"sink                    {count} (messages, recipients, bytes)")
     return 0
 
 
@@ -195,7 +260,7 @@ def _redact(url: str) -> str:
     return sa.make_url(url).render_as_string(hide_password=True)
 
 
-def _seed(url: str, recipients: int, rounds: int) -> dict:
+def _seed(url: str, recipients: int, rounds: int, job_limits: dict | None = None) -> dict:
     """Schema by the migrations, then bulk Core inserts; `rounds` scheduled editions."""
     from flask_migrate import upgrade
 
@@ -252,6 +317,11 @@ def _seed(url: str, recipients: int, rounds: int) -> dict:
             db.session.add(edition)
             db.session.commit()
             edition_ids.append(edition.id)
+        if job_limits:
+            from app.settings import set_settings
+
+            set_settings(job_limits, actor=None)
+            db.session.commit()
         db.engine.dispose()
     return {"edition_ids": edition_ids}
 
@@ -260,9 +330,12 @@ def _seed(url: str, recipients: int, rounds: int) -> dict:
 
 
 def _child(kind: str, job: dict) -> int:
+    if kind == "paced":
+        print(json.dumps(_paced(job)), flush=True)
+        return 0
     if kind == "seed":
         result = (_message(job) if job.get("message_only")
-                  else _seed(job["url"], job["recipients"], job["rounds"]))
+                  else _seed(job["url"], job["recipients"], job["rounds"], job.get("limits")))
     else:
         result = _platform(job) if kind == "platform" else _baseline(job)
     result["maxrss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -315,6 +388,31 @@ def _platform(job: dict) -> dict:
     assert report is not None and stats.sent == report.count == job["recipients"], stats
     return {"prepare_s": t1 - t0, "send_s": t2 - t1, "finish_s": t3 - t2, "sent": stats.sent,
             "send_cpu_s": c2 - c1, "message_bytes": Path(job["message_file"]).stat().st_size}
+
+
+def _paced(job: dict) -> dict:
+    """One paced sender: joins the edition at `start_at`; when each message was answered."""
+    from app import create_app
+    from app.extensions import db
+    from app.models import Edition
+    from app.newsletter import sending
+
+    app = create_app(
+        "testing", SQLALCHEMY_DATABASE_URI=job["url"], MAIL_BACKEND="smtp",
+        MAIL_SERVER="127.0.0.1", MAIL_PORT=job["port"],
+        MAIL_DEFAULT_SENDER=f"Feel Good Fridays <{SENDER}>",
+        NEWSLETTER_BATCH_SIZE=job["batch_size"], LOG_LEVEL="WARNING",
+    )
+    times: list[float] = []
+    with app.app_context():
+        time.sleep(max(0.0, job["start_at"] - time.time()))
+        edition_id = job["edition_id"]
+        sending.claim_edition(edition_id, worker_id=job["worker"])
+        sending.create_deliveries(db.session.get(Edition, edition_id))
+        stats = sending.send_pending(edition_id, worker_id=job["worker"],
+                                     progress=lambda _step: times.append(time.time()))
+        db.engine.dispose()
+    return {"sent": stats.sent, "times": times}
 
 
 def _message(job: dict) -> dict:

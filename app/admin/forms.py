@@ -9,6 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField
 from wtforms import DateField
 from wtforms import EmailField
+from wtforms import FloatField
 from wtforms import HiddenField
 from wtforms import RadioField
 from wtforms import SelectField
@@ -181,6 +182,18 @@ class SettingsForm(FlaskForm):
     extra_recipients = TextAreaField(
         "Extra recipients", validators=[Optional(), _setting("extra_recipients")]
     )
+    # The mail relay's limits (app.newsletter.pacing). Like the fields below, without
+    # InputRequired: a form posted without them keeps the stored values.
+    send_rate_per_second = FloatField(
+        "Messages per second", validators=[_setting("send_rate_per_second")],
+        render_kw={"inputmode": "decimal", "autocomplete": "off"},
+    )
+    send_cap_messages = BoundedIntegerField(
+        "At most this many messages", validators=[_setting("send_cap_messages")]
+    )
+    send_cap_window_hours = BoundedIntegerField(
+        "In any window of (hours)", validators=[_setting("send_cap_window_hours")]
+    )
     voice_keep_original = BooleanField("Keep customers’ original comments")
     # Without InputRequired: a form posted without the field keeps the stored value; an empty
     # or non-numeric one is "Not a valid integer value".
@@ -212,6 +225,9 @@ class SettingsForm(FlaskForm):
         "nudge_time",
         "sender",
         "extra_recipients",
+        "send_rate_per_second",
+        "send_cap_messages",
+        "send_cap_window_hours",
         "voice_keep_original",
         "voice_original_days",
         "voice_redact_patterns",

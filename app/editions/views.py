@@ -53,6 +53,7 @@ from app.newsletter.mime import GMAIL_CLIP_BYTES
 from app.newsletter.mime import MessageSize
 from app.newsletter.mime import measure
 from app.newsletter.queries import is_starting
+from app.newsletter.queries import send_estimate
 from app.newsletter.queries import send_outage_alerts
 from app.newsletter.sending import mailer_for
 from app.newsletter.sending import may_send
@@ -198,6 +199,7 @@ def _edition_page(
         })
     schedule_form.set_zones(slot.zone.key, send_time.user_zone.key)
     later = next((e for e in editions if e.number > edition.number), None)
+    going = in_flight(editions)
     return render_template(
         "editions/upcoming.html",
         edition=edition,
@@ -212,7 +214,10 @@ def _edition_page(
         schedule_form=schedule_form,
         action_form=ActionForm(data={"version": edition.version}),
         later=later,
-        on_its_way=in_flight(editions),
+        on_its_way=going,
+        # When each one should be out, within the relay's limits (and the cap's pause, if any).
+        estimates={g.edition.id: send_estimate(g.edition, g.progress.pending) for g in going},
+        zone=slot.zone.key,
         starting=is_starting(edition),
         conflict=conflict,
         send_outages=send_outage_alerts(),  # an edition stuck sending, on the page editors watch

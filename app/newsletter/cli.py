@@ -80,6 +80,8 @@ def send_command(number: int, wait: bool) -> None:
         if not result.open_deliveries or not wait:
             break
         pause = _seconds_until_next_retry(edition.id)
+        if stats.capped and stats.capped_until is not None:  # the relay's cap: wait for room
+            pause = min(max((stats.capped_until - utcnow()).total_seconds(), 1.0), 3600.0)
         click.echo(f"{result.open_deliveries} deliveries wait for a retry; next in {pause:.0f} s.")
         time.sleep(pause)
     db.session.refresh(edition)

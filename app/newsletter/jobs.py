@@ -8,7 +8,9 @@ Two jobs, both re-reading settings and rows every time:
   most `missed_run_grace_hours`: it still goes out, once. Later than that: the editors are
   emailed once and the week is given up (they can send it by hand; otherwise the edition takes
   the next weekly slot). Empty at send time: `empty_edition_policy` says skip the week or send
-  the short "no stories this week" edition.
+  the short "no stories this week" edition. An edition held by the mail relay's cap
+  (app.newsletter.pacing) stays on the list: each tick costs it one count, and it goes on by
+  itself once the oldest message of the window has aged out.
 * `housekeeping(now)`: the editors' reminder before the send time, and the optional mid-week
   "share a story" nudge to all staff.
 

@@ -19,6 +19,11 @@ from app.models import Edition
 from app.models import EditionItem
 from app.models import EditionStatus
 from app.models import utcnow
+from app.newsletter.pacing import Limits
+from app.newsletter.pacing import current_limits
+from app.newsletter.pacing import frees_at
+from app.newsletter.pacing import sent_in_window
+from app.newsletter.pacing import used_in_window
 
 PER_PAGE = 12
 FEED_SIZE = 20
@@ -234,6 +239,137 @@ def send_outage_alerts(now: datetime | None = None) -> list[SendPause]:
     )
     pauses = (send_pause(edition, now) for edition in editions)
     return [pause for pause in pauses if pause is not None and pause.alert]
+
+
+@dataclass(frozen=True)
+class SendEstimate:
+    """When an edition's pending messages should be out, within the relay's limits (the one
+    place the pages and the progress JSON get it from)."""
+
+    pending: int
+    now: datetime
+    limits: Limits
+    speed: float | None  # messages per second: the set rate, else the last minute's pace
+    finish_at: datetime | None  # the last message goes out then (None: pace unknown)
+    paused_until: datetime | None  # the cap is reached: sending resumes by itself then
+    capped: bool  # the cap is reached now
+    cap_binds: bool  # the cap makes the send wait before its end
+
+    def sending_time(self) -> timedelta | None:
+        return timedelta(seconds=self.pending / self.speed) if self.speed else None
+
+    def paused_text(self, zone: str) -> str | None:
+        if not self.capped:
+            return None
+        hours = self.limits.window_hours
+        when = (f"{_when(self.paused_until, self.now, zone)} ({zone})"
+                if self.paused_until else "within a minute")
+        return (f"Paused: the relay’s limit of {self.limits.cap:,} messages per {hours} "
+                f"hour{'s' if hours != 1 else ''} is reached; resumes by itself {when}.")
+
+    def text(self, zone: str) -> str | None:
+        """"About 2 h 10 min of sending; with the 10,000-a-day cap, the last messages go out
+        tomorrow around 09:05 (Europe/Paris)." None when nothing can be said."""
+        duration = self.sending_time()
+        pace = f"About {_duration(duration)} of sending" if duration is not None else None
+        if self.finish_at is None:
+            return f"{pace}." if pace else None
+        last = f"the last messages go out {_around(self.finish_at, self.now, zone)} ({zone})"
+        if self.cap_binds:
+            cap = f"with the {self.limits.cap_label()} cap, {last}."
+            return f"{pace}; {cap}" if pace else cap[0].upper() + cap[1:]
+        return f"{pace}: {last}." if pace else f"{last[0].upper()}{last[1:]}."
+
+    def as_json(self, zone: str) -> dict[str, object]:
+        return {
+            "estimate": self.text(zone),
+            "paused": self.paused_text(zone),
+            "finish_at": self.finish_at.isoformat() if self.finish_at else None,
+            "paused_until": self.paused_until.isoformat() if self.paused_until else None,
+        }
+
+
+def send_estimate(edition: Edition, pending: int, now: datetime | None = None
+                  ) -> SendEstimate | None:
+    """`pending` messages at the set rate (or the pace of the last minute), with the cap's
+    pauses simulated message by message: the k-th next message waits for the message `cap`
+    places before it to leave the window (the sender's own rule, app.newsletter.pacing).
+    A few queries; the in-window send times are read only when the cap will bind."""
+    if pending <= 0:
+        return None
+    now = now or utcnow()
+    limits = current_limits()
+    speed = limits.rate or _recent_pace(edition.id, now)
+    if not limits.cap:
+        finish = now + timedelta(seconds=pending / speed) if speed else None
+        return SendEstimate(pending, now, limits, speed, finish, None, False, False)
+    used = used_in_window(db.session, limits, now)
+    capped = used >= limits.cap
+    paused_until = frees_at(db.session, limits, now, used) if capped else None
+    if used + pending <= limits.cap:
+        finish = now + timedelta(seconds=pending / speed) if speed else None
+        return SendEstimate(pending, now, limits, speed, finish, None, False, False)
+    sent = sent_in_window(db.session, limits, now, min(used, used + pending - limits.cap))
+    # Offsets from now in seconds; claimed rows not yet recorded count as sent now.
+    times = [(t - now).total_seconds() for t in sent] + [0.0] * (used - len(sent))
+    window = limits.window.total_seconds()
+    step = 1 / speed if speed else 0.0
+    future: list[float] = []
+    at = 0.0
+    for k in range(pending):
+        if k:
+            at += step
+        j = used + k - limits.cap
+        if j >= 0:
+            at = max(at, (times[j] if j < used else future[j - used]) + window)
+        future.append(at)
+    return SendEstimate(pending, now, limits, speed, now + timedelta(seconds=future[-1] + step),
+                        paused_until, capped, True)
+
+
+PACE_SECONDS = 60
+
+
+def _recent_pace(edition_id: int, now: datetime) -> float | None:
+    """Messages per second this edition went out at over the last minute (no rate set)."""
+    count = db.session.scalar(
+        sa.select(sa.func.count()).select_from(Delivery)
+        .where(Delivery.edition_id == edition_id,
+               Delivery.sent_at > now - timedelta(seconds=PACE_SECONDS))
+    ) or 0
+    return count / PACE_SECONDS if count else None
+
+
+def _duration(value: timedelta) -> str:
+    minutes = round(value.total_seconds() / 60)
+    if minutes < 1:
+        return "less than a minute"
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{round(hours / 24)} days"
+
+
+def _day_and_clock(at: datetime, now: datetime, zone: str) -> tuple[str, str]:
+    """("", "15:05") today, ("tomorrow", …), ("on Tuesday", …), ("on 14 Dec", …), in the zone."""
+    tz = ZoneInfo(zone)
+    local = at.astimezone(tz)
+    days = (local.date() - now.astimezone(tz).date()).days
+    day = ("" if days <= 0 else "tomorrow" if days == 1
+           else f"on {local:%A}" if days < 7 else f"on {local.day} {local:%b}")
+    return day, f"{local:%H:%M}"
+
+
+def _when(at: datetime, now: datetime, zone: str) -> str:
+    day, clock = _day_and_clock(at, now, zone)
+    return f"{day} at {clock}" if day else f"at {clock}"
+
+
+def _around(at: datetime, now: datetime, zone: str) -> str:
+    day, clock = _day_and_clock(at, now, zone)
+    return f"{day} around {clock}" if day else f"around {clock}"
 
 
 def recipient_report(edition_id: int) -> dict[str, object] | None:

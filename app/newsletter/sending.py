@@ -19,6 +19,10 @@ The rows are the whole state, so any process can resume after any crash:
    (`pause_sending`: `send_paused_at`, reason, `send_retry_at` with a capped backoff); the
    scheduler skips it until then, and the first pass the server answers clears the pause. An
    outage therefore never fails a delivery.
+   Within the mail relay's limits (app.newsletter.pacing): with a rate or a cap set, each
+   claim is a turn taken on one shared row (cap counted from delivery rows, rate slot booked),
+   so the limits hold across processes; a full cap ends the pass and the deliver job resumes
+   once the window has room. With neither set, the claim is exactly as above.
 4. `finish_edition`: once no row is pending, the edition becomes `sent` and its items
    `published`, and it emits `EditionSent` (with `SubmissionPublished` / `ColleagueFeatured`);
    after the commit, subscribers notify authors and colleagues and open the next draft.
@@ -88,6 +92,7 @@ from app.models import SubmissionStatus
 from app.models import User
 from app.models import utcnow
 from app.newsletter import links
+from app.newsletter import pacing
 from app.newsletter import tokens
 from app.newsletter.compose import RenderedEdition
 from app.newsletter.compose import freeze_edition
@@ -312,6 +317,8 @@ class SendStats:
     deferred: int = 0  # transient failure, retried later with backoff
     batches: int = 0
     stopped: str | None = None  # why a pass ended early (mail server unreachable, shutdown)
+    capped: bool = False  # stopped by the relay's cap (app.newsletter.pacing)
+    capped_until: datetime | None = None  # the cap's window has room again then
     outage: SendResult | None = None  # the session failure that stopped the pass, if any
     answered: int = 0  # messages the server gave a verdict on (it was reachable)
 
@@ -344,32 +351,46 @@ def send_pending(
     """Send every due pending delivery of the edition; safe to run in several processes.
 
     `now` fixes the clock (tests): it decides which retries are due and stamps the rows.
-    `should_stop` is checked between batches (a graceful scheduler shutdown); what is left
-    stays pending for the next run.
+    `should_stop` is checked between batches and while waiting for a rate slot (a graceful
+    scheduler shutdown); what is left stays pending for the next run.
+    With relay limits set (app.newsletter.pacing) batches are slices booked on the shared
+    rate, claimed within the cap; a full cap ends the pass (`SendStats.capped`).
     """
     stats = SendStats()
     edition = _get_edition(edition_id)
     if not edition.content_html:
         return stats  # nothing frozen means no deliveries yet
+    limits = pacing.current_limits()
+    clock: Callable[[], datetime] = (lambda: now) if now is not None else utcnow
+    if limits.cap and _cap_full(limits, clock(), stats):
+        db.session.commit()
+        log.debug("edition #%s: the relay's cap is reached until %s", edition.number,
+                  stats.capped_until)
+        return stats  # before rendering or connecting: the deliver job asks every tick
     mailer = mailer_for(edition, render_edition(edition))
     number = edition.number
     paused_since = edition.send_paused_at
     keys = RecipientKeys(edition_id)  # reads settings: before the commit below
     db.session.commit()  # the loop below has its own connection; hold no session transaction
-    size = batch_size or current_app.config["NEWSLETTER_BATCH_SIZE"]
+    size = limits.slice_size(batch_size or current_app.config["NEWSLETTER_BATCH_SIZE"])
     lease = current_app.config["NEWSLETTER_CLAIM_TIMEOUT_SECONDS"]
-    clock: Callable[[], datetime] = (lambda: now) if now is not None else utcnow
     recorder = _Recorder(db.engine)
     sender = _BatchSender(mailer, keys, recorder, clock, lease, progress, stats)
     with db.engine.connect() as conn, recorder, get_backend() as backend:
         released = _release_stale(conn, edition_id, clock(), lease)
         if released:
             log.warning("edition #%s: %d stale claim(s) released for resending", number, released)
+        if limits.active:
+            pacing.ensure_relay_row(conn)
         while stats.stopped is None:
             if should_stop is not None and should_stop():
                 stats.stopped = "shutting down"
                 break
-            rows = _claim_batch(conn, edition_id, clock(), size)
+            if not limits.active:  # the unpaced path: no query besides the claim
+                rows = _claim_batch(conn, edition_id, clock(), size)
+            else:
+                rows = _paced_claim(conn, edition_id, limits, clock(), size, lease, stats,
+                                    should_stop)
             if not rows:
                 break
             stats.batches += 1
@@ -384,6 +405,52 @@ def send_pending(
         f" (stopped: {stats.stopped})" if stats.stopped else "",
     )  # fmt: skip
     return stats
+
+
+def _cap_full(limits: pacing.Limits, now: datetime, stats: SendStats) -> bool:
+    """Whether the cap's window is full (a plain count: the exact check is `take_turn`'s)."""
+    used = pacing.used_in_window(db.session, limits, now)
+    if used < limits.cap:
+        return False
+    _stop_at_cap(limits, stats, pacing.frees_at(db.session, limits, now, used))
+    return True
+
+
+def _stop_at_cap(limits: pacing.Limits, stats: SendStats, until: datetime | None) -> None:
+    stats.capped, stats.capped_until = True, until
+    stats.stopped = (f"the relay's limit of {limits.cap:,} messages per {limits.window_hours} "
+                     f"h is reached; sending resumes by itself"
+                     + (f" at {until:%Y-%m-%d %H:%M} UTC" if until else ""))
+
+
+def _paced_claim(
+    conn: Connection,
+    edition_id: int,
+    limits: pacing.Limits,
+    now: datetime,
+    size: int,
+    lease: int,
+    stats: SendStats,
+    should_stop: Callable[[], bool] | None,
+) -> Sequence[Row]:
+    """Claim within the cap and book the rate slot (one locked turn), then wait for the slot.
+    A stop while waiting puts the slice back; a full cap ends the pass."""
+    turn = pacing.take_turn(
+        conn, limits, now, size,
+        lambda n: _claim_batch(conn, edition_id, now, n, commit=False),
+    )
+    if turn.full:
+        _stop_at_cap(limits, stats, turn.full_until)
+        log.info("edition %s: %s", edition_id, stats.stopped)
+        return ()
+    waited = time.monotonic()
+    if not pacing.wait_for_slot(turn.start_at, should_stop):
+        _release(conn, [r.id for r in turn.rows])
+        stats.stopped = "shutting down"
+        return ()
+    if time.monotonic() - waited > lease / 4:  # a long slot: renew the lease before sending
+        _touch_claims(conn, [r.id for r in turn.rows], now)
+    return turn.rows
 
 
 class _BatchSender:
@@ -625,8 +692,11 @@ def _error(result: SendResult) -> str:
     return text if result.code is None or str(result.code) in text else f"{result.code} {text}"
 
 
-def _claim_batch(conn: Connection, edition_id: int, now: datetime, size: int) -> list[Row]:
-    """pending → sending for up to `size` due rows, returned to this worker only.
+def _claim_batch(
+    conn: Connection, edition_id: int, now: datetime, size: int, *, commit: bool = True
+) -> list[Row]:
+    """pending → sending for up to `size` due rows, returned to this worker only (`commit`
+    False: inside the caller's transaction, as pacing's locked turn).
 
     The ids are picked once, in a MATERIALIZED CTE joined by `UPDATE ... FROM`: with the
     usual `WHERE id IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)` PostgreSQL may re-run the
@@ -654,7 +724,8 @@ def _claim_batch(conn: Connection, edition_id: int, now: datetime, size: int) ->
         .values(status=DeliveryStatus.SENDING, claimed_at=now)
         .returning(*(table.c[c.key] for c in _CLAIM_COLUMNS))
     ).all()
-    conn.commit()
+    if commit:
+        conn.commit()
     return sorted(rows, key=lambda r: r.id)
 
 

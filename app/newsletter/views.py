@@ -78,6 +78,7 @@ def edition(number: int):
     older, newer = queries.neighbours(item)
     curator = current_user.is_editor
     readership = edition_readership(item) if curator and is_sent else None
+    figures = queries.progress(item) if curator else None
     return render_template(
         "newsletter/edition.html",
         edition=item,
@@ -87,7 +88,9 @@ def edition(number: int):
         older=older,
         newer=newer,
         is_preview=not is_sent and not item.content_html,
-        progress=queries.progress(item) if curator else None,
+        progress=figures,
+        estimate=_estimate(item, figures),
+        zone=get_setting("timezone"),
         failed=queries.failed_deliveries(item.id) if curator else [],
         report=queries.recipient_report(item.id) if curator else None,
         pause=queries.send_pause(item) if curator else None,
@@ -100,7 +103,11 @@ def edition(number: int):
 @curator_required
 def progress(number: int):
     item = _edition_or_404(number)
-    return jsonify(queries.progress(item).as_json())
+    figures = queries.progress(item)
+    estimate = _estimate(item, figures)
+    known = estimate.as_json(get_setting("timezone")) if estimate else {}
+    # "estimate" / "paused" (and their times) only when there is something to say.
+    return jsonify({**figures.as_json(), **{k: v for k, v in known.items() if v is not None}})
 
 
 @bp.post("/editions/<int:number>/retry-failed")
@@ -159,6 +166,13 @@ def _edition_or_404(number: int) -> Edition:
     if item is None or (item.status not in queries.ARCHIVED and not current_user.is_editor):
         abort(404)
     return item
+
+
+def _estimate(item: Edition, figures: queries.Progress | None) -> queries.SendEstimate | None:
+    """Expected finish and the cap's pause, while deliveries are open (editors only)."""
+    if figures is None or item.status not in (EditionStatus.SENDING, EditionStatus.SENT):
+        return None
+    return queries.send_estimate(item, figures.pending)
 
 
 def _skipped_page(item: Edition) -> str:

@@ -291,6 +291,15 @@
         line.textContent = verb + " — " + data.sent + " of " + data.total + " delivered" + failed;
       }
       window.fgf.showProgress(meter, badge, data);
+      [["[data-send-capped] strong", "[data-send-capped]", data.paused],
+       ["[data-send-estimate]", "[data-send-estimate]", data.estimate]].forEach(function (l) {
+        var box = card.querySelector(l[1]);
+        var text = card.querySelector(l[0]);
+        if (box && text) {
+          text.textContent = l[2] || "";
+          box.hidden = !l[2];
+        }
+      });
     }
 
     /* A hidden tab asks nothing; it looks again every SENDING_INTERVAL until it is visible. */

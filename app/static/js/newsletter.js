@@ -40,6 +40,15 @@
     if (title && TITLES[data.status]) {
       title.textContent = TITLES[data.status];
     }
+    [["[data-send-capped] strong", "[data-send-capped]", data.paused],
+     ["[data-send-estimate]", "[data-send-estimate]", data.estimate]].forEach(function (line) {
+      var box = section.querySelector(line[1]);
+      var text = section.querySelector(line[0]);
+      if (box && text) {
+        text.textContent = line[2] || "";
+        box.hidden = !line[2];
+      }
+    });
     if (data.status === "sending" && lastStatus === "scheduled" && note) {
       note.textContent = "Updates by itself while sending.";
       window.fgf.announce("Sending started.");
