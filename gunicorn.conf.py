@@ -19,3 +19,40 @@ accesslog = None  # the app logs each request itself (JSON, with its request id)
 errorlog = "-"
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
 max_requests_jitter = 50
+
+# Prometheus multiprocess mode (app/metrics): each worker writes its counters to files in
+# PROMETHEUS_MULTIPROC_DIR and /metrics sums them, whichever worker answers the scrape. The
+# variable must be set before prometheus_client is imported, so here, in the master, before any
+# worker loads the app. Without one, each gunicorn master gets a private temporary directory (two
+# instances on one host must never share one); a directory an operator sets is emptied at start,
+# since files left by a previous run would be summed with this one's.
+_metrics_dir_is_ours = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+if _metrics_dir_is_ours:
+    import tempfile
+
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="fgf-prometheus-")
+
+
+def on_starting(server):
+    """Empty the metrics directory: a restart starts counting from zero, as Prometheus expects."""
+    from pathlib import Path
+
+    directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    directory.mkdir(parents=True, exist_ok=True)
+    for leftover in directory.glob("*.db"):
+        leftover.unlink()
+
+
+def child_exit(server, worker):
+    """A worker died or was replaced: its live gauges go; its counters stay summed."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    """Remove the temporary metrics directory this master made (an operator's one stays)."""
+    if _metrics_dir_is_ours:
+        import shutil
+
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

@@ -9,6 +9,7 @@ import pytest
 from werkzeug.routing import Rule
 
 from app.api.auth import ACCESS as API_TOKEN
+from app.metrics.access import ACCESS as METRICS
 from app.models import Role
 from app.scim.auth import ACCESS as SCIM_TOKEN
 from app.voice.hooks import ACCESS as SIGNED_WEBHOOK
@@ -75,6 +76,17 @@ def test_roles_against_every_route(app, make_user, role):
                 if response.status_code != 401 or response.mimetype != "application/problem+json":
                     failures.append(f"{method} {url}: API route without a token, not a 401 "
                                     f"problem ({response.status_code})")
+            continue
+        if access == METRICS:  # an allowed address or a token: a signed-in session opens nothing
+            for method in sorted(rule.methods & {"GET", "POST"}):
+                if user is not None:
+                    login(client, user)
+                local = client.open(url, method=method).status_code
+                remote = client.open(url, method=method,
+                                     environ_base={"REMOTE_ADDR": "203.0.113.7"}).status_code
+                if (local, remote) != (200, 403):
+                    failures.append(f"{method} {url}: metrics answered {local} from loopback "
+                                    f"and {remote} from elsewhere, not 200 and 403")
             continue
         if access == SIGNED_WEBHOOK:  # a signature only: a signed-in session opens nothing
             for method in sorted(rule.methods & {"GET", "POST"}):

@@ -15,8 +15,6 @@ import time
 from flask import Response
 from flask import jsonify
 from flask import request
-from flask.globals import request_ctx
-from flask.sessions import SecureCookieSession
 
 from app.api import editions  # noqa: F401 - each registers its operations
 from app.api import insights  # noqa: F401
@@ -33,31 +31,10 @@ from app.api.problems import init_problem_handlers
 from app.auth.access import public
 from app.extensions import csrf
 from app.extensions import limiter
+from app.web.sessions import drop_session
 
 csrf.exempt(bp)  # no cookie is ever accepted here, so there is nothing for CSRF to forge
 init_problem_handlers(bp)
-
-
-class _NoSession(SecureCookieSession):
-    """The session an API request sees: empty whatever cookie came, never saved, never marked
-    accessed (so no `Vary: Cookie`, no Set-Cookie, and a signed-in browser's cookie is neither
-    read nor touched — flask-login's after-request hook still looks at "the session")."""
-
-    @property
-    def accessed(self) -> bool:  # type: ignore[override]
-        return False
-
-    @accessed.setter
-    def accessed(self, value: bool) -> None:
-        pass
-
-    @property
-    def modified(self) -> bool:  # type: ignore[override]
-        return False
-
-    @modified.setter
-    def modified(self, value: bool) -> None:
-        pass
 
 
 @bp.before_app_request
@@ -65,7 +42,7 @@ def no_session() -> None:
     """Every /api/v1/ request (unknown URLs too) runs without the session cookie. (The web's
     own JSON helpers, /api/preview and /api/colleagues, are session pages: left alone.)"""
     if request.path.startswith(f"{bp.url_prefix}/") or request.path == bp.url_prefix:
-        request_ctx._session = _NoSession()
+        drop_session()
 
 
 @bp.after_request
