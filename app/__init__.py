@@ -180,16 +180,19 @@ def register_subscribers(app: Flask) -> None:
     from app.chat import subscribers as chat_subscribers
     from app.editions import subscribers as edition_subscribers
     from app.engagement import subscribers as engagement_subscribers
+    from app.imports import subscribers as import_subscribers
     from app.notifications import subscribers as notification_subscribers
+    from app.ops import subscribers as ops_subscribers
     from app.photos import subscribers as photo_subscribers
+    from app.privacy import subscribers as privacy_subscribers
     from app.submissions import subscribers as submission_subscribers
     from app.voice import subscribers as voice_subscribers
     from app.webhooks import subscribers as webhook_subscribers
 
     app.extensions["fgf.subscribers"] = (
         branding_subscribers, chat_subscribers, edition_subscribers, engagement_subscribers,
-        notification_subscribers, photo_subscribers, submission_subscribers, voice_subscribers,
-        webhook_subscribers)
+        import_subscribers, notification_subscribers, ops_subscribers, photo_subscribers,
+        privacy_subscribers, submission_subscribers, voice_subscribers, webhook_subscribers)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -289,7 +289,8 @@ def test_scheduler_jobs_never_skip_a_late_tick(app):
     jobs_by_id = {job.id: job for job in scheduler.get_jobs()}
     assert set(jobs_by_id) == {
         "deliver", "housekeeping", "mail_outbox", "domain_events", "applause", "uploads", "photos",
-        "voice", "chat", "engagement", "webhooks"}
+        "voice", "chat", "engagement", "webhooks", "heartbeat", "retention", "logos",
+        "voice-imports", "people-imports"}
     for job in jobs_by_id.values():
         assert job.misfire_grace_time is None and job.coalesce and job.max_instances == 1
         assert type(job.trigger).__name__ == "IntervalTrigger"

@@ -6,6 +6,7 @@ from flask import render_template
 
 from app.auth.access import login_required
 from app.auth.access import public
+from app.extensions import limiter
 from app.main import bp
 from app.models import utcnow
 from app.reading import cache
@@ -43,6 +44,8 @@ def home():
 
 @bp.route("/healthz")
 @public
+@limiter.exempt
 def healthz():
-    """Liveness for load balancers: answers without touching the database."""
+    """Liveness for load balancers: answers without touching the database (readiness, which
+    does, is /readyz in app.ops)."""
     return {"status": "ok"}
