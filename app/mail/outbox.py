@@ -225,8 +225,8 @@ class _Sender:
                 self.stats.stopped = error
                 log.warning(
                     "mail outbox: mail server unavailable, %d email(s) wait for the next "
-                    "pass (no attempt charged); %s to %s: %s",
-                    len(rows) - index, row.template, row.to_addr, error,
+                    "pass (no attempt charged); %s #%s: %s",
+                    len(rows) - index, row.template, row.id, error,
                 )  # fmt: skip
                 return
             self._record(conn, row, result)
@@ -242,22 +242,22 @@ class _Sender:
             values.update(status=S.SENT, sent_at=at, last_error=result.error)
             self.stats.sent += 1
             if result.error:
-                log.warning("email %s to %s partially refused: %s", row.template, row.to_addr,
+                log.warning("email %s #%s partially refused: %s", row.template, row.id,
                             result.error)
         elif result.status is SendStatus.PERMANENT or attempts >= self.max_attempts:
             values.update(status=S.FAILED)
             self.stats.failed += 1
             log.warning(
-                "email %s to %s failed for good after %d attempt(s): %s",
-                row.template, row.to_addr, attempts, values["last_error"],
+                "email %s #%s failed for good after %d attempt(s): %s",
+                row.template, row.id, attempts, values["last_error"],
             )  # fmt: skip
         else:
             delay = min(self.retry_base * 2 ** (attempts - 1), self.retry_max)
             values.update(status=S.PENDING, next_attempt_at=at + timedelta(seconds=delay))
             self.stats.deferred += 1
             log.warning(
-                "email %s to %s failed (attempt %d of %d), retry in %d s: %s",
-                row.template, row.to_addr, attempts, self.max_attempts, delay,
+                "email %s #%s failed (attempt %d of %d), retry in %d s: %s",
+                row.template, row.id, attempts, self.max_attempts, delay,
                 values["last_error"],
             )  # fmt: skip
         conn.execute(
