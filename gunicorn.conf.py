@@ -19,6 +19,10 @@ accesslog = None  # the app logs each request itself (JSON, with its request id)
 errorlog = "-"
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
 max_requests_jitter = 50
+# gunicorn 25.1+: the `gunicornc` control socket; every instance on a host needs its own path
+# (the default, ~/.gunicorn/gunicorn.ctl, is shared, and hidden under systemd's ProtectHome).
+if os.environ.get("GUNICORN_CONTROL_SOCKET"):
+    control_socket = os.environ["GUNICORN_CONTROL_SOCKET"]
 
 # Prometheus multiprocess mode (app/metrics): each worker writes its counters to files in
 # PROMETHEUS_MULTIPROC_DIR and /metrics sums them, whichever worker answers the scrape. The
