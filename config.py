@@ -232,7 +232,7 @@ class Config:
         "socket_connect_timeout": env_int("RATELIMIT_STORAGE_TIMEOUT_SECONDS", 1),
         "socket_timeout": env_int("RATELIMIT_STORAGE_TIMEOUT_SECONDS", 1),
     }
-    # Reverse proxies in front of the app that set X-Forwarded-For/-Proto/-Host (nginx: 1).
+    # Reverse proxies in front of the app that set X-Forwarded-For and -Proto (nginx: 1).
     # 0 trusts none: behind a proxy every visitor would share the proxy's address, and the
     # per-address rate limits (sign-in) would count the whole company as one visitor.
     PROXY_COUNT = env_int("PROXY_COUNT", 0)

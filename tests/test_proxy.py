@@ -49,3 +49,25 @@ def test_without_proxy_count_forwarded_headers_are_ignored(app):
     other = _failed_sign_ins(client, "203.0.113.8", 1)
     assert 429 not in first
     assert other == [429]  # the header changed nothing: one address, one budget
+
+
+@pytest.mark.app_config(PROXY_COUNT=1)
+def test_a_forwarded_host_is_not_trusted(app):
+    """The proxy sets Host; a client's X-Forwarded-Host passed on must not become the host the
+    app builds its own addresses from (while the proxy's X-Forwarded-Proto is trusted)."""
+    from flask import request
+
+    from app.auth.access import public
+
+    seen = {}
+
+    @app.get("/__host")
+    @public
+    def _host():
+        seen.update(host=request.host, scheme=request.scheme)
+        return ""
+
+    app.test_client().get("/__host", headers={"Host": "fgf.example.com",
+                                              "X-Forwarded-Host": "evil.example",
+                                              "X-Forwarded-Proto": "https"})
+    assert seen == {"host": "fgf.example.com", "scheme": "https"}

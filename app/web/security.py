@@ -26,11 +26,13 @@ CONTENT_SECURITY_POLICY = "; ".join(
 def init_security(app: Flask) -> None:
     hops = int(app.config.get("PROXY_COUNT") or 0)
     if hops:
-        # The proxy's X-Forwarded-For/-Proto/-Host, trusted for exactly `hops` proxies: the
-        # per-address limits (sign-in) then count each visitor, not the proxy.
+        # The proxy's X-Forwarded-For and -Proto, trusted for exactly `hops` proxies: the
+        # per-address limits (sign-in) then count each visitor, not the proxy. Not -Host: a
+        # proxy that passes a client's X-Forwarded-Host on would let it choose the host the
+        # app prints (the proxy sets Host itself).
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
     @app.after_request
     def set_security_headers(response: Response) -> Response:
