@@ -15,7 +15,6 @@ web's): the web would otherwise sum the scheduler's files with its workers'.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from typing import Any
 
@@ -23,6 +22,7 @@ from flask import Flask
 from prometheus_client import REGISTRY
 from prometheus_client import start_http_server
 
+from app.metrics.instruments import MULTIPROCESS
 from app.signals import scheduler_started
 from app.signals import scheduler_stopped
 
@@ -39,7 +39,7 @@ def start(app: Flask, **_: object) -> None:
     if not port:
         return
     host = app.config.get("SCHEDULER_METRICS_HOST") or "127.0.0.1"
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if MULTIPROCESS:  # prometheus_client writes to PROMETHEUS_MULTIPROC_DIR in this process
         log.warning("PROMETHEUS_MULTIPROC_DIR is set for the scheduler: if gunicorn uses the "
                     "same directory, the web's /metrics counts the scheduler's jobs too")
     with _lock:
