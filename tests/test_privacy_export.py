@@ -128,3 +128,23 @@ def test_downloads_are_rate_limited(app, employee):
 def test_profile_offers_the_download(app, employee_client):
     page = employee_client.get("/account/").get_data(as_text=True)
     assert 'action="/account/data"' in page and "Download my data" in page
+
+
+def test_an_admins_export_leaves_out_details_about_others(app, admin):
+    """Entries where they only acted (here: an admin creating someone) say what and when, not
+    the other person's address; entries about their own account keep their details."""
+    from app import audit
+    from tests import factories
+
+    someone = factories.make_user(email="someone.else@example.com")
+    audit.record(admin, "user.create", someone, email="someone.else@example.com", role="employee")
+    audit.record(admin, "user.update_profile", admin, timezone={"from": None, "to": "UTC"})
+    db.session.commit()
+    response = login(app.test_client(), admin).post("/account/data")
+    entries = {e["action"]: e for e in _files(response)["audit.json"]}
+    assert "someone.else@example.com" not in json.dumps(entries)
+    created = entries["user.create"]
+    assert (created["object_type"], created["object_id"], created["by_you"]) == (
+        "user", someone.id, True)
+    assert "details" not in created and created["created_at"]
+    assert entries["user.update_profile"]["details"] == {"timezone": {"from": None, "to": "UTC"}}

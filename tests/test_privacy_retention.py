@@ -175,3 +175,77 @@ def test_privacy_page_refuses_bad_values_and_keeps_them(app, admin_client):
 
 def test_only_admins_open_the_privacy_page(app, editor_client):
     assert editor_client.get("/admin/privacy").status_code == 403
+
+
+# What other features read back from the audit log, and the sender's stored counts --------------
+def test_audit_rows_other_features_read_as_state_are_kept(app, admin, make_edition,
+                                                          set_privacy):
+    """A story held back from an edition stays held (the editions feature reads the latest
+    placement decision from the log), and the recipient report, the scheduler's once-per-slot
+    decisions and the outage alert survive too; ordinary old entries still go."""
+    from app import audit
+    from app.editions.queries import held_refs
+    from app.editions.queries import pool_refs
+    from app.models import SubmissionStatus
+    from app.newsletter.due import EMPTY_WEEK
+    from app.newsletter.due import MISSED
+    from app.newsletter.queries import recipient_report
+    from app.newsletter.sending import SEND_OUTAGE_ALERT
+    from tests import factories
+
+    set_privacy(retention_audit_days=30)
+    held = factories.make_story(admin, status=SubmissionStatus.APPROVED, title="Held back")
+    waiting = factories.make_story(admin, status=SubmissionStatus.APPROVED, title="Waiting")
+    edition = make_edition()
+    audit.record(admin, "story.add_to_edition", held, edition=edition.number)
+    audit.record(admin, "story.remove_from_edition", held, edition=edition.number)
+    audit.record(None, "edition.recipients", edition, recipients=12, skipped_invalid=1)
+    for action in (MISSED, EMPTY_WEEK, SEND_OUTAGE_ALERT):
+        audit.record(None, action, edition, due_at="2026-01-02T09:00:00+00:00")
+    db.session.flush()
+    db.session.execute(sa.update(AuditEvent).values(created_at=utcnow() - timedelta(days=60)))
+    _audit_rows(5, days_ago=60)
+    db.session.commit()
+    assert held_refs(pool_refs()) == {("story", held.id)}
+
+    due = retention.due().audit  # the five, and the settings change made above
+    assert due == _count(AuditEvent) - 6  # two placements, the report, three slot records
+    assert retention.run().as_dict() == {"audit": due, "deliveries": 0}
+    assert _count(AuditEvent, AuditEvent.action == "story.edit") == 0
+    assert held_refs(pool_refs()) == {("story", held.id)}
+    assert ("story", waiting.id) in pool_refs()
+    assert recipient_report(edition.id) == {"recipients": 12, "skipped_invalid": 1}
+    for action in (MISSED, EMPTY_WEEK, SEND_OUTAGE_ALERT, "story.add_to_edition"):
+        assert _count(AuditEvent, AuditEvent.action == action) == 1, action
+
+
+def test_a_rerun_after_pruning_keeps_the_editions_counts(app, make_edition, set_privacy):
+    """`flask editions send N` on a sent edition recounts from its delivery rows: once
+    retention pruned them, the stored counts stay as they were (not zeros)."""
+    from app.models import Edition
+    from app.newsletter.sending import run_edition
+
+    set_privacy(retention_delivery_days=1, engagement_person_days=1)
+    edition = _sent_edition(make_edition, 9, days_ago=5, failed=2)
+    db.session.commit()
+    before = (edition.recipients_count, edition.sent_count, edition.failed_count)
+    report, figures = edition_readership(edition), progress(edition)
+    assert retention.run().deliveries == 9
+    run_edition(edition.id, force=True)
+    db.session.expire_all()
+    edition = db.session.get(Edition, edition.id)
+    assert (edition.recipients_count, edition.sent_count, edition.failed_count) == before == (
+        9, 7, 2)
+    assert (edition_readership(edition), progress(edition)) == (report, figures)
+
+
+def test_delivery_rows_outlive_the_relays_sending_window(app, make_edition, set_privacy):
+    """The relay's cap counts messages sent in its window from delivery rows: a 7-day window
+    keeps a week of rows whatever the shorter retention says."""
+    set_privacy(retention_delivery_days=1, engagement_person_days=1, send_cap_messages=1000,
+                send_cap_window_hours=150)  # 6.25 days → 7
+    kept = _sent_edition(make_edition, 3, days_ago=6.5)
+    _sent_edition(make_edition, 4, days_ago=7.5)
+    db.session.commit()
+    assert retention.run().as_dict() == {"audit": 0, "deliveries": 4}
+    assert _count(Delivery, Delivery.edition_id == kept.id) == 3

@@ -21,15 +21,20 @@ Always: the recognitions naming them become the free-text name "a former colleag
 stays, their name and the link to their page go); their deliveries, applause, comments (their
 words, like applause: deleted, not kept anonymously), notification preferences, API and feed
 tokens and emails waiting in the outbox are deleted; their per-person reading events are
-anonymized the way the engagement retention does it (the edition's counts stay); audit entries
-about them or naming them lose their name and email (ids stay), and one entry records the
-erasure with counts only. Photo files go after the commit (the photos feature's
-`PhotoDiscarded` subscriber). Search index and reading cache follow through their session hooks.
+anonymized the way the engagement retention does it (the edition's counts stay). Their name
+and address, and every earlier one their account's audit entries recorded, go from: the audit
+log (entries about their account lose every string in their details; all others lose the names
+as whole words and the addresses anywhere, matched in Python, any case; ids stay), the
+"colleagues" list of story revisions, sent editions' frozen copies, and chat posts and webhook
+deliveries not sent yet (`_scrub_outgoing` says why others' waiting emails are left). With
+"remove", entries about the deleted row are detached from its id (SQLite reuses ids). One
+entry records the erasure with counts and "person #<id>" only. Photo files go after the commit
+(the photos feature's `PhotoDiscarded` subscriber). Search index and reading cache follow
+through their session hooks.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import asdict
@@ -52,6 +57,8 @@ from app.extensions import db
 from app.models import AccessToken
 from app.models import ApplauseNotice
 from app.models import AuditEvent
+from app.models import ChatPost
+from app.models import ChatPostStatus
 from app.models import Comment
 from app.models import Delivery
 from app.models import Edition
@@ -64,6 +71,8 @@ from app.models import Recognition
 from app.models import Revision
 from app.models import Story
 from app.models import User
+from app.models import WebhookDelivery
+from app.models import WebhookDeliveryStatus
 from app.models import utcnow
 from app.models.users import new_security_stamp
 from app.photos.services import PhotoDiscarded
@@ -188,8 +197,15 @@ def erase_person(user: User, *, actor: User | None, via: str, token_name: str | 
     uid, email, name = user.id, user.email, user.display_name
     found = counts(user)
 
-    _scrub_audit(uid, [email, name])
-    _scrub_sent_editions(name)
+    scrubber = person_scrubber(uid, email, name)
+    _scrub_audit(uid, scrubber)
+    for known_name in scrubber.names:
+        _scrub_sent_editions(known_name)
+    _scrub_outgoing(scrubber)
+    _scrub_revisions(list(db.session.scalars(
+        sa.select(Recognition.story_id).where(Recognition.user_id == uid)
+        .union(sa.select(Story.id).where(Story.author_id == uid))
+    )), scrubber)
     for stmt in (
         sa.delete(Comment).where(Comment.author_id == uid),
         sa.delete(Reaction).where(Reaction.user_id == uid),
@@ -222,12 +238,14 @@ def erase_person(user: User, *, actor: User | None, via: str, token_name: str | 
         db.session.execute(sa.delete(User).where(User.id == uid),
                            execution_options={"synchronize_session": False})
         db.session.expunge(user)
+        _detach_audit(uid)
     else:
         _anonymize_account(user)
     if photo:
         emit(PhotoDiscarded(user_id=None, key=photo))
     audit.record(
-        actor, "user.erase", object_type="user", object_id=uid, via=via, token=token_name,
+        actor, "user.erase", object_type="user", object_id=None if remove_account else uid,
+        person=f"person #{uid}", via=via, token=token_name,
         account=settings["erasure_account"], stories_and_quotes=settings["erasure_stories"],
         counts=found.as_dict(),
     )
@@ -318,59 +336,213 @@ def _scrub_sent_editions(name: str) -> int:
     return len(rows)
 
 
-# The audit trail --------------------------------------------------------------------------------
-def scrub(value: Any, needles: list[str]) -> Any:
-    """`value` (an event's JSON details) with every occurrence of `needles` (any case) replaced
-    by "[erased]"; keys, ids and everything else unchanged."""
-    if isinstance(value, str):
-        for needle in needles:
-            if needle and needle.casefold() in value.casefold():
-                start = value.casefold().find(needle.casefold())
-                while start != -1:
-                    value = value[:start] + ERASED_TEXT + value[start + len(needle):]
-                    start = value.casefold().find(needle.casefold(), start + len(ERASED_TEXT))
+# Finding their name and email ------------------------------------------------------------------
+EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# Detail keys whose string values are a person's name or address (app/auth, app/account, app/scim,
+# app/people record these); "from"/"to"/"old"/"new" take the meaning of the key above them, at
+# the top level the action's last word ("user.sso_email" old=..., new=...).
+IDENTITY_KEYS = frozenset({"email", "name", "display_name", "sso_email", "merge_name",
+                           "user_name", "username"})
+CHANGE_KEYS = frozenset({"from", "to", "old", "new"})
+AUDIT_SCAN_BATCH = 1000
+PLACEHOLDERS = frozenset(v.casefold() for v in (ERASED_TEXT, FORMER_COLLEAGUE, RECOGNITION_NAME))
+
+
+class Scrubber:
+    """Finds a person's names (whole words, any case, any run of spaces between words) and email
+    addresses (whole addresses, anywhere, any case) in text and in JSON values. Matching is done
+    here, in Python (`re.IGNORECASE` folds non-ASCII letters too: "ZOË ÜNAL" is "Zoë Ünal"),
+    never with SQL LIKE: a short name such as "Ed" must not turn "edition" into
+    "[erased]ition"."""
+
+    def __init__(self, names: Iterable[str], emails: Iterable[str]) -> None:
+        self.names = sorted({" ".join(n.split()) for n in names
+                             if len(" ".join(n.split())) >= 2
+                             and " ".join(n.split()).casefold() not in PLACEHOLDERS},
+                            key=len, reverse=True)
+        self.emails = sorted({e.strip() for e in emails if e and "@" in e}, key=len, reverse=True)
+        # An address is bounded by characters no address has around it ("ed@example.com" is
+        # not inside "fred@example.com"; a full stop after it ends a sentence).
+        parts = [rf"(?<![\w.%+-]){re.escape(e)}(?!\.?[\w-])" for e in self.emails] + [
+            r"(?<!\w)" + r"\s+".join(re.escape(w) for w in n.split()) + r"(?!\w)"
+            for n in self.names
+        ]
+        self.pattern = re.compile("|".join(parts), re.IGNORECASE) if parts else None
+
+    def text(self, value: str, *, name_as: str = ERASED_TEXT) -> str:
+        if self.pattern is None:
+            return value
+        return self.pattern.sub(
+            lambda m: ERASED_TEXT if "@" in m.group(0) else name_as, value)
+
+    def value(self, value: Any, *, name_as: str = ERASED_TEXT) -> Any:
+        """`value` (JSON) with every match replaced; keys, numbers and the rest unchanged."""
+        if isinstance(value, str):
+            return self.text(value, name_as=name_as)
+        if isinstance(value, dict):
+            return {k: self.value(v, name_as=name_as) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.value(v, name_as=name_as) for v in value]
         return value
+
+    def is_name(self, value: str) -> bool:
+        folded = " ".join(value.split()).casefold()
+        return any(folded == n.casefold() for n in self.names)
+
+
+def erase_strings(value: Any) -> Any:
+    """Every string in `value` (JSON) becomes "[erased]": details about the erased person."""
+    if isinstance(value, str):
+        return ERASED_TEXT
     if isinstance(value, dict):
-        return {k: scrub(v, needles) for k, v in value.items()}
+        return {k: erase_strings(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [scrub(v, needles) for v in value]
+        return [erase_strings(v) for v in value]
     return value
 
 
-def _json_fragments(needles: Iterable[str]) -> list[str]:
-    """How each needle appears inside stored JSON text (non-ASCII escaped or not)."""
-    fragments = set()
-    for needle in needles:
-        if needle:
-            fragments.add(needle)
-            fragments.add(json.dumps(needle)[1:-1])
-    return sorted(fragments)
+def _former_identities(action: str, details: Any) -> tuple[set[str], set[str]]:
+    """Names and addresses the person had before (renames, address changes, SCIM updates), as
+    their own audit entries recorded them."""
+    names: set[str] = set()
+    emails: set[str] = set()
+
+    def walk(value: Any, key: str) -> None:
+        if isinstance(value, str):
+            text = value.strip()
+            if EMAIL_RE.fullmatch(text):
+                emails.add(text)
+            elif key in IDENTITY_KEYS and any(ch.isalpha() for ch in text):
+                names.add(text)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, key if k in CHANGE_KEYS else str(k))
+        elif isinstance(value, list):
+            for v in value:
+                walk(v, key)
+
+    walk(details or {}, action.rsplit(".", 1)[-1])
+    return names, emails
 
 
-def _scrub_audit(uid: int, needles: list[str]) -> int:
-    """Audit entries about the person, by them, or naming them anywhere in their details lose
-    the name and email (their ids stay: the history still says what happened to #id). The text
-    search reads the whole log once: an erasure is rare, and a missed mention is a leak."""
-    text = sa.cast(AuditEvent.details, sa.Text)
-    mentions = [text.ilike(f"%{fragment}%", escape="\\") for fragment in
-                (f.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-                 for f in _json_fragments(needles))]
-    rows = db.session.execute(
-        sa.select(AuditEvent.id, AuditEvent.details).where(
-            sa.or_(sa.and_(AuditEvent.object_type == "user", AuditEvent.object_id == uid),
-                   AuditEvent.actor_id == uid, *mentions)
-        )
-    ).all()
-    changed = [
-        {"b_id": row_id, "b_details": cleaned}
-        for row_id, details in rows
-        if (cleaned := scrub(details or {}, needles)) != (details or {})
-    ]
+def _about(uid: int) -> sa.ColumnElement[bool]:
+    return sa.and_(AuditEvent.object_type == "user", AuditEvent.object_id == uid)
+
+
+def person_scrubber(uid: int, email: str, name: str) -> Scrubber:
+    """Their current name and address plus every earlier one their own entries recorded."""
+    names, emails = {name}, {email}
+    for action, details in db.session.execute(
+        sa.select(AuditEvent.action, AuditEvent.details).where(_about(uid))
+    ):
+        found_names, found_emails = _former_identities(action, details)
+        names |= found_names
+        emails |= found_emails
+    return Scrubber(names, emails)
+
+
+def _scrub_audit(uid: int, scrubber: Scrubber) -> int:
+    """Entries about the person lose every string in their details (what they changed on their
+    account is about them); every other entry, by them or anyone, loses their names and
+    addresses wherever they appear. Ids stay: the history still says what happened to #id.
+
+    The whole log is read in id-keyed batches and matched in Python (see Scrubber): erasure is
+    rare, a missed mention is a leak, and a database LIKE is neither whole-word nor
+    Unicode-case-aware."""
+    table = AuditEvent.__table__
+    changed_total = 0
+    last = 0
+    while True:
+        rows = db.session.execute(
+            sa.select(table.c.id, table.c.object_type, table.c.object_id, table.c.details)
+            .where(table.c.id > last).order_by(table.c.id).limit(AUDIT_SCAN_BATCH)
+        ).all()
+        if not rows:
+            return changed_total
+        last = rows[-1].id
+        changed = []
+        for row in rows:
+            details = row.details or {}
+            about = row.object_type == "user" and row.object_id == uid
+            cleaned = erase_strings(details) if about else scrubber.value(details)
+            if cleaned != details:
+                changed.append({"b_id": row.id, "b_details": cleaned})
+        if changed:
+            db.session.execute(
+                sa.update(table).where(table.c.id == sa.bindparam("b_id"))
+                .values(details=sa.bindparam("b_details")),
+                changed,
+            )
+            changed_total += len(changed)
+
+
+def _detach_audit(uid: int) -> int:
+    """"remove" erasure: the entries about the deleted row stop pointing at its id (SQLite can
+    hand the id to the next new account, which would then show them in its data export and
+    its SCIM state). The erasure entry keeps "person #<id>" in its details."""
+    result = db.session.execute(
+        sa.update(AuditEvent).where(_about(uid)).values(object_id=None),
+        execution_options={"synchronize_session": False},
+    )
+    return int(result.rowcount or 0)
+
+
+# Other places their name is written down --------------------------------------------------------
+def _scrub_revisions(story_ids: list[int], scrubber: Scrubber) -> int:
+    """Story revisions keep the "colleagues" list as it was (app/submissions/services.py
+    `snapshot`): in the stories that recognized them, and their own, an entry that is one of
+    their names becomes "a former colleague", like the recognition itself."""
+    if not story_ids or not scrubber.names:
+        return 0
+    changed = []
+    for chunk in (story_ids[i:i + 500] for i in range(0, len(story_ids), 500)):
+        rows = db.session.execute(
+            sa.select(Revision.id, Revision.data)
+            .where(Revision.object_type == Story.kind, Revision.object_id.in_(chunk))
+        ).all()
+        for row_id, data in rows:
+            colleagues = (data or {}).get("colleagues")
+            if not isinstance(colleagues, list):
+                continue
+            renamed = [RECOGNITION_NAME if isinstance(c, str) and scrubber.is_name(c) else c
+                       for c in colleagues]
+            if renamed != colleagues:
+                changed.append({"b_id": row_id, "b_data": {**data, "colleagues": renamed}})
     if changed:
-        table = AuditEvent.__table__
+        table = Revision.__table__
         db.session.execute(
             sa.update(table).where(table.c.id == sa.bindparam("b_id"))
-            .values(details=sa.bindparam("b_details")),
+            .values(data=sa.bindparam("b_data")),
             changed,
         )
     return len(changed)
+
+
+def _scrub_outgoing(scrubber: Scrubber) -> int:
+    """Chat posts and webhook deliveries still waiting (pending) or replayable (failed) carry
+    the payload as it was built: their names become "a former colleague", their addresses
+    "[erased]", before anything goes out (webhook signatures are computed at send time).
+    Posts being sent right now are left to finish. Emails to other people waiting in the
+    outbox are left alone on purpose: they are finished MIME messages (encoded, possibly
+    signed), rewriting them risks a corrupt email, deleting them silently drops someone
+    else's notification, and the outbox sends within minutes."""
+    changed = 0
+    for model, statuses in ((ChatPost, (ChatPostStatus.PENDING, ChatPostStatus.FAILED)),
+                            (WebhookDelivery, (WebhookDeliveryStatus.PENDING,
+                                               WebhookDeliveryStatus.FAILED))):
+        table = model.__table__
+        updates = []
+        for row_id, payload in db.session.execute(
+            sa.select(table.c.id, table.c.payload).where(table.c.status.in_(statuses))
+        ):
+            cleaned = scrubber.value(payload, name_as=RECOGNITION_NAME)
+            if cleaned != payload:
+                updates.append({"b_id": row_id, "b_payload": cleaned})
+        if updates:
+            db.session.execute(
+                sa.update(table).where(table.c.id == sa.bindparam("b_id"))
+                .values(payload=sa.bindparam("b_payload")),
+                updates,
+            )
+        changed += len(updates)
+    return changed

@@ -34,7 +34,9 @@ FILES = {
     "reading.json": "Opens and clicks recorded as yours (per-person analytics only).",
     "notification_preferences.json": "Your email notification choices.",
     "tokens.json": "Your API and feed tokens (names and dates; secrets are never stored).",
-    "audit.json": "The audit trail of what you did and what was done to your account.",
+    "audit.json": ("The audit trail of what was done to your account (with the details), and "
+                   "of what you did (what, on which record and when; the details are about "
+                   "others)."),
 }
 
 

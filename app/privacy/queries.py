@@ -200,14 +200,17 @@ def tokens(user_id: int) -> Iterator[dict[str, Any]]:
 
 
 def audit_entries(user_id: int) -> Iterator[dict[str, Any]]:
-    """Entries by them and about their account."""
+    """Entries by them and about their account. Entries where they only acted (an admin's
+    changes to other people, a story they approved) say what, on which object and when, but not
+    the details: those are about someone else (another person's address, their old name)."""
     stmt = sa.select(AuditEvent).where(sa.or_(
         AuditEvent.actor_id == user_id,
         sa.and_(AuditEvent.object_type == "user", AuditEvent.object_id == user_id),
     ))
     for rows in _chunks(stmt):
         for event in rows:
-            data = _row(event, ("id", "action", "object_type", "object_id", "details",
-                                "created_at"))
+            about_you = event.object_type == "user" and event.object_id == user_id
+            fields = ("id", "action", "object_type", "object_id", "created_at")
+            data = _row(event, (*fields, "details") if about_you else fields)
             data["by_you"] = event.actor_id == user_id
             yield data

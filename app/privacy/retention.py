@@ -5,21 +5,30 @@ Two settings (app/settings.py; 0 keeps for ever): `retention_audit_days` and
 `BATCH` rows, one short transaction each (SQLite's write lock is held for milliseconds), and
 stops between batches when the scheduler stops.
 
-- Audit entries older than the period go, except those that still carry state or are the proof
-  a person was erased: SCIM reads "deleted through SCIM" from the trail (app/scim/queries.py),
-  and an erasure record names nobody.
+- Audit entries older than the period go, except those other features read as state, and the
+  proof a person was erased (it names nobody): SCIM's "deleted/restored through SCIM"
+  (app/scim/queries.py); story and quote placement decisions (a story removed from an edition
+  stays held in the approved pool: app/editions/queries.py `held_refs`, read again when the
+  next edition takes the pool); the recipient-list report (`edition.recipients`,
+  app/newsletter/queries.py); the scheduler's once-per-slot decisions (missed run, empty week:
+  app/newsletter/due.py) and the sender's outage alert (alert once per outage). All of them
+  are kept, not only the latest per object: they are a small share of the log, and "latest"
+  is itself a rule of each reader. A new action read as state must be added to KEPT_ACTIONS.
 - Delivery rows go for editions *sent* longer ago than the period, never for one still sending.
   The edition keeps its own counts (`recipients_count`, `sent_count`, `failed_count`, set by the
   sender's `refresh_counts`), which the report and the progress figures fall back to when an
   edition has no rows (app/newsletter/queries.py `progress`), so reports do not change. In
   per-person analytics the per-team table reads delivery rows, so the period is at least
-  `engagement_person_days` (the reads are anonymized by then anyway).
+  `engagement_person_days` (the reads are anonymized by then anyway); the relay's sending cap
+  counts the messages sent in its window from delivery rows (app/newsletter/pacing.py), so the
+  period is also at least `send_cap_window_hours`, rounded up to days.
 - Per-person reading data has its own retention, run by the engagement feature's own job
   (app/engagement/subscribers.py, `engagement_person_days`): not repeated here.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import asdict
 from dataclasses import dataclass
@@ -29,12 +38,16 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from app.database import begin_write
+from app.editions.queries import PLACEMENT_ACTIONS
 from app.extensions import db
 from app.models import AuditEvent
 from app.models import Delivery
 from app.models import Edition
 from app.models import EditionStatus
 from app.models import utcnow
+from app.newsletter.due import EMPTY_WEEK
+from app.newsletter.due import MISSED
+from app.newsletter.sending import SEND_OUTAGE_ALERT
 from app.scim.queries import GROUP_DELETED
 from app.scim.queries import GROUP_REVIVED
 from app.scim.queries import USER_DELETED
@@ -43,7 +56,14 @@ from app.settings import get_settings
 
 BATCH = 2000
 ERASURE_ACTION = "user.erase"
-KEPT_ACTIONS = (USER_DELETED, *USER_REVIVED, GROUP_DELETED, *GROUP_REVIVED, ERASURE_ACTION)
+RECIPIENT_REPORT = "edition.recipients"  # app/newsletter/sending.py records it
+# Actions other features read back as state (see the module docstring): never pruned.
+STATE_ACTIONS = (
+    *(f"{kind}.{action}" for kind in ("story", "quote") for action in PLACEMENT_ACTIONS),
+    RECIPIENT_REPORT, MISSED, EMPTY_WEEK, SEND_OUTAGE_ALERT,
+)
+KEPT_ACTIONS = (USER_DELETED, *USER_REVIVED, GROUP_DELETED, *GROUP_REVIVED, ERASURE_ACTION,
+                *STATE_ACTIONS)
 
 
 @dataclass(frozen=True)
@@ -66,11 +86,12 @@ class Pruned:
 def cutoffs(now: datetime | None = None) -> Cutoffs:
     now = now or utcnow()
     values = get_settings("retention_audit_days", "retention_delivery_days",
-                          "engagement_person_days")
+                          "engagement_person_days", "send_cap_window_hours")
     audit_days = int(values["retention_audit_days"])
     delivery_days = int(values["retention_delivery_days"])
     if delivery_days:
-        delivery_days = max(delivery_days, int(values["engagement_person_days"]))
+        cap_days = math.ceil(int(values["send_cap_window_hours"] or 24) / 24)  # as pacing reads it
+        delivery_days = max(delivery_days, int(values["engagement_person_days"]), cap_days)
     return Cutoffs(
         audit=now - timedelta(days=audit_days) if audit_days else None,
         deliveries=now - timedelta(days=delivery_days) if delivery_days else None,
