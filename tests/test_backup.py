@@ -8,8 +8,13 @@ byte. The refusals check that a damaged, forged, newer or unsafe archive changes
 
 from __future__ import annotations
 
+import errno
 import io
+import os
+import shutil
+import sqlite3
 import tarfile
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -24,7 +29,9 @@ from PIL import Image
 from app.audit import record
 from app.backup.manifest import Manifest
 from app.backup.manifest import parse
+from app.backup.postgres import _conninfo
 from app.branding.services import save_logo
+from app.errors import ValidationError
 from app.extensions import db
 from app.models import EditionStatus
 from app.models import Reaction
@@ -390,12 +397,12 @@ def test_a_failed_pg_restore_puts_the_old_schema_back(scratch: Scratch, tmp_path
     assert scratch.cli("backup", "create", str(path)).exit_code == 0
     factories.make_user(email="after-the-backup@example.com")
     db.session.commit()
-    # Reading the archive's table of contents works; the restore itself fails.
+    # Reading the archive (its data streamed to stdout, counted) works; the restore fails.
     scratch.app.config["BACKUP_PG_RESTORE"] = str(
         _wrapper(
             tmp_path / "pg_restore",
             "pg_restore",
-            'case " $* " in *" --list "*) ;; *) echo "pg_restore: error: disk full" >&2; '
+            'case " $* " in *" --file=- "*) ;; *) echo "pg_restore: error: disk full" >&2; '
             "exit 1;; esac",
         )
     )
@@ -420,3 +427,262 @@ def test_restore_refuses_while_others_are_connected(scratch: Scratch, tmp_path: 
         forced = scratch.cli("backup", "restore", "--yes", "--force", str(path))
         assert forced.exit_code == 0, forced.output
     still_running.dispose()
+
+
+# --- review findings (issue 17 backup review) ---------------------------------------------------
+
+
+@pytest.mark.parametrize("lie", ["rows", "revision"])
+def test_a_manifest_that_lies_about_the_database_is_refused_before_anything_changes(
+    scratch: Scratch, tmp_path: Path, lie: str
+):
+    """An edited manifest with its checksum recomputed: every file matches it, but the database
+    file holds other row counts (or another revision, one this code knows and would upgrade).
+    `verify` fails, and restore refuses before it replaces anything (it used to overwrite the
+    database, then notice)."""
+    make_content(scratch, recipients=3)
+    good = tmp_path / "good.tar"
+    assert scratch.cli("backup", "create", str(good)).exit_code == 0
+
+    def forge(manifest: Manifest) -> None:
+        if lie == "rows":
+            manifest.tables["users"] += 1
+            manifest.tables["deliveries"] -= 1
+        else:
+            manifest.revision = "0012"
+
+    forged = tmp_path / "forged.tar"
+    rewrite_archive(good, forged, manifest=forge)
+    if lie == "rows":
+        message = (
+            "The backup's database does not hold what its manifest counted (tables deliveries, "
+            "users; damaged or forged): nothing was restored."
+        )
+    else:
+        message = (
+            f"The backup's database is at schema revision {_head()} but its manifest says 0012 "
+            "(damaged or forged): nothing was restored."
+        )
+    verified = scratch.cli("backup", "verify", str(forged))
+    assert verified.exit_code == 1
+    assert verified.stderr.strip().splitlines() == [f"Error: {message}"]
+    _assert_refused(scratch, forged, message)
+
+
+@pytest.mark.skipif(not BASE_PG_URL, reason="the schema swap: PostgreSQL only")
+def test_a_restored_schema_that_differs_from_the_manifest_puts_the_old_one_back(
+    scratch: Scratch, tmp_path: Path
+):
+    """The dump passes every check before the restore, but what lands in the database differs
+    (here a pg_restore that deletes rows after restoring): the count inside the restore flow
+    notices it before the old schema is dropped, and the old schema is put back."""
+    make_content(scratch, recipients=3)
+    path = tmp_path / "fgf.tar"
+    assert scratch.cli("backup", "create", str(path)).exit_code == 0
+    factories.make_user(email="after-the-backup@example.com")
+    db.session.commit()
+    scratch.app.config["BACKUP_PG_RESTORE"] = str(
+        _wrapper(
+            tmp_path / "pg_restore",
+            "true",
+            'case " $* " in *" --file=- "*) exec pg_restore "$@";; esac\n'
+            'for a in "$@"; do case "$a" in --dbname=*) target="${a#--dbname=}";; esac; done\n'
+            'pg_restore "$@" || exit 1\n'
+            'psql "$target" -qc "DELETE FROM audit_events" || exit 1',
+        )
+    )
+    _assert_refused(
+        scratch,
+        path,
+        "The backup's database does not hold what its manifest counted (tables audit_events; "
+        "damaged, or written to during the restore): the database was put back as it was; "
+        "nothing was restored.",
+    )
+    with db.engine.connect() as conn:
+        schemas = conn.scalars(
+            sa.text("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'public%'")
+        )
+        assert list(schemas) == ["public"]
+        emails = conn.scalars(sa.text("SELECT email FROM users")).all()
+        assert "after-the-backup@example.com" in emails
+
+
+def _one_error_line(result) -> str:
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+def test_system_errors_are_one_clear_line(scratch: Scratch, tmp_path: Path):
+    """A directory that cannot hold files, a damaged gzip stream: one line on stderr, exit
+    status 1, no traceback (they used to escape the CLI)."""
+    factories.make_user()
+    db.session.commit()
+    assert _one_error_line(scratch.cli("backup", "create", "/proc/x.tar")) == (
+        "Error: cannot write /proc/x.tar: No such file or directory"
+    )
+    assert not Path("/proc/x.tar").exists()
+
+    good = tmp_path / "good.tar.gz"
+    assert scratch.cli("backup", "create", str(good)).exit_code == 0
+    data = bytearray(good.read_bytes())
+    for i in range(40, len(data) - 40, 97):  # a ruined deflate stream (zlib.error inside)
+        data[i] ^= 0xFF
+    ruined = tmp_path / "ruined.tar.gz"
+    ruined.write_bytes(bytes(data))
+    line = _one_error_line(scratch.cli("backup", "verify", str(ruined)))
+    assert "damaged or truncated" in line or "not a readable backup archive" in line
+    _assert_refused(scratch, ruined, str(ruined))
+
+
+def test_an_unreachable_database_is_one_clear_line(tmp_path: Path):
+    """The configured database cannot be read (a SQLite file that is no database; a PostgreSQL
+    server that refuses connections): `backup create` says so in one line."""
+    if BASE_PG_URL:
+        url = sa.make_url(BASE_PG_URL).set(port=1).render_as_string(hide_password=False)
+    else:
+        garbage = tmp_path / "not-a-database.db"
+        garbage.write_bytes(b"this is not a database " * 400)
+        url = f"sqlite:///{garbage}"
+    app = scratch_app(url, tmp_path / "uploads")
+    with app.app_context():
+        result = app.test_cli_runner().invoke(args=["backup", "create", str(tmp_path / "b.tar")])
+    line = _one_error_line(result)
+    assert line.startswith("Error: cannot back up the database: ")
+    assert ("Connection refused" in line) if BASE_PG_URL else ("file is not a database" in line)
+    assert [p.name for p in tmp_path.iterdir() if "b.tar" in p.name] == []  # no partial left
+
+
+def test_no_space_to_unpack_is_said_as_such(
+    scratch: Scratch, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """ENOSPC while the archive is unpacked is a full disk, not a damaged backup. The full disk
+    is simulated (the copy into the staging directory raises ENOSPC, as a write does): a real
+    one would need a small filesystem mounted by root."""
+    factories.make_user()
+    db.session.commit()
+    path = tmp_path / "fgf.tar"
+    assert scratch.cli("backup", "create", str(path)).exit_code == 0
+
+    def full(source, target, length=0):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(shutil, "copyfileobj", full)
+    _assert_refused(
+        scratch,
+        path,
+        f"not enough space in {scratch.upload_dir.parent} to unpack the backup: "
+        "nothing was restored.",
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "conninfo"),
+    [
+        (
+            "postgresql+psycopg://app@/feelgood?host=/var/run/postgresql",
+            "user='app' dbname='feelgood' host='/var/run/postgresql'",
+        ),
+        (
+            "postgresql://app:pw@db.example:6432/fg?sslmode=verify-full&sslrootcert=/etc/ca.pem"
+            "&connect_timeout=5&target_session_attrs=read-write&application_name=it%27s"
+            "&prepare_threshold=0",
+            "host='db.example' port='6432' user='app' dbname='fg' sslmode='verify-full' "
+            "sslrootcert='/etc/ca.pem' connect_timeout='5' target_session_attrs='read-write' "
+            "application_name='it\\'s'",
+        ),
+        (
+            "postgresql+psycopg://app@/fg?host=a.example:5432&host=b.example:5433",
+            "user='app' dbname='fg' host='a.example,b.example' port='5432,5433'",
+        ),
+        (
+            "postgresql://app@/fg?host=/cloudsql/proj:region:inst",
+            "user='app' dbname='fg' host='/cloudsql/proj:region:inst'",
+        ),
+        ("postgresql://app@h/fg?password=from-query", "host='h' user='app' dbname='fg'"),
+        ("postgresql:///fg?service=prod", "dbname='fg' service='prod'"),
+    ],
+)
+def test_conninfo_keeps_every_libpq_parameter_but_the_password(
+    url: str, conninfo: str, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("PGPASSWORD", "from-the-environment")
+    built, env = _conninfo(sa.make_url(url))
+    assert built == conninfo
+    password = sa.make_url(url).password or sa.make_url(url).query.get("password")
+    assert env["PGPASSWORD"] == (password or "from-the-environment")
+    assert "from-query" not in built and ":pw" not in built
+
+
+def test_conninfo_leaves_the_environment_alone_without_a_password(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    assert "PGPASSWORD" not in _conninfo(sa.make_url("postgresql://app@h/fg"))[1]
+    with pytest.raises(ValidationError, match="sslpassword"):
+        _conninfo(sa.make_url("postgresql://app@h/fg?sslkey=/k&sslpassword=secret"))
+
+
+SOCKET_DIR = Path("/var/run/postgresql")
+
+
+@pytest.mark.skipif(not BASE_PG_URL, reason="pg_dump: PostgreSQL only")
+@pytest.mark.skipif(
+    not SOCKET_DIR.joinpath(".s.PGSQL.5432").exists(), reason="no local PostgreSQL socket"
+)
+def test_a_real_backup_through_a_unix_socket(
+    scratch: Scratch, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """`?host=/var/run/postgresql` reaches pg_dump and pg_restore: PGHOST points elsewhere, so
+    a conninfo without the URL's host would fail."""
+    factories.make_user(email="socket@example.com")
+    db.session.commit()
+    base = sa.make_url(scratch.url)
+    url = sa.URL.create(
+        "postgresql+psycopg",
+        username=base.username,
+        database=base.database,
+        query={"host": str(SOCKET_DIR), "connect_timeout": "5"},
+    ).render_as_string(hide_password=False)
+    monkeypatch.setenv("PGHOST", str(tmp_path / "no-server-here"))
+    app = scratch_app(url, scratch.upload_dir)
+    path = tmp_path / "socket.tar"
+    with app.app_context():
+        created = app.test_cli_runner().invoke(args=["backup", "create", str(path)])
+        assert created.exit_code == 0, created.output
+        verified = app.test_cli_runner().invoke(args=["backup", "verify", str(path)])
+        assert verified.exit_code == 0, verified.output
+        db.session.remove()
+        db.engine.dispose()
+    assert _manifest(path).tables["users"] == 1
+
+
+@pytest.mark.skipif(bool(BASE_PG_URL), reason="SQLite's copy in place: SQLite only")
+def test_a_sqlite_restore_that_ends_different_says_the_database_was_replaced(
+    scratch: Scratch, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """SQLite's copy cannot be undone: if the restored file differs from the manifest afterwards
+    (here another writer commits right after the copy, as a scheduler left running would), the
+    error says plainly that the database was replaced."""
+    import app.backup.sqlite as backup_sqlite
+
+    make_content(scratch, recipients=3)
+    path = tmp_path / "fgf.tar"
+    assert scratch.cli("backup", "create", str(path)).exit_code == 0
+    copy = backup_sqlite.restore
+
+    def restore_then_someone_writes(source: Path, target: Path, *, busy_ms: int) -> None:
+        copy(source, target, busy_ms=busy_ms)
+        with closing(sqlite3.connect(target)) as conn, conn:
+            conn.execute("DELETE FROM reactions")
+
+    monkeypatch.setattr(backup_sqlite, "restore", restore_then_someone_writes)
+    line = _one_error_line(scratch.cli("backup", "restore", "--yes", str(path)))
+    assert line == (
+        "Error: The backup's database does not hold what its manifest counted (tables "
+        "reactions; written to during the restore?): the database WAS replaced by the "
+        "backup's; check it before starting the app."
+    )

@@ -2,7 +2,8 @@
 
 The password travels in the PGPASSWORD environment variable of the child process only: the
 command line (visible to every user in `ps`) and the error messages carry a connection string
-without it.
+without it. Without a password in the URL the environment is passed unchanged, so a deployment's
+own PGPASSWORD, PGPASSFILE or ~/.pgpass keeps working.
 
 Restore does not use `pg_restore --clean`: that drops only what the dump contains, so tables made
 by a later migration would survive next to an older backup and its upgrade would then fail
@@ -17,9 +18,12 @@ own the `public` schema or the database (`GRANT`s in the dump are left out with
 from __future__ import annotations
 
 import os
+import re
 import subprocess
+import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -29,34 +33,129 @@ from sqlalchemy.engine import Engine
 from app.errors import ValidationError
 
 MEMBER = "database/postgresql.dump"
-_LIBPQ_QUERY = {"sslmode", "sslrootcert", "sslcert", "sslkey", "application_name", "options"}
+
+# Every libpq connection parameter (PostgreSQL 17's list) that a database URL's query may carry:
+# passed on to pg_dump/pg_restore as they are, so a Unix socket (`?host=/var/run/postgresql`),
+# TLS settings, timeouts and several hosts work as they do for the app. Anything else in the
+# query is the Python driver's (e.g. psycopg's prepare_threshold) and libpq would refuse it.
+_LIBPQ_PARAMETERS = frozenset(
+    {
+        "host",
+        "hostaddr",
+        "port",
+        "dbname",
+        "user",
+        "passfile",
+        "require_auth",
+        "channel_binding",
+        "connect_timeout",
+        "client_encoding",
+        "options",
+        "application_name",
+        "fallback_application_name",
+        "keepalives",
+        "keepalives_idle",
+        "keepalives_interval",
+        "keepalives_count",
+        "tcp_user_timeout",
+        "replication",
+        "gssencmode",
+        "sslmode",
+        "sslnegotiation",
+        "requiressl",
+        "sslcompression",
+        "sslcert",
+        "sslkey",
+        "sslcertmode",
+        "sslrootcert",
+        "sslcrl",
+        "sslcrldir",
+        "sslsni",
+        "requirepeer",
+        "ssl_min_protocol_version",
+        "ssl_max_protocol_version",
+        "krbsrvname",
+        "gsslib",
+        "gssdelegation",
+        "service",
+        "target_session_attrs",
+        "load_balance_hosts",
+    }
+)
+
+
+def _quote(value: str) -> str:
+    """A libpq key=value string's value: single-quoted, backslash and quote escaped."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _hosts(value: str | tuple[str, ...]) -> dict[str, str]:
+    """SQLAlchemy's `?host=a:5432&host=b:5433` (several hosts, each with its port) in libpq's
+    terms: `host=a,b port=5432,5433`; a socket directory or a bare host passes as it is."""
+    hosts, ports = [], []
+    for entry in (value,) if isinstance(value, str) else value:
+        host, port = entry, ""
+        if entry.startswith("["):  # [IPv6]:port
+            host, _, rest = entry[1:].partition("]")
+            port = rest.removeprefix(":")
+        elif not entry.startswith("/") and entry.count(":") == 1:
+            host, _, port = entry.partition(":")
+        hosts.append(host)
+        ports.append(port)
+    found = {"host": ",".join(hosts)}
+    if any(ports):
+        found["port"] = ",".join(ports)
+    return found
 
 
 def _conninfo(url: sa.URL) -> tuple[str, dict[str, str]]:
-    """A libpq connection string without the password, and the environment carrying it."""
-    safe = sa.URL.create(
-        "postgresql",
-        username=url.username,
-        host=url.host,
-        port=url.port,
-        database=url.database,
-        query={k: v for k, v in url.query.items() if k in _LIBPQ_QUERY},
-    )
+    """A libpq `key=value` connection string with every libpq parameter of the URL (its query
+    included) except the password, and the child's environment.
+
+    The password (from the URL or its query) travels in PGPASSWORD; without one the environment
+    is left as it is, so a PGPASSWORD, PGPASSFILE/.pgpass or service file of the deployment
+    still works. A query value given twice (several hosts) is joined with commas, as libpq
+    expects; a query value overrides the URL's part, as in a libpq URI."""
+    query = {
+        key: ",".join(value) if isinstance(value, tuple) else str(value)
+        for key, value in url.query.items()
+    }
+    password = query.pop("password", None) or url.password
+    if "sslpassword" in query:
+        raise ValidationError(
+            "The database URL carries sslpassword, which pg_dump/pg_restore could only receive "
+            "on their command line (visible to every user): use a key file without a passphrase, "
+            "readable by the app's user only."
+        )
+    params: dict[str, str] = {}
+    for key, value in (
+        ("host", url.host),
+        ("port", url.port),
+        ("user", url.username),
+        ("dbname", url.database),
+    ):
+        if value not in (None, ""):
+            params[key] = str(value)
+    params.update({k: v for k, v in query.items() if k in _LIBPQ_PARAMETERS})
+    if "host" in query:
+        params.update(_hosts(url.query["host"]))
     env = dict(os.environ)
-    env.pop("PGPASSWORD", None)
-    if url.password:
-        env["PGPASSWORD"] = str(url.password)
-    return safe.render_as_string(hide_password=False), env
+    if password:
+        env["PGPASSWORD"] = str(password)
+    return " ".join(f"{key}={_quote(value)}" for key, value in params.items()), env
+
+
+_NOT_FOUND = (
+    "{program} was not found: install the PostgreSQL client programs "
+    "(or set BACKUP_PG_DUMP / BACKUP_PG_RESTORE)."
+)
 
 
 def _run(command: list[str], env: dict[str, str], what: str) -> None:
     try:
         result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)  # noqa: S603
     except FileNotFoundError:
-        raise ValidationError(
-            f"{command[0]} was not found: install the PostgreSQL client programs "
-            f"(or set BACKUP_PG_DUMP / BACKUP_PG_RESTORE)."
-        ) from None
+        raise ValidationError(_NOT_FOUND.format(program=command[0])) from None
     if result.returncode != 0:
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         detail = lines[-1] if lines else f"exit status {result.returncode}"
@@ -84,9 +183,51 @@ def dump(conn: Connection, target: Path, *, pg_dump: str) -> None:
     _run(command, env, "pg_dump")
 
 
-def check(path: Path, *, pg_restore: str) -> None:
-    """pg_restore reads the archive's table of contents (a truncated dump fails here)."""
-    _run([pg_restore, "--list", str(path)], dict(os.environ), "Reading the dump with pg_restore")
+# `COPY public."Odd name" (a, b) FROM stdin;` as pg_restore writes a table's data.
+_COPY = re.compile(rb'^COPY ("(?:[^"]|"")*"|[^ ."]+)\.("(?:[^"]|"")*"|[^ ."]+)[ ;]')
+
+
+def _unquote(name: bytes) -> str:
+    text = name.decode()
+    return text[1:-1].replace('""', '"') if text.startswith('"') else text
+
+
+def contents(path: Path, *, pg_restore: str) -> tuple[dict[str, int], list[str]]:
+    """Rows per table of the `public` schema in the dump at `path`, and alembic_version's
+    values: read by streaming the data through `pg_restore --data-only --file=-` (COPY text
+    format: one line per row, embedded newlines escaped), so nothing is written anywhere.
+    pg_restore reads the whole archive on the way: a damaged or truncated dump fails here."""
+    tables: dict[str, int] = {}
+    revisions: list[str] = []
+    with tempfile.TemporaryFile() as errors:
+        try:
+            process = subprocess.Popen(  # noqa: S603
+                [pg_restore, "--data-only", "--file=-", str(path)],
+                stdout=subprocess.PIPE,
+                stderr=errors,
+            )
+        except FileNotFoundError:
+            raise ValidationError(_NOT_FOUND.format(program=pg_restore)) from None
+        assert process.stdout is not None
+        with process:
+            current: str | None = None
+            for line in process.stdout:
+                if current is None:
+                    if (found := _COPY.match(line)) and _unquote(found[1]) == "public":
+                        current = _unquote(found[2])
+                        tables[current] = 0
+                elif line in (b"\\.\n", b"\\."):
+                    current = None
+                else:
+                    tables[current] += 1
+                    if current == "alembic_version":
+                        revisions.append(line.rstrip(b"\n").decode())
+        if process.returncode != 0:
+            errors.seek(0)
+            lines = [ln for ln in errors.read().decode(errors="replace").splitlines() if ln.strip()]
+            detail = lines[-1] if lines else f"exit status {process.returncode}"
+            raise ValidationError(f"Reading the dump with pg_restore failed: {detail}")
+    return dict(sorted(tables.items())), revisions
 
 
 def other_sessions(engine: Engine, *, settle_seconds: float = 2.0) -> int:
@@ -109,8 +250,12 @@ def other_sessions(engine: Engine, *, settle_seconds: float = 2.0) -> int:
             time.sleep(0.1)
 
 
-def restore(engine: Engine, source: Path, *, pg_restore: str) -> None:
-    """Replace the `public` schema's content by the dump (see the module docstring)."""
+def restore(
+    engine: Engine, source: Path, *, pg_restore: str, check: Callable[[Connection], None]
+) -> None:
+    """Replace the `public` schema's content by the dump (see the module docstring). `check`
+    looks at the restored schema before the old one is dropped: if it raises, the old schema
+    is put back, as after a failed pg_restore."""
     aside = f"public_before_restore_{uuid.uuid4().hex[:8]}"
     engine.dispose()  # our pooled connections must not keep the old tables' locks
     with engine.begin() as conn:
@@ -128,7 +273,11 @@ def restore(engine: Engine, source: Path, *, pg_restore: str) -> None:
     ]
     try:
         _run(command, env, "pg_restore")
+        engine.dispose()
+        with engine.connect() as conn:
+            check(conn)
     except BaseException:
+        engine.dispose()
         with engine.begin() as conn:
             conn.exec_driver_sql("DROP SCHEMA public CASCADE")
             conn.exec_driver_sql(f'ALTER SCHEMA "{aside}" RENAME TO public')

@@ -12,23 +12,34 @@ name in PATH's directory and renamed at the end, so PATH never names half a back
 inbox stopped (it does not check). It changes nothing before the whole archive has been checked:
 the manifest's own checksum, the kind of database, the schema revision (newer or unknown is
 refused), that the members are exactly the manifest's files (no links, devices, absolute paths
-or `..`), every file's size and SHA-256, and the database file itself (SQLite's quick_check, or
-pg_restore reading the dump's table of contents). Then the database, then the uploads (extracted
-beside UPLOAD_DIR and swapped in), then the migrations if the backup is older than the code.
+or `..`), every file's size and SHA-256, and the database file itself: its schema revision and
+the rows of every table must be what the manifest says (SQLite: quick_check, then counted in the
+staged file; PostgreSQL: the dump's data streamed through pg_restore and its COPY rows counted),
+so an edited manifest with a recomputed checksum is refused too. Then the database (PostgreSQL
+counts again before the old schema is dropped: a mismatch puts it back), then the uploads
+(extracted beside UPLOAD_DIR and swapped in), then the migrations if the backup is older than the
+code. What the system says (a full disk, a permission, a database that is down) becomes one clear
+line (a ValidationError) saying what was and was not changed.
 """
 
 from __future__ import annotations
 
+import errno
 import importlib.metadata
 import io
 import logging
 import os
 import shutil
+import sqlite3
 import stat
+import subprocess
 import tarfile
 import tempfile
 import time
 import uuid
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
@@ -48,6 +59,7 @@ from app.backup.manifest import FileEntry
 from app.backup.manifest import HashingReader
 from app.backup.manifest import Manifest
 from app.errors import Conflict
+from app.errors import DomainError
 from app.errors import NotFound
 from app.errors import ValidationError
 from app.extensions import db
@@ -103,6 +115,43 @@ def _row_counts(conn: Connection) -> dict[str, int]:
     }
 
 
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+def _under(filename: object, places: tuple[Path, ...]) -> bool:
+    if not filename:
+        return True  # a write into an open file (the archive, a copy) names no file
+    name = Path(str(filename)).absolute()
+    return any(name == place or name.is_relative_to(place) for place in places)
+
+
+@contextmanager
+def _plainly(action: str, *, no_space: str, writes: tuple[Path, ...]) -> Iterator[None]:
+    """What the system says (a full disk, a permission, a directory that cannot hold files,
+    a database that is down or locked) as one clear line: a ValidationError. `action` says
+    what failed ("cannot write /backups/x.tar"), `no_space` what a full disk means here;
+    an OSError naming a file outside `writes` was a read ("cannot read FILE: ...")."""
+    try:
+        yield
+    except DomainError:
+        raise
+    except OSError as error:
+        if error.errno in _NO_SPACE:
+            raise ValidationError(no_space) from None
+        reason = error.strerror or _one_line(error)
+        if not _under(error.filename, writes):
+            raise ValidationError(f"cannot read {error.filename}: {reason}") from None
+        raise ValidationError(f"{action}: {reason}") from None
+    except sqlite3.Error as error:
+        if getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+            raise ValidationError(no_space) from None
+        raise ValidationError(f"{action}: SQLite: {_one_line(error)}") from None
+    except sa.exc.OperationalError as error:
+        raise ValidationError(f"{action}: {_one_line(error.orig or error)}") from None
+    except subprocess.SubprocessError as error:
+        raise ValidationError(f"{action}: {_one_line(error)}") from None
+
+
 # --- create -------------------------------------------------------------------------------------
 
 
@@ -116,31 +165,13 @@ def create_backup(path: str | os.PathLike, *, force: bool = False) -> BackupResu
         raise ValidationError(f"The directory {path.parent} does not exist.")
     if path.parent.resolve().is_relative_to(_upload_dir()):
         raise ValidationError("Write the backup outside UPLOAD_DIR (it would contain itself).")
-    work = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial"))
+    no_space = f"not enough space in {path.parent} to write the backup"
+    with _plainly(f"cannot write {path}", no_space=no_space, writes=(path.parent,)):
+        work = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial"))
     try:
-        kind, member, revision, tables = _snapshot_database(work / "database")
-        archive = work / "backup.tar"
-        with tarfile.open(archive, _write_mode(path), format=tarfile.PAX_FORMAT) as tar:
-            files = [_add_file(tar, work / "database", member)]
-            directories, uploads = _add_uploads(tar, _upload_dir())
-            files += uploads
-            manifest = Manifest(
-                created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-                app_version=_app_version(),
-                database_kind=kind,
-                database_member=member,
-                revision=revision,
-                tables=tables,
-                files=files,
-                directories=directories,
-            )
-            data = manifest.to_json()
-            info = tarfile.TarInfo(manifests.NAME)
-            info.size, info.mtime, info.mode = len(data), int(time.time()), 0o644
-            tar.addfile(info, io.BytesIO(data))
-        with open(archive, "rb") as written:
-            os.fsync(written.fileno())
-        _publish(archive, path, force=force)
+        with _plainly(f"cannot write {path}", no_space=no_space, writes=(work, path)):
+            manifest = _write_archive(path, work)
+            _publish(work / "backup.tar", path, force=force)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result = BackupResult(path, path.stat().st_size, manifest, time.monotonic() - started)
@@ -148,12 +179,41 @@ def create_backup(path: str | os.PathLike, *, force: bool = False) -> BackupResu
         "backup created: %s (%d bytes, %s at %s, %d rows, %d upload files)",
         path,
         result.size,
-        kind,
-        revision,
+        manifest.database_kind,
+        manifest.revision,
         manifest.rows,
         len(manifest.upload_files),
     )
     return result
+
+
+def _write_archive(path: Path, work: Path) -> Manifest:
+    """The database snapshot, the uploads and the manifest into `work`/backup.tar (synced)."""
+    no_space = f"not enough space in {path.parent} to write the backup"
+    with _plainly("cannot back up the database", no_space=no_space, writes=(work,)):
+        kind, member, revision, tables = _snapshot_database(work / "database")
+    archive = work / "backup.tar"
+    with tarfile.open(archive, _write_mode(path), format=tarfile.PAX_FORMAT) as tar:
+        files = [_add_file(tar, work / "database", member)]
+        directories, uploads = _add_uploads(tar, _upload_dir())
+        files += uploads
+        manifest = Manifest(
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            app_version=_app_version(),
+            database_kind=kind,
+            database_member=member,
+            revision=revision,
+            tables=tables,
+            files=files,
+            directories=directories,
+        )
+        data = manifest.to_json()
+        info = tarfile.TarInfo(manifests.NAME)
+        info.size, info.mtime, info.mode = len(data), int(time.time()), 0o644
+        tar.addfile(info, io.BytesIO(data))
+    with open(archive, "rb") as written:
+        os.fsync(written.fileno())
+    return manifest
 
 
 def _write_mode(path: Path) -> str:
@@ -197,7 +257,10 @@ def _add_stream(tar: tarfile.TarFile, stream, name: str, st: os.stat_result) -> 
     reader = HashingReader(stream)
     try:
         tar.addfile(info, reader)
-    except OSError:  # tarfile's "unexpected end of data": the file shrank while being read
+    except OSError as error:
+        if error.errno is not None:  # the disk, not the file: _plainly says what
+            raise
+        # tarfile's "unexpected end of data": the file shrank while being read
         raise ValidationError(
             f"{name} changed while it was being backed up: run the backup again."
         ) from None
@@ -291,10 +354,12 @@ def _open_archive(path: Path) -> tarfile.TarFile:
         raise NotFound(f"{path} does not exist.")
     try:
         return tarfile.open(path, "r:*")  # plain or compressed, whatever its name says
-    except (tarfile.TarError, OSError):
+    except (tarfile.TarError, EOFError, zlib.error):
         raise ValidationError(
             f"{path} is not a readable backup archive (not a tar file, plain or compressed)."
         ) from None
+    except OSError as error:
+        raise ValidationError(f"cannot read {path}: {error.strerror or error}") from None
 
 
 def stage(path: Path, staging: Path, *, kind: str | None = None) -> Manifest:
@@ -304,7 +369,21 @@ def stage(path: Path, staging: Path, *, kind: str | None = None) -> Manifest:
     with _open_archive(path) as tar:
         try:
             return _stage(tar, staging, kind)
-        except (tarfile.TarError, OSError, EOFError) as error:
+        except OSError as error:
+            if error.errno in _NO_SPACE:
+                raise ValidationError(
+                    f"not enough space in {staging.parent} to unpack the backup: "
+                    "nothing was restored."
+                ) from None
+            if error.filename and _under(error.filename, (staging,)):
+                raise ValidationError(
+                    f"cannot unpack the backup into {staging.parent}: "
+                    f"{error.strerror or _one_line(error)}: nothing was restored."
+                ) from None
+            raise ValidationError(
+                f"{path} is damaged or truncated ({_one_line(error)}): nothing was restored."
+            ) from None
+        except (tarfile.TarError, EOFError, zlib.error) as error:
             raise ValidationError(
                 f"{path} is damaged or truncated ({_one_line(error)}): nothing was restored."
             ) from None
@@ -367,15 +446,56 @@ def _stage(tar: tarfile.TarFile, staging: Path, kind: str | None) -> Manifest:
 
 
 def _check_database_file(manifest: Manifest, path: Path) -> None:
+    """The database file itself holds what the manifest says (its schema revision, the rows of
+    every table): a manifest edited and re-checksummed, or a dump swapped for another with its
+    checksum, is refused here, before anything is replaced."""
     if manifest.database_kind == "sqlite":
-        sqlite.check(path)
+        tables, revisions = sqlite.contents(path)
     else:
-        postgres.check(path, pg_restore=current_app.config["BACKUP_PG_RESTORE"])
+        tables, revisions = postgres.contents(
+            path, pg_restore=current_app.config["BACKUP_PG_RESTORE"]
+        )
+    _compare(manifest, tables, revisions, then="nothing was restored")
+
+
+def _compare(
+    manifest: Manifest,
+    tables: dict[str, int],
+    revisions: list[str],
+    *,
+    then: str,
+    cause: str = "damaged or forged",
+) -> None:
+    if revisions != [manifest.revision]:
+        found = ", ".join(revisions) or "none"
+        raise ValidationError(
+            f"The backup's database is at schema revision {found} but its manifest says "
+            f"{manifest.revision} ({cause}): {then}."
+        )
+    if tables != manifest.tables:
+        differ = sorted(
+            name
+            for name in set(tables) | set(manifest.tables)
+            if tables.get(name) != manifest.tables.get(name)
+        )
+        raise ValidationError(
+            "The backup's database does not hold what its manifest counted (tables "
+            f"{', '.join(differ[:5])}{', ...' if len(differ) > 5 else ''}; {cause}): "
+            f"{then}."
+        )
 
 
 def verify_backup(path: str | os.PathLike) -> Manifest:
     """Check a backup completely (as restore would, in a temporary directory); change nothing."""
-    with tempfile.TemporaryDirectory(prefix="fgf-backup-verify-") as staging:
+    where = Path(tempfile.gettempdir())
+    with (
+        _plainly(
+            f"cannot unpack the backup into {where}",
+            no_space=f"not enough space in {where} to unpack the backup",
+            writes=(where,),
+        ),
+        tempfile.TemporaryDirectory(prefix="fgf-backup-verify-") as staging,
+    ):
         return stage(Path(path), Path(staging))
 
 
@@ -390,42 +510,49 @@ def restore_backup(path: str | os.PathLike, *, force: bool = False) -> RestoreRe
     target = sqlite.database_path(engine.url.database) if kind == "sqlite" else None
     db.session.remove()
     engine.dispose()
-    if kind == "postgresql" and not force and (others := postgres.other_sessions(engine)):
-        raise Conflict(
-            f"{others} other session{'s are' if others > 1 else ' is'} connected to the "
-            "database: stop the web app and the scheduler first (or --force)."
-        )
+    if kind == "postgresql" and not force:
+        with _plainly("cannot reach the database", no_space="", writes=()):
+            others = postgres.other_sessions(engine)
+        if others:
+            raise Conflict(
+                f"{others} other session{'s are' if others > 1 else ' is'} connected to the "
+                "database: stop the web app and the scheduler first (or --force)."
+            )
     upload_dir = _upload_dir()
-    upload_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=upload_dir.parent, prefix=f".{upload_dir.name}.restore-"))
+    with _plainly(
+        f"cannot unpack the backup beside {upload_dir}",
+        no_space=f"not enough space in {upload_dir.parent} to unpack the backup",
+        writes=(upload_dir.parent,),
+    ):
+        upload_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(
+            tempfile.mkdtemp(dir=upload_dir.parent, prefix=f".{upload_dir.name}.restore-")
+        )
     try:
         manifest = stage(Path(path), staging, kind=kind)
         upgrade_to = check_revision(manifest.revision)
         database_file = staging / manifest.database_member
-        engine.dispose()
-        if target is not None:
-            sqlite.restore(database_file, target, busy_ms=_busy_ms())
-        else:
-            postgres.restore(
-                engine, database_file, pg_restore=current_app.config["BACKUP_PG_RESTORE"]
-            )
-        engine.dispose()
-        with engine.connect() as conn:
-            tables = _row_counts(conn)
-        if tables != manifest.tables:
-            differ = sorted(
-                name
-                for name in set(tables) | set(manifest.tables)
-                if tables.get(name) != manifest.tables.get(name)
-            )
-            raise ValidationError(
-                "The restored database does not hold what the backup's manifest counted "
-                f"(tables {', '.join(differ[:5])}): check it before starting the app."
-            )
-        _swap_uploads(staging / manifests.UPLOADS_DIR, upload_dir)
+        with _plainly(
+            "The database could not be restored",
+            no_space="not enough space to restore the database",
+            writes=(staging, *((target.parent,) if target else ())),
+        ):
+            tables = _restore_database(manifest, database_file, target)
+        with _plainly(
+            f"The database was restored, but the uploads could not be put in {upload_dir}",
+            no_space=f"The database was restored, but {upload_dir.parent} has no space left "
+            "for the uploads",
+            writes=(staging, upload_dir.parent),
+        ):
+            _swap_uploads(staging / manifests.UPLOADS_DIR, upload_dir)
         if upgrade_to is not None:
-            upgrade_schema()
-            engine.dispose()
+            with _plainly(
+                f"The backup was restored, but upgrading its schema to {upgrade_to} failed",
+                no_space="The backup was restored, but its schema upgrade ran out of space",
+                writes=(),
+            ):
+                upgrade_schema()
+                engine.dispose()
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     log.info(
@@ -438,6 +565,61 @@ def restore_backup(path: str | os.PathLike, *, force: bool = False) -> RestoreRe
         len(manifest.upload_files),
     )
     return RestoreResult(manifest, tables, upgrade_to, time.monotonic() - started)
+
+
+def _revisions(conn: Connection) -> list[str]:
+    if not sa.inspect(conn).has_table("alembic_version"):
+        return []
+    return [
+        str(r) for r in conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars()
+    ]
+
+
+def _restore_database(
+    manifest: Manifest, database_file: Path, target: Path | None
+) -> dict[str, int]:
+    """Put the staged database in place and return its row counts (before any upgrade).
+
+    The staged file was compared with the manifest already (`_check_database_file`). PostgreSQL
+    counts again inside the restore, before the old schema is dropped, so a mismatch puts the
+    old schema back. SQLite's copy cannot be undone: a mismatch after it (someone wrote to the
+    file meanwhile) says plainly that the database was replaced."""
+    engine = db.engine
+    engine.dispose()
+    if target is None:
+        tables: dict[str, int] = {}
+
+        def check(conn: Connection) -> None:
+            tables.update(_row_counts(conn))
+            _compare(
+                manifest,
+                tables,
+                _revisions(conn),
+                then="the database was put back as it was; nothing was restored",
+                cause="damaged, or written to during the restore",
+            )
+
+        postgres.restore(
+            engine,
+            database_file,
+            pg_restore=current_app.config["BACKUP_PG_RESTORE"],
+            check=check,
+        )
+        engine.dispose()
+        return tables
+    sqlite.restore(database_file, target, busy_ms=_busy_ms())
+    engine.dispose()
+    with engine.connect() as conn:
+        tables = _row_counts(conn)
+        revisions = _revisions(conn)
+    _compare(
+        manifest,
+        tables,
+        revisions,
+        then="the database WAS replaced by the backup's; check it before starting the app",
+        cause="written to during the restore?",
+    )
+    return tables
 
 
 def _swap_uploads(staged: Path, upload_dir: Path) -> None:

@@ -57,6 +57,40 @@ def check(path: Path) -> None:
         raise ValidationError(f"The backup's database failed SQLite's check: {problem}.")
 
 
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def contents(path: Path) -> tuple[dict[str, int], list[str]]:
+    """Rows per table of the database file at `path` (the tables SQLAlchemy lists: SQLite's
+    own sqlite_* left out) and its alembic_version values, after SQLite's own check: what
+    restore compares with the manifest before the file replaces anything."""
+    check(path)
+    try:
+        with closing(sqlite3.connect(path)) as conn:
+            names = sorted(
+                row[0]
+                for row in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' "
+                    "AND name NOT LIKE 'sqlite~_%' ESCAPE '~'"
+                )
+            )
+            tables = {
+                name: int(conn.execute(f"SELECT count(*) FROM {_quote(name)}").fetchone()[0])  # noqa: S608
+                for name in names
+            }
+            revisions = (
+                [str(row[0]) for row in conn.execute("SELECT version_num FROM alembic_version")]
+                if "alembic_version" in tables
+                else []
+            )
+    except sqlite3.DatabaseError as error:
+        raise ValidationError(
+            f"The backup's database is not readable by SQLite: {error}."
+        ) from None
+    return tables, revisions
+
+
 def restore(source: Path, target: Path, *, busy_ms: int) -> None:
     """Replace the content of the database file `target` by the file `source`."""
     target.parent.mkdir(parents=True, exist_ok=True)
