@@ -7,6 +7,8 @@ is on how much it moved between two scrapes, never on its absolute value.
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 from datetime import UTC
 from datetime import datetime
@@ -17,6 +19,7 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.metrics import access
+from app.metrics import collector
 from app.metrics import exposition
 from app.metrics.collector import DatabaseCollector
 from app.models import Delivery
@@ -25,6 +28,8 @@ from app.models import EditionStatus
 from app.models import SchedulerHeartbeat
 from app.newsletter import scheduler
 from app.newsletter import sending
+from app.ops import readiness
+from app.ops.readiness import probe_engine
 from app.outbound import Outcome
 from app.signals import outbound_attempted
 from tests import factories
@@ -168,6 +173,56 @@ def test_an_unreachable_database_leaves_the_scrape_up(app, tmp_path):
     assert scrape.has("fgf_http_requests_total") or "fgf_http_requests" in scrape.text
 
 
+@pytest.mark.slow  # waits out the connect timeout (3 s)
+def test_a_database_that_never_answers_gives_database_up_0_within_seconds(
+        app, client, monkeypatch):
+    """A server that takes the TCP connection but never answers (a hung host, a full backlog):
+    the app's own pool would wait for the operating system; the scrape must not."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)  # the kernel completes the handshakes; nobody ever accept()s
+    try:
+        port = listener.getsockname()[1]
+        engine = readiness.server_probe_engine(
+            f"postgresql+psycopg://postgres@127.0.0.1:{port}/fgf")
+        monkeypatch.setitem(app.extensions, readiness._ENGINE_KEY, engine)
+        result: dict[str, object] = {}
+
+        def scrape() -> None:
+            result["response"] = client.get("/metrics")
+
+        started = time.monotonic()
+        worker = threading.Thread(target=scrape, daemon=True)
+        worker.start()
+        worker.join(timeout=20)
+        elapsed = time.monotonic() - started
+        assert not worker.is_alive(), "the scrape hung"
+    finally:
+        listener.close()
+    assert elapsed < readiness.PROBE_TIMEOUT_SECONDS + 5, elapsed
+    response = result["response"]
+    assert response.status_code == 200
+    scraped = Scrape(response.get_data(as_text=True))
+    assert scraped.value("fgf_metrics_database_up") == 0
+    assert not scraped.has("fgf_deliveries")
+
+
+@pytest.mark.slow  # waits out the statement timeout (3 s)
+def test_a_database_that_stalls_on_a_query_gives_database_up_0_within_seconds(app, client):
+    """Connected, but the query waits (here on a lock another session holds): the statement
+    timeout ends the scrape's wait on PostgreSQL."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("statement timeouts are PostgreSQL's (SQLite's wait is the busy timeout)")
+    with db.engine.connect() as holder:
+        holder.exec_driver_sql("LOCK TABLE deliveries IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        response = client.get("/metrics")
+        elapsed = time.monotonic() - started
+        holder.rollback()
+    assert elapsed < collector.STATEMENT_TIMEOUT_MS / 1000 + 5, elapsed
+    assert Scrape(response.get_data(as_text=True)).value("fgf_metrics_database_up") == 0
+
+
 # -- signals from the scheduler and the integrations ----------------------------------------------
 
 
@@ -284,9 +339,11 @@ def test_a_malformed_allow_list_stops_the_app_at_start(migrated_url):
 
 def test_a_scrape_costs_three_statements_whatever_the_data(app, client):
     def statements() -> list[str]:
-        with count_queries() as queries:
+        # The scrape reads through readiness's probe engine (see test_a_database_that_never_
+        # answers...); on PostgreSQL it first sets its statement timeout, which is not a query.
+        with count_queries(probe_engine(app)) as queries:
             assert client.get("/metrics").status_code == 200
-        return queries.statements
+        return [sql for sql in queries.statements if not sql.startswith("SET LOCAL")]
 
     empty = statements()
     assert len(empty) == 3, empty

@@ -4,7 +4,9 @@ last minute's sends, the last successful send, the scheduler's latest heartbeat.
 Not in the process registry: /metrics renders it beside the process's (or the workers') own
 metrics, once per scrape. The scheduler's metrics port leaves it out, so a Prometheus scraping
 both never counts a delivery twice. If the database does not answer, the scrape still succeeds
-with fgf_metrics_database_up 0 (readiness reports the outage itself).
+with fgf_metrics_database_up 0 (readiness reports the outage itself) within seconds: the view
+passes readiness's probe engine (a fresh connection with a connect timeout) and every statement
+here has a timeout, so a database that stops answering cannot hang the scrape.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from app.models import EditionStatus
 
 log = logging.getLogger(__name__)
 
+STATEMENT_TIMEOUT_MS = 3000
+
 
 class DatabaseCollector(Collector):
     """A one-scrape collector: `generate_latest(DatabaseCollector(engine))`."""
@@ -40,6 +44,11 @@ class DatabaseCollector(Collector):
             "1 when the scrape could read the database for the fgf_ gauges below, else 0.")
         try:
             with self.engine.connect() as conn:
+                if conn.dialect.name == "postgresql":
+                    # A server that accepts but stalls must not hold the scrape (LOCAL: ends
+                    # with this transaction, so a pooled connection is left as it was).
+                    conn.exec_driver_sql(
+                        f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS:d}")
                 snap = queries.snapshot(conn, now)
         except SQLAlchemyError as exc:
             log.warning("metrics: the database gauges are missing: %s", type(exc).__name__)

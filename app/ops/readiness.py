@@ -142,11 +142,16 @@ def probe_engine(app: Flask) -> Engine:
                     uri, uri=True, timeout=PROBE_TIMEOUT_SECONDS, check_same_thread=False),
             )
     else:
-        engine = sa.create_engine(
-            url, poolclass=NullPool, connect_args={"connect_timeout": PROBE_TIMEOUT_SECONDS}
-        )
+        engine = server_probe_engine(url)
     app.extensions[_ENGINE_KEY] = engine
     return engine
+
+
+def server_probe_engine(url: str | sa.URL) -> Engine:
+    """A probe engine for a database server (PostgreSQL): no pool, a short connect timeout."""
+    return sa.create_engine(
+        url, poolclass=NullPool, connect_args={"connect_timeout": PROBE_TIMEOUT_SECONDS}
+    )
 
 
 def check_database(app: Flask) -> DatabaseCheck:
