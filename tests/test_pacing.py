@@ -235,6 +235,132 @@ def test_without_limits_the_sender_never_touches_the_pacing_row(app, smtp):
     assert not [s for s in statements if "sent_at >" in s]  # no window count either
 
 
+# -- claims: a dead sender's, and a live one held through a long wait ------------------------------
+
+
+def test_a_stale_claim_does_not_hold_the_cap_for_ever(app, smtp):
+    """A sender crashed two hours ago holding one row: with a cap of 1 per hour that claim
+    must not fill the window for ever; it is released, sent again, and the cap works on."""
+    set_relay_limits(cap=1, window_hours=1)
+    edition = seed_edition(recipients=3)
+    db.session.commit()
+    edition_id = edition.id
+    t0 = utcnow().replace(microsecond=0)
+    total = _started(edition_id, t0 - 2 * HOUR)
+    row = db.session.scalars(sa.select(Delivery).where(Delivery.edition_id == edition_id)
+                             .order_by(Delivery.id).limit(1)).one()
+    row.status, row.claimed_at = DeliveryStatus.SENDING, t0 - 2 * HOUR
+    db.session.commit()
+    assert pacing.used_in_window(db.session, pacing.current_limits(), t0) == 0  # not live
+
+    stats = sending.send_pending(edition_id, now=t0)
+    assert stats.sent == 1 and stats.capped and stats.capped_until == t0 + HOUR
+    assert _statuses(edition_id) == {DeliveryStatus.SENT: 1, DeliveryStatus.PENDING: total - 1}
+    estimate = queries.send_estimate(db.session.get(Edition, edition_id), total - 1, now=t0)
+    assert estimate is not None and estimate.paused_until == t0 + HOUR  # not "within a minute"
+
+    for hour in range(1, total):  # one an hour, as the cap says, until everyone has it
+        assert sending.send_pending(edition_id, now=t0 + hour * HOUR + timedelta(seconds=1)
+                                    ).sent == 1
+    assert _statuses(edition_id) == {DeliveryStatus.SENT: total}
+    assert sum(_received(smtp).values()) == total and max(_received(smtp).values()) == 1
+
+
+def _two_senders_one_long_wait(app, monkeypatch, *, rate: float, ahead: float) -> dict:
+    """The reviewer's case: a 2 s lease; sender A's first slot is `ahead` seconds away; B
+    starts 3 s after A, when A's claim is older than the lease."""
+    app.config["NEWSLETTER_CLAIM_TIMEOUT_SECONDS"] = 2
+    set_relay_limits(rate=rate)
+    edition = seed_edition(recipients=1)
+    db.session.commit()
+    edition_id = edition.id
+    total = _started(edition_id, utcnow())
+    db.session.merge(SendPacing(name=pacing.RELAY, next_at=utcnow() + timedelta(seconds=ahead)))
+    db.session.commit()
+    out: dict[str, sending.SendStats] = {}
+    errors: list[BaseException] = []
+
+    def run(name: str, delay: float) -> None:
+        time.sleep(delay)  # B starts late on purpose (not a timing assertion)
+        with app.app_context():
+            try:
+                out[name] = sending.send_pending(edition_id, worker_id=name)
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the test thread
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=("A", 0)),
+               threading.Thread(target=run, args=("B", 3))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(t.is_alive() for t in threads) and not errors, errors
+    return {"total": total, "stats": out, "edition_id": edition_id}
+
+
+def test_a_long_wait_for_the_rate_slot_never_sends_a_message_twice(app, smtp, monkeypatch,
+                                                                     caplog):
+    """The reviewer's repro: a slot 6 s ahead, a 2 s lease. The booking is further ahead than
+    a claim may wait (under half the lease), so it is taken for stale; nobody gets two."""
+    run = _two_senders_one_long_wait(app, monkeypatch, rate=0.2, ahead=6)
+    received = _received(smtp)
+    assert sum(received.values()) == run["total"] and max(received.values()) == 1
+    assert _statuses(run["edition_id"]) == {DeliveryStatus.SENT: run["total"]}
+    assert sum(s.sent for s in run["stats"].values()) == run["total"]
+
+
+def test_a_sender_waiting_for_its_slot_renews_its_claims(app, smtp, monkeypatch, caplog):
+    """Waits longer than the lease (the queue limit lifted): A renews its claims every
+    lease / 4 while it waits, so B never takes them for abandoned; everyone gets one."""
+    monkeypatch.setattr(pacing, "_queue_limit", lambda *a: timedelta(hours=1))
+    run = _two_senders_one_long_wait(app, monkeypatch, rate=1, ahead=6)
+    received = _received(smtp)
+    assert sum(received.values()) == run["total"] and max(received.values()) == 1
+    assert _statuses(run["edition_id"]) == {DeliveryStatus.SENT: run["total"]}
+    assert run["stats"]["A"].sent >= 1  # A sent what it held through the wait
+    assert "stale claim(s) released" not in caplog.text
+    assert "taken by another sender" not in caplog.text
+
+
+def test_rows_another_sender_took_are_dropped_not_sent(app, smtp, monkeypatch, caplog):
+    """Without renewal in the wait (here switched off), B releases A's claim as stale and
+    sends it; A's renewal before sending finds the row no longer its own and drops it."""
+    monkeypatch.setattr(pacing, "_queue_limit", lambda *a: timedelta(hours=1))
+    monkeypatch.setattr(pacing, "RENEW_FRACTION", 1e-9)  # renew every ~forever
+    run = _two_senders_one_long_wait(app, monkeypatch, rate=1, ahead=6)
+    received = _received(smtp)
+    assert sum(received.values()) == run["total"] and max(received.values()) == 1
+    assert _statuses(run["edition_id"]) == {DeliveryStatus.SENT: run["total"]}
+    assert "stale claim(s) released" in caplog.text  # B did take A's row
+    assert "taken by another sender" in caplog.text  # and A did not send it
+
+
+def test_the_queue_limit_stays_under_half_the_lease():
+    slow = pacing.Limits(rate=0.01, cap=0, window_hours=24)
+    assert pacing._queue_limit(slow, 1, timedelta(seconds=300)) < timedelta(seconds=150)
+    usual = pacing.Limits(rate=0.5, cap=0, window_hours=24)
+    assert pacing._queue_limit(usual, 1, timedelta(seconds=300)) == timedelta(seconds=60)
+
+
+def test_a_wall_clock_set_back_does_not_lengthen_the_wait(monkeypatch):
+    start_at = utcnow() + timedelta(seconds=0.3)
+    readings = iter([utcnow()])
+    monkeypatch.setattr(pacing, "utcnow", lambda: next(readings, utcnow() - HOUR))
+    renewals: list[float] = []
+    began = time.monotonic()
+    assert pacing.wait_for_slot(start_at, None, lambda: renewals.append(1) or True, 0.05)
+    assert time.monotonic() - began < 2  # the slot, not an hour later
+    assert len(renewals) >= 3  # renewed every 0.05 s of a 0.3 s wait
+
+
+def test_a_wait_ends_when_the_claims_are_lost():
+    began = time.monotonic()
+    assert not pacing.wait_for_slot(utcnow() + HOUR, None, lambda: False, 0.05)
+    assert time.monotonic() - began < 2
+
+
 # -- (d) the estimate ----------------------------------------------------------------------------
 
 
@@ -293,6 +419,21 @@ def test_estimate_when_the_cap_is_reached_says_when_it_resumes(app):
     assert estimate.text("UTC") == (
         "With the 100-per-1-hour cap, the last messages go out around 10:09 (UTC).")
     assert pacing.frees_at(db.session, pacing.current_limits(), NOW, 100) == estimate.paused_until
+
+
+def test_estimate_names_the_year_when_it_is_not_this_one(app):
+    """A cap of 10 a week and nothing sent yet: 30 messages take three windows (two weeks
+    on, still this year); 50 take five (into next year)."""
+    set_relay_limits(cap=10, window_hours=168)
+    this_year = _estimate(30)
+    assert this_year.finish_at == NOW + timedelta(weeks=2)
+    assert this_year.text("UTC") == (
+        "With the 10-per-168-hours cap, the last messages go out on 21 Dec around 08:18 (UTC).")
+    next_year = _estimate(50)
+    assert next_year.finish_at == NOW + timedelta(weeks=4)
+    assert next_year.text("UTC") == (
+        "With the 10-per-168-hours cap, the last messages go out on 4 Jan 2027 around 08:18 "
+        "(UTC).")
 
 
 # -- the admin's settings --------------------------------------------------------------------------

@@ -9,9 +9,14 @@ one sender's memory:
 * Rate: a token bucket in one `send_pacing` row. Before a slice of k messages a sender books
   the slot `[max(next_at, now), + k / rate)` and waits until it starts. Slices last about
   SLICE_SECONDS, so in any second at most one slice per sender more than the rate goes out.
-* Cap: counted from delivery rows: those sent within the window (all editions; notifications
-  go through the mail outbox and do not count) plus those claimed and not yet recorded, so two
-  senders cannot both take the last free places.
+* Cap: counted from delivery rows: those sent within the window (all editions) plus those
+  claimed and not yet recorded, so two senders cannot both take the last free places. Only live
+  claims count (claimed within the lease, NEWSLETTER_CLAIM_TIMEOUT_SECONDS): a row a crashed
+  sender left in `sending` is released and sent again, it must not hold a place for ever.
+* Notification emails (confirmations, "you were featured", sign-in links) are neither paced nor
+  counted: they go through the mail outbox (app.mail.outbox), which has no delivery rows and
+  must not wait hours behind a newsletter at the cap. They use the same relay, so leave
+  headroom for them: set the cap a little below the relay's own limit (say 5 %).
 
 Both happen in one short transaction (`take_turn`) whose first statement locks the relay's row
 (PostgreSQL: a row lock; SQLite: the write lock), so senders take turns: count, claim, book.
@@ -31,6 +36,7 @@ from datetime import datetime
 from datetime import timedelta
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
@@ -45,6 +51,7 @@ RELAY = "smtp"  # one relay, one row: every edition and every sender shares it
 SLICE_SECONDS = 0.25  # a slice's length at the set rate: the burst above the rate
 WAIT_STEP = 0.1  # seconds between `should_stop` checks while waiting for a slot
 MAX_AHEAD_SECONDS = 60  # a slot booked further ahead than this (and ten slices) is stale
+RENEW_FRACTION = 4  # a sender waiting for its slot renews its claims every lease / 4
 KEYS = ("send_rate_per_second", "send_cap_messages", "send_cap_window_hours")
 
 
@@ -89,27 +96,39 @@ def current_limits() -> Limits:
 # -- the cap: counted from delivery rows ----------------------------------------------------------
 
 
-def _used(since: datetime) -> sa.ScalarSelect:
-    """Messages that count against the cap: sent after `since`, plus claimed and not yet
-    recorded. One statement (one snapshot): a row moving from `sending` to `sent` between two
-    counts would otherwise be counted twice or not at all."""
+def claim_lease() -> timedelta:
+    """How long a claim is live (NEWSLETTER_CLAIM_TIMEOUT_SECONDS): older ones are released."""
+    return timedelta(seconds=current_app.config["NEWSLETTER_CLAIM_TIMEOUT_SECONDS"])
+
+
+def _used(since: datetime, live_since: datetime) -> sa.ScalarSelect:
+    """Messages that count against the cap: sent after `since`, plus claimed after
+    `live_since` and not yet recorded (an older claim is a dead sender's: it is released and
+    sent again, counted then). One statement (one snapshot): a row moving from `sending` to
+    `sent` between two counts would otherwise be counted twice or not at all."""
     table = Delivery.__table__
     sent = (sa.select(sa.func.count()).select_from(table)
             .where(table.c.sent_at > since).scalar_subquery())
     claimed = (sa.select(sa.func.count()).select_from(table)
-               .where(table.c.status == DeliveryStatus.SENDING).scalar_subquery())
+               .where(table.c.status == DeliveryStatus.SENDING,
+                      table.c.claimed_at >= live_since).scalar_subquery())
     return sa.select(sent + claimed).scalar_subquery()
 
 
-def used_in_window(conn: Connection | Session, limits: Limits, now: datetime) -> int:
-    return int(conn.execute(sa.select(_used(now - limits.window))).scalar() or 0)
+def used_in_window(
+    conn: Connection | Session, limits: Limits, now: datetime, lease: timedelta | None = None
+) -> int:
+    """Sent within the window plus live claims (`lease`: the configured one by default)."""
+    lease = claim_lease() if lease is None else lease
+    return int(conn.execute(sa.select(_used(now - limits.window, now - lease))).scalar() or 0)
 
 
 def frees_at(
     conn: Connection | Session, limits: Limits, now: datetime, used: int
 ) -> datetime | None:
     """When the window next has room: the moment the message that keeps it full ages out
-    (the oldest one when exactly full). None when only unrecorded claims fill it (soon)."""
+    (the oldest one when exactly full). None when live claims not yet recorded fill it: they
+    are recorded or go stale within the lease, and the deliver job asks again every tick."""
     over = used - limits.cap  # this many must leave the window, plus one
     if over < 0:
         return now
@@ -161,10 +180,12 @@ def take_turn(
     now: datetime,
     size: int,
     claim: Callable[[int], Sequence[Row]],
+    lease: timedelta,
 ) -> Turn:
     """Lock the relay's row, see what the cap allows, claim (`claim(n)`, without committing),
     book the rate slot for what was claimed, commit. `now` is the sending clock (tests fix
-    it; it dates the window); the rate slot always follows the real clock."""
+    it; it dates the window and the claims' lease); the rate slot always follows the real
+    clock."""
     table = SendPacing.__table__
     # The first statement locks: PostgreSQL's row lock, SQLite's write lock (a deferred
     # transaction whose first statement writes waits for the lock; it holds no stale snapshot).
@@ -173,7 +194,7 @@ def take_turn(
         .values(next_at=table.c.next_at).returning(table.c.next_at)
     ).scalar()
     if limits.cap:
-        used = used_in_window(conn, limits, now)
+        used = used_in_window(conn, limits, now, lease)
         size = min(size, limits.cap - used)
         if size <= 0:
             until = frees_at(conn, limits, now, used)
@@ -184,7 +205,7 @@ def take_turn(
     if limits.rate and rows:
         real_now = utcnow()
         start = max(next_at or real_now, real_now)
-        if start - real_now > _queue_limit(limits, len(rows)):
+        if start - real_now > _queue_limit(limits, len(rows), lease):
             start = real_now  # booked under an older, slower rate or before a clock change
         conn.execute(
             sa.update(table).where(table.c.name == RELAY)
@@ -194,21 +215,42 @@ def take_turn(
     return Turn(rows, start_at=start)
 
 
-def _queue_limit(limits: Limits, size: int) -> timedelta:
+def _queue_limit(limits: Limits, size: int, lease: timedelta) -> timedelta:
     """How far ahead a booked slot may plausibly be: ten senders' slices queued, at least a
-    minute. Anything further is stale, not a queue."""
-    return timedelta(seconds=max(MAX_AHEAD_SECONDS, 10 * size / limits.rate))
+    minute. Anything further is stale, not a queue. Never half the lease or more: the sender
+    holds its claimed rows while it waits, and a wait near the lease would let another
+    sender take them for abandoned (the wait renews them too; this bounds it)."""
+    queued = timedelta(seconds=max(MAX_AHEAD_SECONDS, 10 * size / limits.rate))
+    return min(queued, lease * 0.45)
 
 
-def wait_for_slot(start_at: datetime | None, should_stop: Callable[[], bool] | None) -> bool:
+def wait_for_slot(
+    start_at: datetime | None,
+    should_stop: Callable[[], bool] | None,
+    renew: Callable[[], bool] | None = None,
+    renew_every: float = 0.0,
+) -> bool:
     """Sleep until the booked slot starts; False if a graceful stop came first (checked every
-    WAIT_STEP, so a stop never waits out a long slot)."""
+    WAIT_STEP, so a stop never waits out a long slot) or if `renew` lost the claims.
+
+    The wait is measured on the monotonic clock from one reading of the wall clock, so a wall
+    clock set back meanwhile cannot lengthen it. Every `renew_every` seconds `renew()` renews
+    the claimed rows' lease (a wait must never let another sender take them for abandoned);
+    it returns False when none of them is still this sender's."""
     if start_at is None:
         return True
+    started = time.monotonic()
+    deadline = started + (start_at - utcnow()).total_seconds()
+    renewing = renew is not None and renew_every > 0
+    renew_at = started + renew_every if renewing else deadline
     while True:
-        left = (start_at - utcnow()).total_seconds()
-        if left <= 0:
+        now = time.monotonic()
+        if now >= deadline:
             return True
         if should_stop is not None and should_stop():
             return False
-        time.sleep(min(left, WAIT_STEP))
+        if renewing and now >= renew_at:
+            if not renew():  # type: ignore[misc]
+                return False
+            renew_at = now + renew_every
+        time.sleep(max(0.0, min(deadline - now, renew_at - now, WAIT_STEP)))

@@ -353,12 +353,15 @@ def _duration(value: timedelta) -> str:
 
 
 def _day_and_clock(at: datetime, now: datetime, zone: str) -> tuple[str, str]:
-    """("", "15:05") today, ("tomorrow", …), ("on Tuesday", …), ("on 14 Dec", …), in the zone."""
+    """("", "15:05") today, ("tomorrow", …), ("on Tuesday", …), ("on 14 Dec", …), and
+    ("on 2 Sep 2029", …) when it is not this year, in the zone."""
     tz = ZoneInfo(zone)
     local = at.astimezone(tz)
-    days = (local.date() - now.astimezone(tz).date()).days
+    today = now.astimezone(tz).date()
+    days = (local.date() - today).days
+    year = f" {local.year}" if local.year != today.year else ""
     day = ("" if days <= 0 else "tomorrow" if days == 1
-           else f"on {local:%A}" if days < 7 else f"on {local.day} {local:%b}")
+           else f"on {local:%A}" if days < 7 else f"on {local.day} {local:%b}{year}")
     return day, f"{local:%H:%M}"
 
 

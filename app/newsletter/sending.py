@@ -11,7 +11,9 @@ The rows are the whole state, so any process can resume after any crash:
    SMTP connection; each row's outcome is committed within milliseconds of the server's answer
    (`_Recorder`). Rows left in `sending` by a killed process are taken back after
    NEWSLETTER_CLAIM_TIMEOUT_SECONDS, so at most the messages of the batch in flight can go out
-   twice, under the same Message-ID.
+   twice, under the same Message-ID. A live sender renews its claims (a slow batch, a wait for
+   its rate slot) and sends only the rows it still holds (`claimed_at` unchanged), so a row
+   taken back meanwhile is sent by the taker alone.
    Attempts are charged only for a recipient's own outcome (the reply to its RCPT or DATA). When
    the mail server cannot be reached or refuses the session (`SendResult.session`: connect
    errors, timeouts, 421, a refused greeting, TLS or AUTH failure, a dropped connection), the
@@ -45,7 +47,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
@@ -59,6 +60,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Row
+from sqlalchemy.orm import Session
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -362,24 +364,30 @@ def send_pending(
         return stats  # nothing frozen means no deliveries yet
     limits = pacing.current_limits()
     clock: Callable[[], datetime] = (lambda: now) if now is not None else utcnow
-    if limits.cap and _cap_full(limits, clock(), stats):
+    lease = current_app.config["NEWSLETTER_CLAIM_TIMEOUT_SECONDS"]
+    released = None
+    if limits.cap:
+        # A dead sender's claims go back first: they must not hold places in the window.
         db.session.commit()
-        log.debug("edition #%s: the relay's cap is reached until %s", edition.number,
-                  stats.capped_until)
-        return stats  # before rendering or connecting: the deliver job asks every tick
+        released = _release_stale(db.session, edition_id, clock(), lease)
+        if _cap_full(limits, clock(), lease, stats):
+            db.session.commit()
+            _log_released(edition_id, released)
+            log.debug("edition %s: the relay's cap is reached until %s", edition_id,
+                      stats.capped_until)
+            return stats  # before rendering or connecting: the deliver job asks every tick
     mailer = mailer_for(edition, render_edition(edition))
     number = edition.number
     paused_since = edition.send_paused_at
     keys = RecipientKeys(edition_id)  # reads settings: before the commit below
     db.session.commit()  # the loop below has its own connection; hold no session transaction
     size = limits.slice_size(batch_size or current_app.config["NEWSLETTER_BATCH_SIZE"])
-    lease = current_app.config["NEWSLETTER_CLAIM_TIMEOUT_SECONDS"]
     recorder = _Recorder(db.engine)
     sender = _BatchSender(mailer, keys, recorder, clock, lease, progress, stats)
     with db.engine.connect() as conn, recorder, get_backend() as backend:
-        released = _release_stale(conn, edition_id, clock(), lease)
-        if released:
-            log.warning("edition #%s: %d stale claim(s) released for resending", number, released)
+        if released is None:
+            released = _release_stale(conn, edition_id, clock(), lease)
+        _log_released(edition_id, released)
         if limits.active:
             pacing.ensure_relay_row(conn)
         while stats.stopped is None:
@@ -387,14 +395,17 @@ def send_pending(
                 stats.stopped = "shutting down"
                 break
             if not limits.active:  # the unpaced path: no query besides the claim
-                rows = _claim_batch(conn, edition_id, clock(), size)
+                at = clock()
+                held: _Held | None = _Held(_claim_batch(conn, edition_id, at, size), at)
             else:
-                rows = _paced_claim(conn, edition_id, limits, clock(), size, lease, stats,
+                held = _paced_claim(conn, edition_id, limits, clock, size, lease, stats,
                                     should_stop)
-            if not rows:
+            if held is None or not held.rows:
+                if held is not None and held.lost:
+                    continue  # another sender took the whole slice: claim again
                 break
             stats.batches += 1
-            sender.send_batch(conn, backend, rows)
+            sender.send_batch(conn, backend, held)
     if stats.outage is not None:
         pause_sending(edition_id, stats.outage, now=clock(), fresh=stats.answered > 0)
     elif stats.answered:
@@ -407,9 +418,15 @@ def send_pending(
     return stats
 
 
-def _cap_full(limits: pacing.Limits, now: datetime, stats: SendStats) -> bool:
+def _log_released(edition_id: int, released: int | None) -> None:
+    if released:
+        log.warning("edition %s: %d stale claim(s) released for resending", edition_id,
+                    released)
+
+
+def _cap_full(limits: pacing.Limits, now: datetime, lease: int, stats: SendStats) -> bool:
     """Whether the cap's window is full (a plain count: the exact check is `take_turn`'s)."""
-    used = pacing.used_in_window(db.session, limits, now)
+    used = pacing.used_in_window(db.session, limits, now, timedelta(seconds=lease))
     if used < limits.cap:
         return False
     _stop_at_cap(limits, stats, pacing.frees_at(db.session, limits, now, used))
@@ -423,34 +440,52 @@ def _stop_at_cap(limits: pacing.Limits, stats: SendStats, until: datetime | None
                      + (f" at {until:%Y-%m-%d %H:%M} UTC" if until else ""))
 
 
+@dataclass
+class _Held:
+    """Rows this sender claimed, and the `claimed_at` they carry while they are still its own
+    (every renewal of the lease checks it: a row another sender took is dropped, not sent)."""
+
+    rows: list[Row]
+    at: datetime
+    renewed: float = field(default_factory=time.monotonic)  # claimed or last renewed
+    lost: int = 0  # rows another sender took meanwhile (not sent by this one)
+
+
 def _paced_claim(
     conn: Connection,
     edition_id: int,
     limits: pacing.Limits,
-    now: datetime,
+    clock: Callable[[], datetime],
     size: int,
     lease: int,
     stats: SendStats,
     should_stop: Callable[[], bool] | None,
-) -> Sequence[Row]:
-    """Claim within the cap and book the rate slot (one locked turn), then wait for the slot.
-    A stop while waiting puts the slice back; a full cap ends the pass."""
+) -> _Held | None:
+    """Claim within the cap and book the rate slot (one locked turn), then wait for the slot,
+    renewing the claims' lease every lease / 4 meanwhile. A stop while waiting puts the slice
+    back; a full cap ends the pass (None)."""
+    now = clock()
     turn = pacing.take_turn(
         conn, limits, now, size,
         lambda n: _claim_batch(conn, edition_id, now, n, commit=False),
+        timedelta(seconds=lease),
     )
     if turn.full:
         _stop_at_cap(limits, stats, turn.full_until)
         log.info("edition %s: %s", edition_id, stats.stopped)
-        return ()
-    waited = time.monotonic()
-    if not pacing.wait_for_slot(turn.start_at, should_stop):
-        _release(conn, [r.id for r in turn.rows])
+        return None
+    if not turn.rows:
+        return None
+    held = _Held(list(turn.rows), now)
+    if not pacing.wait_for_slot(turn.start_at, should_stop,
+                                lambda: _touch_claims(conn, held, clock()) > 0,
+                                lease / pacing.RENEW_FRACTION):
+        if not held.rows:
+            return held  # all taken by another sender (`lost`): nothing to put back
+        _release(conn, [r.id for r in held.rows], held.at)
         stats.stopped = "shutting down"
-        return ()
-    if time.monotonic() - waited > lease / 4:  # a long slot: renew the lease before sending
-        _touch_claims(conn, [r.id for r in turn.rows], now)
-    return turn.rows
+        return None
+    return held
 
 
 class _BatchSender:
@@ -479,12 +514,15 @@ class _BatchSender:
         self.retry_base = current_app.config["NEWSLETTER_RETRY_BASE_SECONDS"]
         self.retry_max = current_app.config["NEWSLETTER_RETRY_MAX_SECONDS"]
 
-    def send_batch(self, conn: Connection, backend: Any, rows: Sequence[Row]) -> None:
-        claimed_at = time.monotonic()
-        for index, row in enumerate(rows):
-            if time.monotonic() - claimed_at > self.lease / 2:
-                _touch_claims(conn, [r.id for r in rows[index:]], self.clock())
-                claimed_at = time.monotonic()
+    def send_batch(self, conn: Connection, backend: Any, held: _Held) -> None:
+        index = 0
+        while index < len(held.rows):
+            if time.monotonic() - held.renewed > self.lease / 2:
+                # A slow batch: renew the lease; rows another sender took are dropped.
+                _touch_claims(conn, held, self.clock(), index)
+                if index >= len(held.rows):
+                    break
+            row = held.rows[index]
             self.recorder.check()  # never send what could not be recorded
             result = self._send_one(backend, row)
             mail_answered.send("edition", result=result)
@@ -492,13 +530,14 @@ class _BatchSender:
                 # The server failed, not this recipient: nobody is charged an attempt. This row
                 # and the rest of the batch go back to pending as they were; the pass stops.
                 self.recorder.flush()
-                _release(conn, [r.id for r in rows[index:]])
+                _release(conn, [r.id for r in held.rows[index:]], held.at)
                 self.stats.outage = result
                 self.stats.stopped = result.error or "mail server unavailable"
                 return
             self.recorder.put(self._outcome(row, result))
             if self.progress is not None:
                 self.progress(1)
+            index += 1
         self.recorder.flush()  # the batch is fully recorded before the next claim
 
     def _send_one(self, backend: Any, row: Row) -> SendResult:
@@ -729,7 +768,9 @@ def _claim_batch(
     return sorted(rows, key=lambda r: r.id)
 
 
-def _release_stale(conn: Connection, edition_id: int, now: datetime, lease: int) -> int:
+def _release_stale(
+    conn: Connection | Session, edition_id: int, now: datetime, lease: int
+) -> int:
     """Rows a dead process claimed go back to pending: these are the ones that may repeat."""
     table = Delivery.__table__
     result = conn.execute(
@@ -745,27 +786,42 @@ def _release_stale(conn: Connection, edition_id: int, now: datetime, lease: int)
     return result.rowcount
 
 
-def _release(conn: Connection, ids: list[int]) -> None:
+def _release(conn: Connection, ids: list[int], held_at: datetime) -> None:
+    """Put back rows this sender still holds (claimed at `held_at`), untouched."""
     if not ids:
         return
     table = Delivery.__table__
     conn.execute(
         sa.update(table)
-        .where(table.c.id.in_(ids), table.c.status == DeliveryStatus.SENDING)
+        .where(table.c.id.in_(ids), table.c.status == DeliveryStatus.SENDING,
+               table.c.claimed_at == held_at)
         .values(status=DeliveryStatus.PENDING, claimed_at=None)
     )
     conn.commit()
 
 
-def _touch_claims(conn: Connection, ids: list[int], now: datetime) -> None:
-    """Renew the lease of a slow batch so no other worker mistakes it for abandoned."""
+def _touch_claims(conn: Connection, held: _Held, now: datetime, start: int = 0) -> int:
+    """Renew the lease of the held rows from `start` on (a slow batch, a long wait for the rate
+    slot) so no other worker mistakes them for abandoned. Only rows still claimed at
+    `held.at` are this sender's: one released as stale meanwhile (and perhaps claimed and sent
+    by another sender) is dropped from `held`, never sent twice. Returns the rows kept."""
     table = Delivery.__table__
-    conn.execute(
+    rest = held.rows[start:]
+    kept = set(conn.execute(
         sa.update(table)
-        .where(table.c.id.in_(ids), table.c.status == DeliveryStatus.SENDING)
+        .where(table.c.id.in_([r.id for r in rest]), table.c.status == DeliveryStatus.SENDING,
+               table.c.claimed_at == held.at)
         .values(claimed_at=now)
-    )
+        .returning(table.c.id)
+    ).scalars())
     conn.commit()
+    if len(kept) < len(rest):
+        held.lost += len(rest) - len(kept)
+        held.rows = held.rows[:start] + [r for r in rest if r.id in kept]
+        log.warning("%d claimed delivery(ies) were taken by another sender while this one "
+                    "waited; not sending them", len(rest) - len(kept))
+    held.at, held.renewed = now, time.monotonic()
+    return len(kept)
 
 
 def mailer_for(
@@ -1044,8 +1100,14 @@ def retry_failed(edition: Edition, actor: User) -> int:
 
 
 def refresh_counts(edition_id: int) -> None:
-    """Copy the delivery outcomes onto the edition (plain UPDATE: not an editor's change)."""
+    """Copy the delivery outcomes onto the edition (plain UPDATE: not an editor's change).
+
+    An edition with no delivery rows left keeps its stored counts: retention housekeeping
+    (app/privacy/retention.py) deletes the rows of long-sent editions, and a later re-run
+    (`flask editions send N`) must not turn the report into zeros."""
     counts = delivery_counts(edition_id)
+    if not counts:
+        return
     table = Edition.__table__
     db.session.execute(
         sa.update(table)
