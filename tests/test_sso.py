@@ -214,7 +214,7 @@ def test_expired_id_token_is_refused(app, client, oidc_provider, caplog):
     oidc_provider.misbehave(expired=True)
     response = client.get(sso_round_trip(client, oidc_provider))
     _refused(response, 400, "could not be verified")
-    assert "The token is expired" in caplog.text
+    assert "token is expired" in caplog.text  # (the provider's error code masks a word: safe side)
     assert _users() == []
 
 
@@ -506,7 +506,8 @@ def test_a_bad_picture_never_stops_the_sign_in(app, client, oidc_provider, https
         response = browser.get(sso_round_trip(browser, oidc_provider))
         assert response.status_code == 302 and _signed_in_as(browser) is not None
     assert [u.photo_key for u in _users()] == [None, None]
-    assert "the picture for pia@example.com was not saved" in caplog.text
+    assert "the picture for [email] was not saved" in caplog.text  # no address in logs
+    assert "pia@example.com" not in caplog.text
     assert "could not download the picture at http://127.0.0.1:9/gone.png" in caplog.text
 
 

@@ -6,6 +6,7 @@ and pruning."""
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from datetime import UTC
 from datetime import datetime
@@ -174,8 +175,11 @@ def test_a_timeout_is_recorded_with_no_code(app, webhook_server, hook):
     _endpoint_id, row_id, _secret = hook
     app.config["WEBHOOK_TIMEOUT_SECONDS"] = 1
 
+    answered = threading.Event()
+
     def slow(_request):
         time.sleep(2.5)
+        answered.set()
         return Response("late")
 
     webhook_server.expect_request("/hook").respond_with_handler(slow)
@@ -186,6 +190,13 @@ def test_a_timeout_is_recorded_with_no_code(app, webhook_server, hook):
     assert (row.status, row.attempts, row.response_code) == (S.PENDING, 1, None)
     assert "timed out" in row.response_text
     assert 900 <= row.response_ms < 2400
+    # The server logs a request when its handler returns: wait for it, or this late request
+    # lands in the next test's log on the shared server (two stray "/hook" requests in CI runs).
+    assert answered.wait(10)
+    deadline = time.monotonic() + 5
+    while not received(webhook_server, "/hook") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(received(webhook_server, "/hook")) == 1
 
 
 def test_a_refused_connection_is_recorded_without_the_url(app, hook):
