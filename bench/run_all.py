@@ -13,7 +13,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = [
     "send.py", "pages.py", "insights.py", "concurrency.py", "people_import.py", "voice_text.py",
-    "voice_import.py", "metrics.py", "backup.py",
+    "voice_import.py", "metrics.py", "backup.py", "readyz.py",
 ]
 
 
