@@ -8,12 +8,10 @@ from wtforms import HiddenField
 from wtforms import RadioField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
-from wtforms.validators import StopValidation
 
 from app.engagement.services import READERSHIP_KEYS
-from app.errors import ValidationError
-from app.settings import SETTINGS
 from app.web.fields import BoundedIntegerField
+from app.web.fields import setting_rule
 
 # Short labels: what each mode means is the privacy sentence (app/engagement/privacy.py), shown
 # under the choice on the settings page exactly as staff read it on their profile.
@@ -25,20 +23,6 @@ MODES = [
 
 class ApplaudForm(FlaskForm):
     """Just the CSRF token (the anonymous session's): the button is the whole form."""
-
-
-def _setting(key: str):
-    """The settings' own rule for `key` (app/settings.py), as a field error."""
-
-    def check(form: FlaskForm, field) -> None:
-        if field.errors:
-            raise StopValidation()
-        try:
-            SETTINGS[key].validate(field.data)
-        except (ValidationError, TypeError, ValueError) as error:
-            raise StopValidation(getattr(error, "message", "Enter a valid value.")) from None
-
-    return check
 
 
 class ReadershipSettingsForm(FlaskForm):
@@ -56,7 +40,7 @@ class ReadershipSettingsForm(FlaskForm):
     engagement_person_days = BoundedIntegerField(
         "Days per-person reading data is kept",
         validators=[InputRequired(message="Enter a number of days."),
-                    _setting("engagement_person_days")],
+                    setting_rule("engagement_person_days")],
     )
     # Set by the confirmation step when leaving per-person mode anonymizes existing data.
     confirmed = HiddenField()

@@ -7,11 +7,9 @@ from wtforms import RadioField
 from wtforms import StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
-from wtforms.validators import StopValidation
 
-from app.errors import ValidationError
-from app.settings import SETTINGS
 from app.web.fields import BoundedIntegerField
+from app.web.fields import setting_rule
 
 
 class EraseForm(FlaskForm):
@@ -23,20 +21,6 @@ class EraseForm(FlaskForm):
 
 class DownloadForm(FlaskForm):
     """Just the CSRF token: the button is the whole form (a POST, so no prefetch builds it)."""
-
-
-def _setting(key: str):
-    """The settings' own rule for `key` (app/settings.py), as a field error."""
-
-    def check(form: FlaskForm, field) -> None:
-        if field.errors:
-            raise StopValidation()
-        try:
-            SETTINGS[key].validate(field.data)
-        except (ValidationError, TypeError, ValueError) as error:
-            raise StopValidation(getattr(error, "message", "Enter a valid value.")) from None
-
-    return check
 
 
 class PrivacySettingsForm(FlaskForm):
@@ -60,12 +44,12 @@ class PrivacySettingsForm(FlaskForm):
     retention_audit_days = BoundedIntegerField(
         "Days the audit log is kept",
         validators=[InputRequired(message="Enter a number of days (0: for ever)."),
-                    _setting("retention_audit_days")],
+                    setting_rule("retention_audit_days")],
     )
     retention_delivery_days = BoundedIntegerField(
         "Days per-recipient delivery rows are kept",
         validators=[InputRequired(message="Enter a number of days (0: for ever)."),
-                    _setting("retention_delivery_days")],
+                    setting_rule("retention_delivery_days")],
     )
 
     def values(self) -> dict:

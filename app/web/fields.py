@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from wtforms import IntegerField
 from wtforms import StringField
+from wtforms.validators import StopValidation
 
 from app.numbers import bounded_int
 
@@ -43,3 +44,21 @@ class TimezoneField(StringField):
             **(kwargs.pop("render_kw", None) or {}),
         }
         super().__init__(label, validators=validators, render_kw=render_kw, **kwargs)
+
+
+def setting_rule(key: str):
+    """A field validator applying the settings' own rule for `key` (app/settings.py), so every
+    settings page refuses exactly what saving would refuse, with the same message."""
+
+    def check(form, field) -> None:
+        from app.errors import ValidationError
+        from app.settings import SETTINGS  # at call time: the settings read the database models
+
+        if field.errors:  # e.g. "Not a valid integer value": one message is enough
+            raise StopValidation()
+        try:
+            SETTINGS[key].validate(field.data)
+        except (ValidationError, TypeError, ValueError) as error:
+            raise StopValidation(getattr(error, "message", "Enter a valid value.")) from None
+
+    return check
