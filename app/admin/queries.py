@@ -131,6 +131,23 @@ class UserStatus(LabeledEnum):
     DEACTIVATED = "deactivated"
 
 
+def newest_first_page(stmt: sa.Select, model: type[T], cursor: str | None, *,
+                      per_page: int) -> Page[T]:
+    """A page of `stmt` (which selects `model` first) newest first, keyed on (created_at, id):
+    the audit log's and the API tokens' order, a page costing the same at any depth."""
+    return keyset_page(
+        stmt,
+        (model.created_at, model.id),
+        cursor,
+        per_page=per_page,
+        descending=True,
+        parse_key=lambda key: (datetime.fromisoformat(key[0]).astimezone(UTC),
+                               bounded_int(key[1])),
+        row_key=lambda row: (row[0].created_at.isoformat(), row[0].id),
+        row_item=lambda row: row[0],
+    )
+
+
 def user_status(user: User) -> UserStatus:
     if not user.is_active_user:
         return UserStatus.DEACTIVATED
@@ -260,17 +277,7 @@ def list_audit_events(
     if filters.date_to:
         end = _local_midnight_utc(filters.date_to + timedelta(days=1), filters.tz)
         stmt = stmt.where(AuditEvent.created_at < end)
-    return keyset_page(
-        stmt,
-        (AuditEvent.created_at, AuditEvent.id),
-        cursor,
-        per_page=per_page,
-        descending=True,
-        parse_key=lambda key: (datetime.fromisoformat(key[0]).astimezone(UTC),
-                               bounded_int(key[1])),
-        row_key=lambda row: (row.AuditEvent.created_at.isoformat(), row.AuditEvent.id),
-        row_item=lambda row: row.AuditEvent,
-    )
+    return newest_first_page(stmt, AuditEvent, cursor, per_page=per_page)
 
 
 def audit_object_types() -> list[str]:

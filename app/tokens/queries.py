@@ -4,7 +4,6 @@ list of every API token (keyset-paginated, filtered), and one token by id."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC
 from datetime import datetime
 from typing import Any
 
@@ -12,13 +11,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 from app.admin.queries import Page
-from app.admin.queries import keyset_page
+from app.admin.queries import newest_first_page
 from app.errors import NotFound
 from app.extensions import db
 from app.models import AccessToken
 from app.models import User
 from app.models import utcnow
-from app.numbers import bounded_int
 from app.tokens.scopes import API_PURPOSES
 from app.tokens.scopes import PERSONAL
 from app.tokens.scopes import SERVICE
@@ -134,14 +132,5 @@ def api_tokens(filters: Filters, cursor: str | None = None,
     (created_at, id) like the audit log, so a page costs the same at any depth and none is
     skipped or repeated when tokens are made between clicks; a malformed cursor gives the first
     page."""
-    return keyset_page(
-        _filtered(filters, utcnow()),
-        (AccessToken.created_at, AccessToken.id),
-        cursor,
-        per_page=per_page,
-        descending=True,
-        parse_key=lambda key: (datetime.fromisoformat(key[0]).astimezone(UTC),
-                               bounded_int(key[1])),
-        row_key=lambda row: (row.AccessToken.created_at.isoformat(), row.AccessToken.id),
-        row_item=lambda row: row.AccessToken,
-    )
+    return newest_first_page(_filtered(filters, utcnow()), AccessToken, cursor,
+                             per_page=per_page)
